@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { parseArgs, parseEnv } from 'node:util'
+import type { AddressInfo } from 'node:net'
+import { DevOrchestrator } from './orchestrator.js'
+import { createGateway } from './gateway.js'
+import { endpointTable, prettyLogLine } from './pretty.js'
+
+const USAGE = `Usage: pywatt-dev [options] -- <module command> [args...]
+
+Runs a PyWatt module under a local orchestrator: sends Init, answers get_secret
+from the environment and --env-file, prints the announced endpoints, serves an
+HTTP gateway to the module, sends heartbeats, and stops it with shutdown.
+
+Options:
+  --env-file <file>     secrets (and nothing else) in .env format; repeatable
+  --secret <K=V>        one secret; repeatable
+  --module-id <id>      init.module_id (default dev-module)
+  --listen <ip:port>    init.listen (default 127.0.0.1:<free port>)
+  --gateway-port <n>    port of the local HTTP gateway (default 8080, 0 = any)
+  --heartbeat <ms>      heartbeat interval (default 5000, 0 = off)
+  --raw                 print the module's stderr as is
+  -h, --help            this text
+
+Commands typed on stdin while it runs:
+  rotate K=V     rotate secret K to the value V (rotated, then get_secret)
+  push K=V       push an unsolicited secret value
+  heartbeat      send one heartbeat
+  routes         print the announced endpoints again
+  shutdown       stop the module (Ctrl-C does the same)
+`
+
+/** Parse `K=V`. */
+function pair (text: string): [string, string] {
+  const eq = text.indexOf('=')
+  if (eq <= 0) throw new TypeError(`expected K=V, got '${text}'`)
+  return [text.slice(0, eq), text.slice(eq + 1)]
+}
+
+/** Run the `pywatt-dev` command line; resolves with the exit code to use. */
+export async function runCli (argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'env-file': { type: 'string', multiple: true },
+      secret: { type: 'string', multiple: true },
+      'module-id': { type: 'string' },
+      listen: { type: 'string' },
+      'gateway-port': { type: 'string', default: '8080' },
+      heartbeat: { type: 'string', default: '5000' },
+      raw: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+  if (values.help === true || positionals.length === 0) {
+    out.write(USAGE)
+    return values.help === true ? 0 : 2
+  }
+  const say = (text: string): void => { out.write(`[pywatt-dev] ${text}\n`) }
+  const secrets: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) secrets[k] = v
+  for (const file of values['env-file'] ?? []) Object.assign(secrets, parseEnv(readFileSync(file, 'utf8')))
+  for (const text of values.secret ?? []) {
+    const [k, v] = pair(text)
+    secrets[k] = v
+  }
+
+  const dev = new DevOrchestrator({
+    command: positionals[0],
+    args: positionals.slice(1),
+    moduleId: values['module-id'],
+    listen: values.listen,
+    secrets,
+    heartbeatInterval: Number(values.heartbeat)
+  })
+  dev.on('stderr', (line: string) => out.write((values.raw === true ? line : prettyLogLine(line)) + '\n'))
+  dev.on('garbage', (line: string) => say(`module wrote a non-protocol line on stdout (${line.length} chars)`))
+  dev.on('unknown-secret', (name: string) => say(`module asked for secret ${name}, which is not set: no answer sent`))
+  dev.on('missed-ack', (n: number) => say(`${n} heartbeat(s) not acknowledged`))
+  dev.on('announce', () => say(endpointTable(dev.announcedListen ?? '', dev.endpoints ?? [])))
+
+  const gateway = createGateway(() => dev.announcedListen)
+  await new Promise<void>((resolve) => gateway.listen(Number(values['gateway-port']), '127.0.0.1', resolve))
+  say(`gateway on http://127.0.0.1:${(gateway.address() as AddressInfo).port} -> module`)
+
+  await dev.start()
+  say(`started ${positionals.join(' ')} (module id ${dev.moduleId}, listen ${dev.listen})`)
+
+  const stop = (): void => {
+    say('stopping the module (shutdown)')
+    dev.shutdown().catch(() => {})
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  const commands = createInterface({ input: process.stdin, terminal: false })
+  commands.on('line', (line) => {
+    const [cmd, arg = ''] = line.trim().split(/\s+/, 2)
+    try {
+      if (cmd === 'rotate') {
+        const [k, v] = pair(arg)
+        dev.rotate(k, v).then((ack) => say(`rotation ${ack.rotation_id}: ${ack.status}`), (err: Error) => say(err.message))
+      } else if (cmd === 'push') {
+        const [k, v] = pair(arg)
+        dev.secrets.set(k, v)
+        dev.send({ op: 'secret', name: k, value: v })
+      } else if (cmd === 'heartbeat') {
+        dev.heartbeat()
+      } else if (cmd === 'routes') {
+        say(endpointTable(dev.announcedListen ?? '', dev.endpoints ?? []))
+      } else if (cmd === 'shutdown') {
+        stop()
+      } else if (cmd !== '') {
+        say(`unknown command '${cmd}' (rotate K=V, push K=V, heartbeat, routes, shutdown)`)
+      }
+    } catch (err) {
+      say((err as Error).message)
+    }
+  })
+
+  const exit = await dev.waitForExit()
+  commands.close()
+  gateway.close()
+  say(`module exited with ${exit?.signal ?? `code ${String(exit?.code)}`}`)
+  return exit?.code ?? 1
+}

@@ -1,0 +1,274 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { EventEmitter, once } from 'node:events'
+import type { Readable, Writable } from 'node:stream'
+import {
+  decodeModuleMessage, encodeOrchestratorMessage,
+  type EndpointAnnounce, type ModuleLine, type OrchestratorMessage
+} from '../protocol/index.js'
+import { LineSplitter } from '../transport/line-splitter.js'
+import { freePort } from './free-port.js'
+
+/** How the dev orchestrator starts a module. */
+export interface DevOrchestratorOptions {
+  /** The module's command and arguments. */
+  command: string
+  args?: string[]
+  cwd?: string
+  /** The module process's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv
+  /** `init.module_id` (default `dev-module`). */
+  moduleId?: string
+  /** `init.listen` (default `127.0.0.1:<a free port>`). */
+  listen?: string
+  /** `init.env`. */
+  initEnv?: Record<string, string>
+  /** Values answered to `get_secret`. */
+  secrets?: Record<string, string>
+  /** Send `heartbeat` this often, in milliseconds (0 = never, the default). */
+  heartbeatInterval?: number
+  /** Replace the Init line entirely (tests of bad handshakes). */
+  initLine?: string
+  /** Largest module stdout line accepted (default 256 MiB). */
+  maxLineBytes?: number
+}
+
+/** How the module ended. */
+export interface ModuleExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+type ModuleChild = ChildProcessByStdio<Writable, Readable, Readable>
+
+/**
+ * A small orchestrator for module authors and tests: it spawns a module, sends
+ * Init, answers `get_secret`, records what the module announces, sends
+ * heartbeats and counts missing acks, rotates secrets on demand and stops the
+ * module with `shutdown`, then SIGTERM, then SIGKILL.
+ *
+ * Events: `line` (raw stdout line), `message` (decoded {@link ModuleLine}),
+ * `garbage` (a stdout line that is not a protocol message), `announce`,
+ * `stderr` (one stderr line), `unknown-secret` (name), `exit` ({@link ModuleExit}).
+ */
+export class DevOrchestrator extends EventEmitter {
+  readonly secrets: Map<string, string>
+  readonly messages: ModuleLine[] = []
+  readonly garbage: string[] = []
+  /** Every stdout byte as received (purity checks). */
+  stdoutBytes = 0
+  endpoints: EndpointAnnounce[] | null = null
+  announcedListen: string | null = null
+  /** Heartbeats sent and acks received. */
+  heartbeats = { sent: 0, acked: 0 }
+  readonly moduleId: string
+  listen = ''
+  #child: ModuleChild | null = null
+  #exit: ModuleExit | null = null
+  #heartbeatTimer: NodeJS.Timeout | null = null
+  readonly #opts: DevOrchestratorOptions
+
+  constructor (opts: DevOrchestratorOptions) {
+    super()
+    this.#opts = opts
+    this.moduleId = opts.moduleId ?? 'dev-module'
+    this.secrets = new Map(Object.entries(opts.secrets ?? {}))
+  }
+
+  /** The module process, once started. */
+  get child (): ModuleChild {
+    if (this.#child === null) throw new Error('the module is not started')
+    return this.#child
+  }
+
+  /** How the module ended, or `null` while it runs. */
+  get exited (): ModuleExit | null {
+    return this.#exit
+  }
+
+  /** Spawn the module and send the Init line. */
+  async start (): Promise<void> {
+    this.listen = this.#opts.listen ?? `127.0.0.1:${await freePort()}`
+    const child = spawn(this.#opts.command, this.#opts.args ?? [], {
+      cwd: this.#opts.cwd,
+      env: { PYWATT_STANDALONE: '0', ...(this.#opts.env ?? process.env) },
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
+    this.#child = child
+    child.stdin.on('error', () => {})
+    const stdout = new LineSplitter(this.#opts.maxLineBytes ?? 256 * 1024 * 1024, {
+      onLine: (line) => this.#onStdoutLine(line),
+      onFault: (fault) => { this.garbage.push(`<${fault.kind}: ${fault.bytes} bytes>`) }
+    })
+    child.stdout.on('data', (chunk: Buffer) => {
+      this.stdoutBytes += chunk.length
+      stdout.push(chunk)
+    })
+    child.stdout.on('end', () => stdout.end())
+    const stderr = new LineSplitter(16 * 1024 * 1024, {
+      onLine: (line) => this.emit('stderr', line),
+      onFault: () => {}
+    })
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
+    child.stderr.on('end', () => stderr.end())
+    child.once('exit', (code, signal) => {
+      this.#exit = { code, signal }
+      this.#stopHeartbeats()
+      this.emit('exit', this.#exit)
+    })
+    this.sendRaw(this.#opts.initLine ?? JSON.stringify({
+      orchestrator_api: 'http://127.0.0.1:0',
+      module_id: this.moduleId,
+      env: this.#opts.initEnv ?? {},
+      listen: this.listen
+    }))
+    const interval = this.#opts.heartbeatInterval ?? 0
+    if (interval > 0) {
+      this.#heartbeatTimer = setInterval(() => {
+        if (this.heartbeats.sent > this.heartbeats.acked) this.emit('missed-ack', this.heartbeats.sent - this.heartbeats.acked)
+        this.heartbeat()
+      }, interval)
+      this.#heartbeatTimer.unref()
+    }
+  }
+
+  /** Send one message to the module. */
+  send (message: OrchestratorMessage): void {
+    this.sendRaw(encodeOrchestratorMessage(message))
+  }
+
+  /** Write a line exactly as given (a newline is added). */
+  sendRaw (text: string): void {
+    if (this.#exit === null && this.#child?.stdin.writable === true) this.#child.stdin.write(text + '\n')
+  }
+
+  /** Send one heartbeat. */
+  heartbeat (): void {
+    this.heartbeats.sent++
+    this.send({ op: 'heartbeat' })
+  }
+
+  /**
+   * Rotate `name` to `value`: the new value is what `get_secret` answers from
+   * now on; the module is told with `rotated`. Resolves with the module's ack.
+   */
+  async rotate (name: string, value: string, timeout = 5_000): Promise<Extract<ModuleLine, { op: 'rotation_ack' }>> {
+    this.secrets.set(name, value)
+    const rotationId = randomUUID()
+    const ack = this.waitFor((m): m is Extract<ModuleLine, { op: 'rotation_ack' }> =>
+      m.op === 'rotation_ack' && m.rotation_id === rotationId, timeout)
+    this.send({ op: 'rotated', keys: [name], rotation_id: rotationId })
+    return await ack
+  }
+
+  /** Resolve with the first module message matching `predicate` (past or future). */
+  async waitFor<T extends ModuleLine> (predicate: (m: ModuleLine) => m is T, timeout?: number): Promise<T>
+  async waitFor (predicate: (m: ModuleLine) => boolean, timeout?: number): Promise<ModuleLine>
+  async waitFor (predicate: (m: ModuleLine) => boolean, timeout = 10_000): Promise<ModuleLine> {
+    const seen = this.messages.find(predicate)
+    if (seen !== undefined) return seen
+    return await new Promise<ModuleLine>((resolve, reject) => {
+      const onMessage = (m: ModuleLine): void => {
+        if (!predicate(m)) return
+        cleanup()
+        resolve(m)
+      }
+      const onExit = (): void => {
+        cleanup()
+        reject(new Error('the module exited before the awaited message'))
+      }
+      const timer = setTimeout(() => {
+        cleanup()
+        reject(new Error(`no matching module message within ${timeout} ms`))
+      }, timeout)
+      const cleanup = (): void => {
+        clearTimeout(timer)
+        this.off('message', onMessage)
+        this.off('exit', onExit)
+      }
+      this.on('message', onMessage)
+      this.once('exit', onExit)
+    })
+  }
+
+  /** Resolve when the module has announced. */
+  async announced (timeout = 10_000): Promise<EndpointAnnounce[]> {
+    const m = await this.waitFor((line): line is Extract<ModuleLine, { op: 'announce' }> => line.op === 'announce', timeout)
+    return m.endpoints
+  }
+
+  /** Close the module's stdin (what a dying orchestrator looks like). */
+  closeStdin (): void {
+    this.#child?.stdin.end()
+  }
+
+  /** Resolve with the exit once the module ends (or after `timeout` ms, with `null`; no timeout when omitted). */
+  async waitForExit (timeout?: number): Promise<ModuleExit | null> {
+    if (this.#exit !== null) return this.#exit
+    if (timeout === undefined) return (await once(this, 'exit'))[0] as ModuleExit
+    const timer = setTimeout(() => this.emit('exit-timeout'), timeout)
+    const [result] = await Promise.race([once(this, 'exit'), once(this, 'exit-timeout').then(() => [null])]) as [ModuleExit | null]
+    clearTimeout(timer)
+    return result
+  }
+
+  /**
+   * Stop the module: `shutdown`, then SIGTERM after `grace`, then SIGKILL after
+   * another `grace`. Resolves with how it ended.
+   */
+  async shutdown (grace = 10_000): Promise<ModuleExit> {
+    if (this.#exit !== null) return this.#exit
+    this.send({ op: 'shutdown' })
+    let exit = await this.waitForExit(grace)
+    if (exit === null) {
+      this.#child?.kill('SIGTERM')
+      exit = await this.waitForExit(grace)
+    }
+    if (exit === null) {
+      this.#child?.kill('SIGKILL')
+      exit = await this.waitForExit(grace)
+    }
+    return exit as ModuleExit
+  }
+
+  /** Kill the module at once (test clean-up). */
+  kill (): void {
+    this.#stopHeartbeats()
+    if (this.#exit === null) this.#child?.kill('SIGKILL')
+  }
+
+  #stopHeartbeats (): void {
+    if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer)
+    this.#heartbeatTimer = null
+  }
+
+  #onStdoutLine (line: string): void {
+    this.emit('line', line)
+    let message: ModuleLine
+    try {
+      message = decodeModuleMessage(line)
+    } catch {
+      this.garbage.push(line)
+      this.emit('garbage', line)
+      return
+    }
+    this.messages.push(message)
+    switch (message.op) {
+      case 'get_secret': {
+        const value = this.secrets.get(message.name)
+        if (value === undefined) this.emit('unknown-secret', message.name)
+        else this.send({ op: 'secret', name: message.name, value })
+        break
+      }
+      case 'announce':
+        this.announcedListen = message.listen
+        this.endpoints = message.endpoints
+        this.emit('announce', message)
+        break
+      case 'heartbeat_ack':
+        this.heartbeats.acked++
+        break
+    }
+    this.emit('message', message)
+  }
+}

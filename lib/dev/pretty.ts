@@ -1,0 +1,28 @@
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
+const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg'])
+
+/** One module stderr line, made readable: JSON log lines become `HH:MM:SS LEVEL msg {fields}`. */
+export function prettyLogLine (line: string): string {
+  let entry: Record<string, unknown>
+  try {
+    const parsed: unknown = JSON.parse(line)
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return line
+    entry = parsed as Record<string, unknown>
+  } catch {
+    return line
+  }
+  const time = typeof entry.time === 'number' ? new Date(entry.time).toISOString().slice(11, 19) : '--:--:--'
+  const level = LEVELS[entry.level as number] ?? String(entry.level ?? '')
+  const rest = Object.fromEntries(Object.entries(entry).filter(([k]) => !SKIP.has(k)))
+  const extra = Object.keys(rest).length > 0 ? ' ' + JSON.stringify(rest) : ''
+  return `${time} ${level.padEnd(5)} ${String(entry.msg ?? '')}${extra}`
+}
+
+/** The announced endpoints as a table. */
+export function endpointTable (listen: string, endpoints: ReadonlyArray<{ path: string, methods: string[], auth?: string }>): string {
+  const rows = endpoints.map((e) => [e.methods.join(','), e.path, e.auth ?? ''])
+  const widths = [7, 4].map((min, i) => Math.max(min, ...rows.map((r) => r[i].length)))
+  const lines = [`module announced ${listen} with ${endpoints.length} endpoint(s):`, `  ${'METHODS'.padEnd(widths[0])}  ${'PATH'.padEnd(widths[1])}  AUTH`]
+  for (const [methods, path, auth] of rows) lines.push(`  ${methods.padEnd(widths[0])}  ${path.padEnd(widths[1])}  ${auth}`)
+  return lines.join('\n')
+}

@@ -1,0 +1,83 @@
+import type { RouteOptions } from 'fastify'
+import type { EndpointAnnounce } from '../protocol/index.js'
+import { mergeEndpoints } from './endpoints.js'
+
+/** One route as Fastify declared it, reduced to what announcing needs. */
+export interface SeenRoute {
+  url: string
+  methods: string[]
+  auth?: 'jwt'
+  /** `config.pywatt.announce === false` or `schema.hide`. */
+  hidden: boolean
+}
+
+interface RouteLike {
+  method: RouteOptions['method']
+  url: string
+  handler?: unknown
+  config?: { pywatt?: { announce?: boolean, auth?: 'jwt' } }
+  schema?: unknown
+}
+
+/** `:id(^\d+)` → `:id`: the regex is Fastify's business, the orchestrator wants the name. */
+export function announcePath (url: string): string {
+  let out = ''
+  let i = 0
+  while (i < url.length) {
+    const ch = url[i]
+    if (ch === '(' && out.lastIndexOf(':') > out.lastIndexOf('/')) {
+      let depth = 0
+      for (; i < url.length; i++) {
+        if (url[i] === '\\') { i++; continue }
+        if (url[i] === '(') depth++
+        else if (url[i] === ')' && --depth === 0) break
+      }
+      i++
+      continue
+    }
+    out += ch
+    i++
+  }
+  return out
+}
+
+/**
+ * Collects routes from `onRoute`. Fastify adds a HEAD route for every GET
+ * (`exposeHeadRoutes`); it fires `onRoute` right after the GET with the same
+ * handler, which is how it is told apart from a HEAD the app declared.
+ */
+export class RouteTable {
+  readonly routes: SeenRoute[] = []
+  #lastGet: { url: string, handler: unknown } | null = null
+
+  /** The `onRoute` hook body. */
+  add (route: RouteLike): void {
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => String(m).toUpperCase())
+    if (methods.length === 1 && methods[0] === 'HEAD' && this.#lastGet !== null &&
+      this.#lastGet.url === route.url && this.#lastGet.handler === route.handler) {
+      this.#lastGet = null
+      return
+    }
+    this.#lastGet = methods.includes('GET') ? { url: route.url, handler: route.handler } : null
+    const pywatt = route.config?.pywatt
+    const seen: SeenRoute = {
+      url: route.url,
+      methods,
+      hidden: pywatt?.announce === false || (route.schema as { hide?: unknown } | undefined)?.hide === true
+    }
+    if (pywatt?.auth === 'jwt') seen.auth = 'jwt'
+    this.routes.push(seen)
+  }
+
+  /** The announce entries: hidden routes left out, merged per path, sorted. */
+  endpoints (extra: readonly EndpointAnnounce[] = []): EndpointAnnounce[] {
+    const entries: EndpointAnnounce[] = [...extra]
+    for (const route of this.routes) {
+      if (route.hidden) continue
+      const entry: EndpointAnnounce = { path: announcePath(route.url), methods: route.methods }
+      if (route.auth !== undefined) entry.auth = route.auth
+      entries.push(entry)
+    }
+    return mergeEndpoints(entries)
+  }
+}

@@ -1,0 +1,62 @@
+import pino, { type LoggerOptions, type DestinationStream } from 'pino'
+import type { FastifyBaseLogger } from 'fastify'
+import { secretRegistry } from './registry.js'
+
+/** Options of {@link pywattLogger}. */
+export interface PyWattLoggerOptions {
+  /** Log level; defaults to `PYWATT_LOG_LEVEL`, then a plain-level `RUST_LOG`, then `info`. */
+  level?: string
+  /** Where lines go; defaults to an asynchronous writer on fd 2 (stderr). Never stdout. */
+  destination?: DestinationStream
+  /** Extra pino options (merged; `hooks.streamWrite` is always the scrubber). */
+  pino?: Omit<LoggerOptions, 'hooks' | 'level'>
+}
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+
+/** The level named by the environment, or `info`. */
+export function levelFromEnv (env: NodeJS.ProcessEnv = process.env): string {
+  for (const raw of [env.PYWATT_LOG_LEVEL, env.RUST_LOG]) {
+    const level = raw?.trim().toLowerCase()
+    if (level !== undefined && LEVELS.has(level)) return level
+  }
+  return 'info'
+}
+
+let exiting = false
+/**
+ * While the process is exiting, a full stderr pipe must not hold the exit
+ * forever (RELIABILITY.md H5): retries on EAGAIN stop after a bounded number.
+ */
+export function markExiting (): void {
+  exiting = true
+}
+let exitRetries = 0
+function retryEAGAIN (): boolean {
+  if (!exiting) return true
+  return ++exitRetries <= 20
+}
+
+/**
+ * The stderr destination used by default: asynchronous, so that an orchestrator
+ * that reads stderr slowly cannot freeze the event loop (H4), and flushed on exit.
+ */
+export function stderrDestination (): DestinationStream {
+  return pino.destination({ dest: 2, sync: false, retryEAGAIN })
+}
+
+/**
+ * A pino logger for PyWatt modules: JSON on stderr, every registered secret value
+ * scrubbed from every line (message, error message and stack, any field at any
+ * depth, JSON-escaped and encoded forms). Pass it to Fastify as `loggerInstance`.
+ * It is typed as `FastifyBaseLogger` so that the app stays assignable to
+ * `FastifyInstance` (fastify/fastify#4960).
+ */
+export function pywattLogger (opts: PyWattLoggerOptions = {}): FastifyBaseLogger {
+  return pino({
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '[REDACTED]' },
+    ...opts.pino,
+    level: opts.level ?? levelFromEnv(),
+    hooks: { streamWrite: (line: string) => secretRegistry.scrub(line) }
+  }, opts.destination ?? stderrDestination())
+}

@@ -1,0 +1,55 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { ERR_PYWATT_INVALID_OPTIONS } from './errors.js'
+
+const EndpointOption = Type.Object({
+  path: Type.String({ minLength: 1 }),
+  methods: Type.Array(Type.String({ minLength: 1 })),
+  auth: Type.Optional(Type.String())
+}, { additionalProperties: false })
+
+const Bytes = Type.Integer({ minimum: 1 })
+const Millis = Type.Integer({ minimum: 1 })
+
+/** The serialisable options of the root plugin, checked at registration. */
+export const PyWattOptionsSchema = Type.Object({
+  /** Secrets fetched before `register` resolves. */
+  secrets: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  /** Announced endpoints when `fastify-pywatt/route-discovery` is not registered. */
+  endpoints: Type.Optional(Type.Array(EndpointOption)),
+  /** Force standalone mode on or off (default: `PYWATT_STANDALONE`, else stdin is a TTY). */
+  standalone: Type.Optional(Type.Boolean()),
+  /** Timeout of one secret request (default 30 000 ms). */
+  secretTimeout: Type.Optional(Millis),
+  /** How long to wait for the Init line (default 30 000 ms). */
+  initTimeout: Type.Optional(Millis),
+  /** Deadline for draining in-flight work on stop (default 10 000 ms). */
+  drainTimeout: Type.Optional(Millis),
+  /** Cap of one stdin line after the Init line (default 64 MiB). */
+  maxLineBytes: Type.Optional(Bytes),
+  /** Outbound bytes above which stdin is paused (default 16 MiB). */
+  highWaterBytes: Type.Optional(Bytes),
+  /** Outbound bytes above which non-essential lines are refused (default 64 MiB). */
+  maxQueuedBytes: Type.Optional(Bytes),
+  /** Messages kept for consumers not registered yet (default 100 000). */
+  maxBufferedMessages: Type.Optional(Bytes),
+  /** Answer stdio `heartbeat` with `heartbeat_ack` (default true). */
+  heartbeatAck: Type.Optional(Type.Boolean()),
+  /** The built-in health route: `false` to leave it out (default `{ path: '/health' }`). */
+  health: Type.Optional(Type.Union([Type.Literal(false), Type.Object({ path: Type.String({ pattern: '^/' }) }, { additionalProperties: false })])),
+  /** Exit the process once a stop requested by the orchestrator or a signal is done (default true on real stdio). */
+  exitOnStop: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+
+/** The serialisable options of the root plugin. */
+export type PyWattSerializableOptions = Static<typeof PyWattOptionsSchema>
+
+const check = TypeCompiler.Compile(PyWattOptionsSchema)
+
+/** Throw `FST_PYWATT_INVALID_OPTIONS` naming the first problem. */
+export function validateOptions (opts: unknown): asserts opts is PyWattSerializableOptions {
+  if (check.Check(opts)) return
+  const first = check.Errors(opts).First()
+  const where = first === undefined || first.path === '' ? 'options' : first.path.slice(1).replaceAll('/', '.')
+  throw new ERR_PYWATT_INVALID_OPTIONS(`${where}: ${first?.message ?? 'invalid'}`)
+}

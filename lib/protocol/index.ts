@@ -1,0 +1,14 @@
+/**
+ * The PyWatt wire protocol: schemas, strict decoders and Rust-exact encoders
+ * for stdio lines and TCP/UDS frames (see PROTOCOL.md).
+ */
+export * from './schemas.js'
+export * from './decode.js'
+export * from './encode.js'
+export * from './frame.js'
+export * from './listen-address.js'
+export { ARRAY_ITEM, formatPath, parseStrictJson, parseStrictJsonDetailed } from './strict-json.js'
+export type { FloatLiteral, PathSegment, StrictJsonResult } from './strict-json.js'
+export type { ByteInput } from './bytes.js'
+export { bytesToJsonArray } from './bytes.js'
+export { checker } from './validate.js'

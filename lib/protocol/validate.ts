@@ -1,0 +1,234 @@
+import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
+import { ERR_PYWATT_PROTOCOL } from '../errors.js'
+import { ARRAY_ITEM, formatPath, pathAtOffset, truncate, type FloatLiteral } from './strict-json.js'
+
+/**
+ * Schema validation for decoders: a compiled TypeBox check on the fast path,
+ * and on failure an error that names the first offending field in serde's
+ * terms ("missing field `env`", "field `body[3]`: expected an integer 0..255").
+ * Error messages never quote string values of fields, which may be secrets.
+ */
+
+/** Where a value sits inside the parsed text: used to prefix field names and to find float literals. */
+export interface Location {
+  /** The whole JSON text the value came from (to locate float literals exactly). */
+  text: string
+  /** Float literals under this value, with paths relative to it. */
+  floats: readonly FloatLiteral[]
+  /** Path of this value from the top of the text, for messages. */
+  prefix: ReadonlyArray<string | number>
+}
+
+const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>()
+
+/** The compiled checker of `schema`, compiled once on first use. */
+export function checker<T extends TSchema> (schema: T): TypeCheck<T> {
+  let check = compiled.get(schema)
+  if (check === undefined) {
+    check = TypeCompiler.Compile(schema)
+    compiled.set(schema, check)
+  }
+  return check as TypeCheck<T>
+}
+
+/**
+ * Check that `value` matches `schema`, including the rule `JSON.parse` cannot
+ * see: integer fields reject float-formatted literals (`4102.0`, `1e3`). Then
+ * drop the keys of `Option` fields that hold `null`, in place, so that decoded
+ * values match the `Decoded<…>` types (absent, never null).
+ *
+ * @throws ERR_PYWATT_PROTOCOL naming the first offending field
+ */
+export function validate (schema: TSchema, value: unknown, at: Location): void {
+  const check = checker(schema)
+  if (!check.Check(value)) {
+    const first = check.Errors(value).First() as ValueError
+    throw new ERR_PYWATT_PROTOCOL(describe(first, value, at.prefix))
+  }
+  for (const f of at.floats) {
+    if (!floatAllowed(schema, f.path, 0)) {
+      throw new ERR_PYWATT_PROTOCOL(`field \`${formatPath(pathAtOffset(at.text, f.offset))}\`: expected an integer, got a float literal`)
+    }
+  }
+  if (hasOptions(schema)) dropNullOptions(schema, value)
+}
+
+/** The float literals under `key` of the current value, re-rooted at that key. */
+export function under (at: Location, key: string): Location {
+  const floats: FloatLiteral[] = []
+  for (const f of at.floats) {
+    if (f.path[0] === key) floats.push({ path: f.path.slice(1), offset: f.offset })
+  }
+  return { text: at.text, floats, prefix: [...at.prefix, key] }
+}
+
+/** A short, value-free description of a JSON value's type. */
+export function typeName (value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return 'an object'
+  // Numbers are described, not quoted: any field may carry a secret by mistake.
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a non-integer number'
+  if (typeof value === 'string') return 'a string'
+  return `a ${typeof value}`
+}
+
+interface SchemaShape extends TSchema {
+  expected?: string
+  anyOf?: TSchema[]
+  properties?: Record<string, TSchema>
+  patternProperties?: Record<string, TSchema>
+  items?: TSchema
+  const?: unknown
+}
+
+const optionsCache = new WeakMap<TSchema, boolean>()
+
+/** Whether any `Option` field (optional and nullable) sits in `schema`, outside free-form JSON. */
+function hasOptions (schema: SchemaShape): boolean {
+  let found = optionsCache.get(schema)
+  if (found === undefined) {
+    optionsCache.set(schema, false)
+    switch (schema[Kind]) {
+      case 'Object': found = Object.values(schema.properties as Record<string, SchemaShape>).some((p) => isOption(p) || hasOptions(p)); break
+      case 'Array': found = hasOptions(schema.items as SchemaShape); break
+      case 'Record': found = hasOptions(Object.values(schema.patternProperties as object)[0] as SchemaShape); break
+      case 'Union': found = (schema.anyOf as SchemaShape[]).some(hasOptions); break
+      default: found = false
+    }
+    optionsCache.set(schema, found)
+  }
+  return found
+}
+
+function isOption (schema: SchemaShape): boolean {
+  return schema[OptionalKind] === 'Optional' && schema[Kind] === 'Union' && (schema.anyOf as SchemaShape[]).some((m) => m[Kind] === 'Null')
+}
+
+// Runs on values that already passed the check, so shapes can be trusted.
+function dropNullOptions (schema: SchemaShape, value: unknown): void {
+  switch (schema[Kind]) {
+    case 'Object': {
+      const obj = value as Record<string, unknown>
+      for (const [key, prop] of Object.entries(schema.properties as Record<string, SchemaShape>)) {
+        const v = obj[key]
+        if (v === null && isOption(prop)) delete obj[key]
+        else if (v != null && hasOptions(prop)) dropNullOptions(prop, v)
+      }
+      break
+    }
+    case 'Array': {
+      const items = schema.items as SchemaShape
+      if (hasOptions(items)) for (const v of value as unknown[]) dropNullOptions(items, v)
+      break
+    }
+    case 'Record': {
+      const inner = Object.values(schema.patternProperties as object)[0] as SchemaShape
+      if (hasOptions(inner)) for (const v of Object.values(value as object)) dropNullOptions(inner, v)
+      break
+    }
+    case 'Union': {
+      // The first member with options that the value matches decides (e.g. T in Option<T>).
+      const member = (schema.anyOf as SchemaShape[]).find((m) => hasOptions(m) && checker(m).Check(value))
+      if (member !== undefined) dropNullOptions(member, value)
+      break
+    }
+  }
+}
+
+function floatAllowed (schema: SchemaShape, path: readonly (string | number)[], i: number): boolean {
+  const kind = schema[Kind] as string
+  // Free-form JSON (`serde_json::Value`) takes any number.
+  if (kind === 'Unknown' || kind === 'Any' || kind === 'Number') return true
+  if (kind === 'Union') return (schema.anyOf as SchemaShape[]).some((s) => floatAllowed(s, path, i))
+  if (i === path.length) return false
+  const seg = path[i] as string | number
+  if (kind === 'Object') {
+    const props = schema.properties as Record<string, SchemaShape>
+    // Unknown keys are ignored by serde, whatever they hold.
+    if (typeof seg !== 'string' || !Object.hasOwn(props, seg)) return seg !== ARRAY_ITEM
+    return floatAllowed(props[seg] as SchemaShape, path, i + 1)
+  }
+  if (kind === 'Record') return floatAllowed(Object.values(schema.patternProperties as object)[0] as SchemaShape, path, i + 1)
+  if (kind === 'Array') return floatAllowed(schema.items as SchemaShape, path, i + 1)
+  return false
+}
+
+function describe (error: ValueError, root: unknown, prefix: ReadonlyArray<string | number>): string {
+  const refined = refine(error)
+  const path = [...prefix, ...pointerToPath(refined.path, root)]
+  const field = formatPath(path)
+  const subject = field === '' ? '' : `field \`${field}\`: `
+  if (refined.type === ValueErrorType.ObjectRequiredProperty) return `missing field \`${field}\``
+  if (refined.type === ValueErrorType.ObjectAdditionalProperties) return `${subject}unexpected key`
+  const schema = refined.schema as SchemaShape
+  const value = refined.value
+  // The value is a string of the wrong syntax (UUID, socket address): the expectation says it all.
+  if (refined.type === ValueErrorType.StringPattern || refined.type === ValueErrorType.StringFormat) return `${subject}expected ${expected(schema)}`
+  if (refined.type === ValueErrorType.IntegerMaximum || refined.type === ValueErrorType.IntegerMinimum) return `${subject}expected ${expected(schema)}, got an integer out of range`
+  if (isStringEnum(schema) && typeof value === 'string') {
+    // An enum variant is a name, not data, so quoting it (shortened) is safe and useful.
+    return `${subject}unknown variant \`${truncate(value)}\`, expected ${expected(schema)}`
+  }
+  return `${subject}expected ${expected(schema)}, got ${typeName(value)}`
+}
+
+/** Descend into the union member that the value was evidently meant to match. */
+function refine (error: ValueError): ValueError {
+  if (error.type !== ValueErrorType.Union) return error
+  const members = (error.schema as SchemaShape).anyOf as SchemaShape[]
+  const value = error.value
+  let pick = -1
+  if (value !== null && members.some((m) => m[Kind] === 'Null')) {
+    // Option<T> given a non-null value: report what is wrong with the T.
+    const candidates = members.map((m, i) => m[Kind] === 'Null' ? -1 : i).filter((i) => i >= 0)
+    if (candidates.length === 1) pick = candidates[0] as number
+  }
+  if (pick === -1 && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const objects = members.map((m, i) => m[Kind] === 'Object' ? i : -1).filter((i) => i >= 0)
+    if (objects.length === 1) pick = objects[0] as number
+  }
+  const sub = pick === -1 ? undefined : error.errors[pick]?.First()
+  return sub === undefined ? error : refine(sub)
+}
+
+function isStringEnum (schema: SchemaShape): boolean {
+  if (schema[Kind] === 'Literal') return typeof schema.const === 'string'
+  return schema[Kind] === 'Union' && (schema.anyOf as SchemaShape[]).every((m) => m[Kind] === 'Literal' && typeof m.const === 'string')
+}
+
+function expected (schema: SchemaShape): string {
+  if (schema.expected !== undefined) return schema.expected
+  switch (schema[Kind]) {
+    case 'String': return 'a string'
+    case 'Boolean': return 'a boolean'
+    case 'Integer': return 'an integer'
+    case 'Object': return 'an object'
+    case 'Record': return 'an object'
+    case 'Array': return 'an array'
+    case 'Null': return 'null'
+    case 'Literal': return `\`${String(schema.const)}\``
+    case 'Union': return (schema.anyOf as SchemaShape[]).map(expected).join(' or ')
+    /* c8 ignore next 2 */
+    default: return 'a different value'
+  }
+}
+
+function pointerToPath (pointer: string, root: unknown): Array<string | number> {
+  if (pointer === '') return []
+  const out: Array<string | number> = []
+  let node: unknown = root
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    if (Array.isArray(node)) {
+      out.push(Number(key))
+      node = node[Number(key)]
+    } else {
+      out.push(key)
+      node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined
+    }
+  }
+  return out
+}

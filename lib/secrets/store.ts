@@ -1,0 +1,255 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { ERR_PYWATT_SECRET_NOT_FOUND, ERR_PYWATT_SECRET_TIMEOUT } from '../errors.js'
+import { registerSecret } from '../logging/registry.js'
+import {
+  parseBoolSecret, parseDurationSecret, parseFloatSecret, parseIntSecret, parseJsonSecret, parseUrlSecret
+} from './typed.js'
+
+/** Where secret values come from: the orchestrator, or the environment in standalone mode. */
+export interface SecretSource {
+  /**
+   * Ask for `name`. The answer arrives later through {@link SecretStore.receive}
+   * (orchestrator), or is returned at once (environment). Throws if it cannot ask.
+   */
+  request: (name: string) => string | undefined
+}
+
+/** A rotated secret whose new value is installed. */
+export interface RotationEvent {
+  key: string
+  value: string
+  rotationId: string | undefined
+}
+
+/** Called once per subscribed key after its new value is installed. */
+export type RotationListener = (event: RotationEvent) => void | Promise<void>
+
+/** Options of {@link SecretStore.fetch}. */
+export interface FetchOptions {
+  /** Ask the orchestrator even when a current value is cached. */
+  refresh?: boolean
+  /** Overrides the store's timeout for this call, in milliseconds. */
+  timeout?: number
+}
+
+interface Pending {
+  promise: Promise<string>
+  resolve: (value: string) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+}
+
+/**
+ * The module's view of its secrets (`fastify.pywatt.secrets`).
+ *
+ * Replies carry no request id, so they are matched by name (PROTOCOL.md §8.1);
+ * concurrent fetches of one name share a single `get_secret`. A value is
+ * registered for log scrubbing before anything else sees it. On rotation the
+ * old value keeps being served until the new one arrives, so requests do not
+ * fail in the window between `rotated` and the new `secret`.
+ */
+export class SecretStore {
+  readonly #values = new Map<string, string>()
+  readonly #rotationIds = new Map<string, string>()
+  readonly #stale = new Set<string>()
+  readonly #pending = new Map<string, Pending>()
+  readonly #listeners = new Map<string, Set<RotationListener>>()
+  readonly #source: SecretSource
+  readonly #timeout: number
+  readonly #log: FastifyBaseLogger
+  #closedReason: Error | null = null
+
+  constructor (source: SecretSource, timeoutMs: number, log: FastifyBaseLogger) {
+    this.#source = source
+    this.#timeout = timeoutMs
+    this.#log = log
+  }
+
+  /** Names with a cached value. */
+  keys (): string[] {
+    return [...this.#values.keys()]
+  }
+
+  /** True if `name` has a cached value (possibly stale after a rotation). */
+  has (name: string): boolean {
+    return this.#values.has(name)
+  }
+
+  /** True if `name` was rotated and its new value has not arrived yet. */
+  isStale (name: string): boolean {
+    return this.#stale.has(name)
+  }
+
+  /** Requests waiting for the orchestrator. */
+  get pendingCount (): number {
+    return this.#pending.size
+  }
+
+  /** The cached value of `name`; throws `FST_PYWATT_SECRET_NOT_FOUND` if there is none. */
+  get (name: string): string {
+    const value = this.#values.get(name)
+    if (value === undefined) throw new ERR_PYWATT_SECRET_NOT_FOUND(name)
+    return value
+  }
+
+  /** The cached value of `name`, or `undefined`. */
+  peek (name: string): string | undefined {
+    return this.#values.get(name)
+  }
+
+  /**
+   * The value of `name`: from the cache when it is current, otherwise asked of
+   * the orchestrator. Concurrent calls share one request; the wait is bounded.
+   */
+  fetch (name: string, opts: FetchOptions = {}): Promise<string> {
+    const cached = this.#values.get(name)
+    if (cached !== undefined && opts.refresh !== true && !this.#stale.has(name)) return Promise.resolve(cached)
+    const pending = this.#pending.get(name)
+    if (pending !== undefined) return pending.promise
+    try {
+      return this.#ask(name, opts.timeout ?? this.#timeout)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Fetch several names concurrently; replies are correlated by name. */
+  async fetchAll (names: readonly string[], opts: FetchOptions = {}): Promise<Record<string, string>> {
+    const values = await Promise.all(names.map((name) => this.fetch(name, opts)))
+    return Object.fromEntries(names.map((name, i) => [name, values[i]]))
+  }
+
+  /** A safe integer. */
+  int (name: string): number { return parseIntSecret(name, this.get(name)) }
+  /** A finite number. */
+  float (name: string): number { return parseFloatSecret(name, this.get(name)) }
+  /** A boolean: true/false/1/0/yes/no/on/off. */
+  bool (name: string): boolean { return parseBoolSecret(name, this.get(name)) }
+  /** An absolute URL. */
+  url (name: string): URL { return parseUrlSecret(name, this.get(name)) }
+  /** A parsed JSON document. */
+  json<T = unknown> (name: string): T { return parseJsonSecret<T>(name, this.get(name)) }
+  /** A duration in milliseconds (`250ms`, `30s`, `5m`, `1h30m`, or a bare integer of ms). */
+  duration (name: string): number { return parseDurationSecret(name, this.get(name)) }
+
+  /**
+   * Subscribe to rotations of `keys` (`'*'` for all). The listener runs after the
+   * new value is installed. Subscribing also marks the keys for refetching when
+   * the orchestrator rotates them. Returns an unsubscribe function.
+   */
+  onRotate (keys: readonly string[] | '*', listener: RotationListener): () => void {
+    const names = keys === '*' ? ['*'] : keys
+    for (const key of names) {
+      let set = this.#listeners.get(key)
+      if (set === undefined) {
+        set = new Set()
+        this.#listeners.set(key, set)
+      }
+      set.add(listener)
+    }
+    return () => {
+      for (const key of names) this.#listeners.get(key)?.delete(listener)
+    }
+  }
+
+  /**
+   * A `secret` line from the orchestrator, solicited or not: register it for
+   * scrubbing, cache it, settle the waiters, and tell subscribers if it ends a
+   * rotation.
+   */
+  receive (name: string, value: string, rotationId?: string | null): void {
+    registerSecret(value)
+    const previous = this.#values.get(name)
+    const wasStale = this.#stale.delete(name)
+    this.#values.set(name, value)
+    if (rotationId != null) this.#rotationIds.set(name, rotationId)
+    const pending = this.#pending.get(name)
+    if (pending !== undefined) {
+      this.#pending.delete(name)
+      clearTimeout(pending.timer)
+      pending.resolve(value)
+    }
+    if (wasStale || (rotationId != null && previous !== undefined && previous !== value)) {
+      this.#notify(name, value, rotationId ?? undefined)
+    }
+  }
+
+  /**
+   * A `rotated` notification: mark the keys stale and ask again, in the
+   * background, for those this module uses. Throws only if the refetch could not
+   * be requested; the caller turns that into an `error` ack.
+   */
+  rotate (keys: readonly string[], rotationId: string): void {
+    const wanted: string[] = []
+    for (const key of keys) {
+      if (this.#rotationIds.get(key) === rotationId && !this.#stale.has(key)) continue
+      if (this.#values.has(key) || this.#listeners.has(key)) {
+        this.#stale.add(key)
+        wanted.push(key)
+      }
+    }
+    const failed: string[] = []
+    let cause: unknown
+    for (const key of wanted) {
+      let refetch = this.#pending.get(key)?.promise
+      if (refetch === undefined) {
+        try {
+          refetch = this.#ask(key, this.#timeout)
+        } catch (err) {
+          failed.push(key)
+          cause = err
+          continue
+        }
+      }
+      refetch.catch((err: Error) => {
+        this.#log.error({ err, secret: key, rotationId }, 'could not fetch the rotated secret; the previous value stays in use')
+      })
+    }
+    if (failed.length > 0) {
+      throw new Error(`could not request the new value of ${failed.join(', ')}: ${(cause as Error).message}`, { cause })
+    }
+  }
+
+  /** Fail every waiter and refuse new requests (the channel is gone). */
+  close (reason: Error): void {
+    this.#closedReason = reason
+    for (const [name, pending] of this.#pending) {
+      clearTimeout(pending.timer)
+      this.#pending.delete(name)
+      pending.reject(reason)
+    }
+  }
+
+  /** Send one request and register its waiter; throws if the request cannot be sent. */
+  #ask (name: string, timeout: number): Promise<string> {
+    if (this.#closedReason !== null) throw this.#closedReason
+    let resolve!: (value: string) => void
+    let reject!: (err: Error) => void
+    const promise = new Promise<string>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
+    const timer = setTimeout(() => {
+      if (this.#pending.get(name)?.promise !== promise) return
+      this.#pending.delete(name)
+      reject(new ERR_PYWATT_SECRET_TIMEOUT(name, timeout))
+    }, timeout)
+    timer.unref()
+    this.#pending.set(name, { promise, resolve, reject, timer })
+    try {
+      const immediate = this.#source.request(name)
+      if (immediate !== undefined) this.receive(name, immediate)
+    } catch (err) {
+      clearTimeout(timer)
+      this.#pending.delete(name)
+      throw err
+    }
+    return promise
+  }
+
+  #notify (key: string, value: string, rotationId: string | undefined): void {
+    const listeners = [...(this.#listeners.get(key) ?? []), ...(this.#listeners.get('*') ?? [])]
+    for (const listener of listeners) {
+      Promise.resolve()
+        .then(() => listener({ key, value, rotationId }))
+        .catch((err: Error) => this.#log.error({ err, secret: key }, 'secret rotation listener failed'))
+    }
+  }
+}

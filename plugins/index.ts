@@ -1,0 +1,261 @@
+import type { Readable, Writable } from 'node:stream'
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT } from '../lib/errors.js'
+import { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
+import { settleWithin } from '../lib/lifecycle/deadline.js'
+import { markExiting, pywattLogger } from '../lib/logging/logger.js'
+import { installStdoutGuard } from '../lib/logging/stdout-guard.js'
+import { validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
+import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
+import { mergeEndpoints } from '../lib/discovery/endpoints.js'
+import { RouteTable } from '../lib/discovery/route-table.js'
+import { ModuleRuntime, type StopReason } from '../lib/runtime/runtime.js'
+import { isStandalone } from '../lib/runtime/standalone.js'
+import type { SecretStore } from '../lib/secrets/store.js'
+import { DEFAULT_LIMITS, type StdioChannel } from '../lib/transport/stdio-channel.js'
+
+/** Streams that replace the process's stdin/stdout (tests, embedding). */
+export interface PyWattIo {
+  input: Readable
+  output: Writable
+  /** Called instead of `process.exit` when the module would exit. */
+  exit?: (code: ExitCode) => void
+}
+
+/** Options of the root `pywatt` plugin. */
+export interface PyWattOptions extends PyWattSerializableOptions {
+  /**
+   * Talk to the orchestrator over these streams instead of the process's stdio.
+   * With `io`, the stdout guard is not installed and the process is not exited
+   * unless `io.exit` does it.
+   */
+  io?: PyWattIo
+}
+
+/**
+ * `fastify.pywatt`. Sub-plugins add members through declaration merging.
+ */
+export interface PyWattNamespace {
+  /** `init.module_id` (or `PYWATT_MODULE_ID` / `standalone` in standalone mode). */
+  readonly moduleId: string
+  /** The Init blob, frozen. */
+  readonly init: Readonly<InitBlob>
+  /** True when running without an orchestrator. */
+  readonly standalone: boolean
+  /** The module's secrets. */
+  readonly secrets: SecretStore
+  /** The stdio link to the orchestrator; `null` in standalone mode. For sub-plugins. */
+  readonly channel: StdioChannel | null
+  /** The `source` for HTTP-over-IPC replies (PROTOCOL.md §10.2). */
+  readonly replySource: string
+  /**
+   * Bind the address of `init.listen` (HOST/PORT standalone), then send
+   * `announce` once. Resolves with the announced `listen` string.
+   */
+  listen: () => Promise<string>
+  /** The endpoints that are (or will be) announced. */
+  endpoints: () => EndpointAnnounce[]
+  /**
+   * Stop as for an orchestrator `shutdown`: stop reading, drain with the
+   * deadline, close the app, flush stdout, then exit (unless `exitOnStop` is false).
+   */
+  stop: (reason?: StopReason) => Promise<void>
+}
+
+/** Per-route settings read by fastify-pywatt, under the route's `config.pywatt`. */
+export interface PyWattRouteConfig {
+  /** `false` keeps the route out of the announced endpoints. */
+  announce?: boolean
+  /** Announce the route as protected (`"jwt"`). */
+  auth?: 'jwt'
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    pywatt: PyWattNamespace
+  }
+  interface FastifyContextConfig {
+    pywatt?: PyWattRouteConfig
+  }
+}
+
+/** @internal Endpoint sources registered by sub-plugins. */
+export const kEndpointSource = Symbol.for('fastify-pywatt.endpoint-source')
+/** @internal Every route declared after the root plugin, to detect ones discovery missed. */
+export const kRouteTable = Symbol.for('fastify-pywatt.route-table')
+/** @internal Endpoints the root plugin adds itself (health). */
+export const kBuiltinEndpoints = Symbol.for('fastify-pywatt.builtin-endpoints')
+
+interface InternalNamespace extends PyWattNamespace {
+  [kEndpointSource]?: () => EndpointAnnounce[]
+  [kBuiltinEndpoints]: EndpointAnnounce[]
+  [kRouteTable]: RouteTable
+}
+
+let processStdioOwner: FastifyInstance | null = null
+
+function exitProcess (code: ExitCode): void {
+  markExiting()
+  process.exit(code)
+}
+
+const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => {
+  const { io, ...serializable } = options
+  validateOptions(serializable)
+  const opts = serializable
+  if (app.hasDecorator('pywatt')) throw new ERR_PYWATT_ALREADY_REGISTERED()
+  const realStdio = io === undefined
+  if (realStdio && processStdioOwner !== null) throw new ERR_PYWATT_ALREADY_REGISTERED()
+
+  // With Fastify's logger off, pywatt's own warnings (stray stdout, protocol
+  // faults) would vanish; they get a scrubbed stderr logger of their own.
+  const log: FastifyBaseLogger = app.log.level === 'silent' ? pywattLogger({ level: 'warn' }) : app.log
+  const exitOnStop = opts.exitOnStop ?? true
+  const exit = (code: ExitCode): void => {
+    if (!exitOnStop) return
+    if (io === undefined) exitProcess(code)
+    else io.exit?.(code)
+  }
+  const standalone = opts.standalone ?? (realStdio ? isStandalone() : false)
+
+  let runtime: ModuleRuntime
+  try {
+    runtime = await ModuleRuntime.start({
+      standalone,
+      input: io?.input ?? process.stdin,
+      output: io?.output ?? process.stdout,
+      limits: {
+        ...DEFAULT_LIMITS,
+        initTimeout: opts.initTimeout ?? DEFAULT_LIMITS.initTimeout,
+        maxLineBytes: opts.maxLineBytes ?? DEFAULT_LIMITS.maxLineBytes,
+        highWaterBytes: opts.highWaterBytes ?? DEFAULT_LIMITS.highWaterBytes,
+        maxQueuedBytes: opts.maxQueuedBytes ?? DEFAULT_LIMITS.maxQueuedBytes,
+        maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages
+      },
+      secretTimeout: opts.secretTimeout ?? 30_000,
+      heartbeatAck: opts.heartbeatAck ?? true,
+      env: process.env,
+      log
+    })
+  } catch (err) {
+    log.fatal({ err }, 'refusing to start: the orchestrator handshake failed')
+    exit(EXIT.REFUSED)
+    throw err
+  }
+  if (realStdio) {
+    processStdioOwner = app
+    if (!standalone) installStdoutGuard(log)
+  }
+
+  try {
+    await runtime.secrets.fetchAll(opts.secrets ?? [])
+  } catch (err) {
+    log.fatal({ err }, 'refusing to start: a startup secret is unavailable')
+    runtime.detach()
+    if (processStdioOwner === app) processStdioOwner = null
+    exit(EXIT.REFUSED)
+    throw new ERR_PYWATT_INIT((err as Error).message, { cause: err })
+  }
+
+  let stopping: Promise<void> | null = null
+  const stop = (reason: StopReason = 'api', code: ExitCode = EXIT.OK): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ reason }, 'stopping the module')
+      let exitCode = code
+      // close() closes the connections idle at that moment only; a keep-alive
+      // connection whose request finishes during the drain would hold it open.
+      const sweeper = setInterval(() => app.server.closeIdleConnections(), 50)
+      const drained = await settleWithin(app.close(), opts.drainTimeout ?? 10_000)
+      clearInterval(sweeper)
+      if (!drained) {
+        exitCode = EXIT.FORCED
+        log.error({ drainTimeout: opts.drainTimeout ?? 10_000 }, 'the drain deadline passed; exiting with work still in flight')
+      }
+      if (runtime.channel !== null && runtime.channel.writer.closedReason === null) {
+        await settleWithin(runtime.channel.writer.flush(), 2_000)
+      }
+      exit(exitCode)
+    })()
+    return stopping
+  }
+  runtime.onStop((reason, code) => { stop(reason, code).catch(/* c8 ignore next */ () => {}) })
+
+  const builtin: EndpointAnnounce[] = []
+  const routeTable = new RouteTable()
+  app.addHook('onRoute', (route) => routeTable.add(route))
+  const namespace: InternalNamespace = Object.assign(Object.create(null) as object, {
+    moduleId: runtime.moduleId,
+    init: Object.freeze({ ...runtime.init }),
+    standalone: runtime.standalone,
+    secrets: runtime.secrets,
+    channel: runtime.channel,
+    replySource: runtime.replySource,
+    [kBuiltinEndpoints]: builtin,
+    [kRouteTable]: routeTable,
+    endpoints: (): EndpointAnnounce[] => {
+      const source = namespace[kEndpointSource]
+      if (source !== undefined) return source()
+      return mergeEndpoints([...builtin, ...(opts.endpoints ?? [])])
+    },
+    listen: async (): Promise<string> => {
+      const target = runtime.bind
+      let listen = runtime.init.listen
+      if (target.kind === 'unix') {
+        await app.listen({ path: target.path })
+      } else {
+        await app.listen({ host: target.host, port: target.port })
+        if (target.port === 0) {
+          const address = app.server.address()
+          /* c8 ignore next */
+          const port = typeof address === 'object' && address !== null ? address.port : 0
+          listen = target.host.includes(':') ? `[${target.host}]:${port}` : `${target.host}:${port}`
+        }
+      }
+      runtime.announce(listen, namespace.endpoints())
+      return listen
+    },
+    stop: (reason?: StopReason) => stop(reason)
+  })
+  app.decorate('pywatt', namespace)
+
+  if (opts.health !== false) {
+    const path = opts.health?.path ?? '/health'
+    const started = Date.now()
+    builtin.push({ path, methods: ['GET'] })
+    app.get(path, { config: { pywatt: { announce: false } } }, async () => ({
+      status: 'OK',
+      module_id: runtime.moduleId,
+      uptime_s: Math.round((Date.now() - started) / 1000),
+      node: process.version
+    }))
+  }
+
+  app.addHook('onReady', async () => {
+    runtime.channel?.dispatcher.seal()
+  })
+  app.addHook('preClose', async () => {
+    runtime.detach()
+  })
+  app.addHook('onClose', async () => {
+    if (processStdioOwner === app) processStdioOwner = null
+  })
+}
+
+/**
+ * The root plugin: orchestrator handshake, startup secrets, `fastify.pywatt`.
+ * Register it first, and `await` it.
+ */
+const pywatt = fp(pywattPlugin, { name: 'fastify-pywatt', fastify: '5.x' })
+export default pywatt
+export { pywatt, pywattPlugin, mergeEndpoints }
+
+export { pywattLogger, levelFromEnv, type PyWattLoggerOptions } from '../lib/logging/logger.js'
+export { registerSecret } from '../lib/logging/registry.js'
+export { REDACTED } from '../lib/logging/scrubber.js'
+export { closeOnSignals, type CloseOnSignalsOptions } from '../lib/lifecycle/signals.js'
+export { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
+export * from '../lib/errors.js'
+export type { SecretStore, RotationEvent, RotationListener, FetchOptions } from '../lib/secrets/store.js'
+export type { StopReason } from '../lib/runtime/runtime.js'
+export type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'

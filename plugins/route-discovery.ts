@@ -1,0 +1,41 @@
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { RouteTable } from '../lib/discovery/route-table.js'
+import type { EndpointAnnounce } from '../lib/protocol/index.js'
+import { kBuiltinEndpoints, kEndpointSource, kRouteTable } from './index.js'
+
+/**
+ * `fastify-pywatt/route-discovery`: announce exactly what Fastify serves.
+ *
+ * Routes are read from Fastify's own route table through `onRoute`, so prefixes
+ * and nested plugins are exact. `onRoute` only sees routes declared after it
+ * exists: `await` this registration right after `pywatt`. Routes the root
+ * plugin saw but this one did not are named in a warning at `onReady`.
+ */
+const routeDiscoveryPlugin: FastifyPluginAsync = async (app) => {
+  const table = new RouteTable()
+  const ns = app.pywatt as unknown as {
+    [kEndpointSource]?: () => EndpointAnnounce[]
+    [kBuiltinEndpoints]: EndpointAnnounce[]
+    [kRouteTable]: RouteTable
+  }
+  const before = ns[kRouteTable].routes.length
+  app.addHook('onRoute', (route) => table.add(route))
+  ns[kEndpointSource] = () => table.endpoints(ns[kBuiltinEndpoints])
+  app.addHook('onReady', async () => {
+    const missed = ns[kRouteTable].routes.slice(0, before).filter((r) => !r.hidden)
+    if (missed.length > 0) {
+      app.log.warn({ routes: missed.map((r) => `${r.methods.join(',')} ${r.url}`) },
+        'routes declared before fastify-pywatt/route-discovery was registered are not announced; await its registration before declaring routes')
+    }
+  })
+}
+
+export const routeDiscovery = fp(routeDiscoveryPlugin, {
+  name: 'fastify-pywatt/route-discovery',
+  fastify: '5.x',
+  dependencies: ['fastify-pywatt'],
+  decorators: { fastify: ['pywatt'] }
+})
+export default routeDiscovery
+export { announcePath } from '../lib/discovery/route-table.js'

@@ -1,0 +1,151 @@
+import t from 'tap'
+import { EXIT } from '../../lib/lifecycle/exit-codes.js'
+import { HOSTILE, HOSTILE_SECRET, leakForms, startModule } from '../helpers/modules.js'
+
+t.test('T18 stdout purity: console.*, stray writes, default pino and Fastify logger: true all land on stderr', async (t) => {
+  const { dev, stderr } = await startModule(t, HOSTILE, { secrets: { API_KEY: HOSTILE_SECRET } })
+  await dev.announced()
+  const base = `http://${dev.listen}`
+  for (let i = 0; i < 5; i++) {
+    dev.heartbeat()
+    t.equal((await fetch(`${base}/noise`)).status, 200)
+    t.equal((await fetch(`${base}/grandchild`)).status, 200)
+  }
+  await dev.rotate('API_KEY', HOSTILE_SECRET + '-v2')
+  t.equal((await fetch(`${base}/noise`)).status, 200)
+  await dev.waitFor(() => dev.heartbeats.acked === 5)
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+  t.same(dev.garbage, [], 'zero non-protocol lines on stdout')
+  t.ok(dev.stdoutBytes > 0)
+  const entries = stderr.map((l) => JSON.parse(l) as { source?: string, msg: string })
+  for (const text of ['console.log says hello', 'console.info', 'console.debug', 'console.warn', 'console.error', 'console.trace',
+    'raw stdout write without newline and a buffer ending the line', 'a default pino logger created after the plugin',
+    'a Fastify logger: true instance', 'grandchild output']) {
+    t.ok(entries.some((e) => e.msg.includes(text)), `"${text}" reached stderr`)
+  }
+  for (const form of leakForms(HOSTILE_SECRET)) {
+    t.notOk(stderr.some((l) => l.includes(form)), `no ${form} in stderr`)
+  }
+})
+
+t.test('T16 a secret in messages, errors, stacks, causes, nested and encoded fields never reaches stderr or stdout', async (t) => {
+  const { dev, stderr } = await startModule(t, HOSTILE, { secrets: { API_KEY: HOSTILE_SECRET } })
+  await dev.announced()
+  const base = `http://${dev.listen}`
+  const first = await fetch(`${base}/leak`)
+  t.equal(first.status, 500)
+  t.notOk((await first.text()).includes(HOSTILE_SECRET), 'not in the error body either')
+  await dev.rotate('API_KEY', HOSTILE_SECRET + '-rotated')
+  await dev.waitFor((m) => m.op === 'get_secret' && dev.messages.filter((x) => x.op === 'get_secret').length === 2)
+  for (let i = 0; i < 50; i++) {
+    const now = await (await fetch(`${base}/secret-now`)).json() as { key: string }
+    if (now.key.endsWith('-rotated')) break
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  t.equal((await fetch(`${base}/leak`)).status, 500)
+  await dev.shutdown()
+  const captured = stderr.join('\n') + '\n' + dev.messages.map((m) => JSON.stringify(m)).join('\n')
+  t.ok(stderr.some((l) => l.includes('an error whose message and stack carry the secret')), 'the leaking lines were logged')
+  let occurrences = 0
+  for (const secret of [HOSTILE_SECRET, HOSTILE_SECRET + '-rotated']) {
+    for (const form of leakForms(secret)) occurrences += captured.split(form).length - 1
+  }
+  t.equal(occurrences, 0, 'zero occurrences across six encodings of both values')
+  // The trap of RELIABILITY.md H18: the raw value never appears in JSON logs even
+  // unscrubbed (quotes and backslashes are escaped), so a raw-only check proves nothing.
+  t.equal(JSON.stringify(HOSTILE_SECRET).slice(1, -1) === HOSTILE_SECRET, false)
+})
+
+t.test('T9 SIGTERM during in-flight requests: they finish, the module exits 0; a second signal exits 3', async (t) => {
+  const { dev, stderr } = await startModule(t, HOSTILE)
+  await dev.announced()
+  const base = `http://${dev.listen}`
+  const inflight = Array.from({ length: 5 }, () => fetch(`${base}/slow?ms=400`).then(async (r) => await r.json()))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  dev.child.kill('SIGTERM')
+  const results = await Promise.all(inflight)
+  t.same(results, Array(5).fill({ slept: 400 }), 'every in-flight request was answered')
+  t.same(await dev.waitForExit(15_000), { code: EXIT.OK, signal: null })
+  t.ok(stderr.some((l) => l.includes('onClose ran')))
+
+  const second = await startModule(t, HOSTILE)
+  await second.dev.announced()
+  const slow = fetch(`http://${second.dev.listen}/slow?ms=5000`).catch(() => null)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  second.dev.child.kill('SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const sentAt = Date.now()
+  second.dev.child.kill('SIGTERM')
+  t.same(await second.dev.waitForExit(15_000), { code: EXIT.FORCED, signal: null })
+  t.ok(Date.now() - sentAt < 2000, 'the second signal exits promptly')
+  await slow
+})
+
+t.test('T7 stdin EOF with requests in flight: answered, then exit 0', async (t) => {
+  const { dev, stderr } = await startModule(t, HOSTILE)
+  await dev.announced()
+  const inflight = Array.from({ length: 3 }, () => fetch(`http://${dev.listen}/slow?ms=300`).then((r) => r.status))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  dev.closeStdin()
+  t.same(await Promise.all(inflight), [200, 200, 200])
+  t.same(await dev.waitForExit(15_000), { code: EXIT.OK, signal: null })
+  t.ok(stderr.some((l) => l.includes('orchestrator is gone')))
+  t.ok(stderr.some((l) => l.includes('onClose ran')))
+})
+
+t.test('T7 variant: a request slower than the drain deadline makes the exit 3', async (t) => {
+  const { dev } = await startModule(t, HOSTILE, { extraEnv: { DRAIN_TIMEOUT: '200' } })
+  await dev.announced()
+  const slow = fetch(`http://${dev.listen}/slow?ms=3000`).catch(() => null)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  dev.send({ op: 'shutdown' })
+  t.same(await dev.waitForExit(15_000), { code: EXIT.FORCED, signal: null })
+  await slow
+})
+
+t.test('T19 EPIPE on stdout: no crash, exit 4', async (t) => {
+  const { dev, stderr } = await startModule(t, HOSTILE)
+  await dev.announced()
+  dev.child.stdout.destroy()
+  for (let i = 0; i < 20 && dev.exited === null; i++) {
+    dev.heartbeat()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.same(await dev.waitForExit(15_000), { code: EXIT.OUTPUT_LOST, signal: null })
+  t.notOk(stderr.some((l) => l.includes("Unhandled 'error' event")))
+})
+
+t.test('T6 a burst of 10 000 messages in one write: every heartbeat acked, every secret cached', async (t) => {
+  const { dev } = await startModule(t, HOSTILE)
+  await dev.announced()
+  const lines: string[] = []
+  for (let i = 0; i < 10_000; i++) {
+    lines.push(i % 2 === 0 ? '{"op":"heartbeat"}' : `{"op":"secret","name":"BURST_${i}","value":"burst-value-${i}"}`)
+  }
+  dev.heartbeats.sent += 5000
+  dev.child.stdin.write(lines.join('\n') + '\n')
+  await dev.waitFor(() => dev.heartbeats.acked === 5000, 30_000)
+  t.equal(dev.heartbeats.acked, 5000)
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+  t.same(dev.garbage, [])
+})
+
+t.test('T1/T2/T3/T4 bad lines and an over-cap line: logged, skipped, the module keeps answering', async (t) => {
+  const { dev, stderr } = await startModule(t, HOSTILE, { extraEnv: { MAX_LINE_BYTES: String(1024 * 1024) } })
+  await dev.announced()
+  const bad = ['{"op":"heartbeat"', 'not json', '42', '[{"op":"heartbeat"}]', '{"op":"reboot"}', '{"op":"Heartbeat"}',
+    '{"name":"x","value":"y"}', '{"op":5}', '{"op":"heartbeat","op":"shutdown"}', '{"op":"rotated","keys":["A"]}',
+    '{"op":"secret","name":"K","value":"\\ud83d"}', '{"op":"heartbeat"}{"op":"shutdown"}', '{"__proto__":{"x":1},"op":"heartbeat"}']
+  for (const line of bad) dev.sendRaw(line)
+  dev.child.stdin.write(Buffer.from([0x7b, 0xff, 0x7d, 0x0a]))
+  dev.sendRaw(`{"op":"heartbeat","pad":"${'x'.repeat(2 * 1024 * 1024)}"}`)
+  dev.sendRaw(`{"op":"heartbeat","pad":"${'y'.repeat(900 * 1024)}"}`)
+  dev.heartbeat()
+  dev.heartbeats.sent++
+  await dev.waitFor(() => dev.heartbeats.acked === 2)
+  const warnings = stderr.filter((l) => l.includes('skipped a malformed protocol line')).length
+  t.equal(warnings, bad.length, 'one warning per malformed line')
+  t.ok(stderr.some((l) => l.includes('not valid UTF-8')))
+  t.ok(stderr.some((l) => l.includes('longer than the line cap')))
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+})
