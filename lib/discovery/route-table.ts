@@ -44,21 +44,23 @@ export function announcePath (url: string): string {
 /**
  * Collects routes from `onRoute`. Fastify adds a HEAD route for every GET
  * (`exposeHeadRoutes`); it fires `onRoute` right after the GET with the same
- * handler, which is how it is told apart from a HEAD the app declared.
+ * handler, which is how it is told apart from a HEAD the app declared (Fastify
+ * refuses a declared HEAD once it added its own for that path).
  */
 export class RouteTable {
   readonly routes: SeenRoute[] = []
-  #lastGet: { url: string, handler: unknown } | null = null
+  #lastGet: { handler: unknown } | null = null
 
   /** The `onRoute` hook body. */
   add (route: RouteLike): void {
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => String(m).toUpperCase())
+    // A prefixed '/' route gets two (`/v1` and `/v1/`); the URL may differ, the
+    // handler identity and the immediate succession do not.
     if (methods.length === 1 && methods[0] === 'HEAD' && this.#lastGet !== null &&
-      this.#lastGet.url === route.url && this.#lastGet.handler === route.handler) {
-      this.#lastGet = null
+      this.#lastGet.handler === route.handler) {
       return
     }
-    this.#lastGet = methods.includes('GET') ? { url: route.url, handler: route.handler } : null
+    this.#lastGet = methods.includes('GET') ? { handler: route.handler } : null
     const pywatt = route.config?.pywatt
     const seen: SeenRoute = {
       url: route.url,

@@ -18,6 +18,7 @@ import {
   type RegistrationResponse, type StdioHttpReply
 } from './schemas.js'
 import { formatPath, parseStrictJsonDetailed, truncate } from './strict-json.js'
+import { normaliseUuid } from './uuid.js'
 import { typeName, under, validate, type Location } from './validate.js'
 
 /**
@@ -271,15 +272,6 @@ export function encodedMessageValue (message: { data: ArrayLike<number>, format:
     default:
       throw new ERR_PYWATT_PROTOCOL(`EncodedMessage format \`${truncate(String(message.format))}\` cannot be decoded`)
   }
-}
-
-/**
- * Normalise a UUID accepted in any serde form (simple, braced, `urn:uuid:`,
- * any case) to the hyphenated lower-case form Rust emits. Assumes a valid UUID.
- */
-export function normaliseUuid (uuid: string): string {
-  const hex = uuid.replace(/^urn:uuid:/, '').replace(/[{}-]/g, '').toLowerCase()
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ERR_PYWATT_ENCODE } from '../errors.js'
 import { bytesToJsonArray, type ByteInput } from './bytes.js'
 import { isSocketAddress } from './listen-address.js'
+import { isUuid, normaliseUuid } from './uuid.js'
 import type {
   EncodedMessage, EndpointAnnounce, HttpTcpRequest, HttpTcpResponse, InitBlob, MessageMetadata,
   ModuleMessageOrIdentify, OrchestratorMessage, RegistrationProtocolRequest, ServiceProviderInfo, StreamChunk
@@ -35,7 +36,6 @@ export interface HttpReply {
 // A JSON fragment, or undefined to omit the key.
 type Entry = readonly [key: string, json: string | undefined]
 
-const UUID = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/
 // JSON.stringify escapes a lone surrogate as `\udXXX`; a real backslash before
 // `u` would itself be escaped, hence the even run of backslashes.
 const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/
@@ -412,9 +412,8 @@ function u16 (value: unknown, field: string): string {
 }
 
 function uuid (value: unknown, field: string): string {
-  if (typeof value !== 'string' || !UUID.test(value)) fail(field, 'a UUID', value)
-  const hex = value.replace(/-/g, '').toLowerCase()
-  return `"${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}"`
+  if (typeof value !== 'string' || !isUuid(value)) fail(field, 'a UUID', value)
+  return `"${normaliseUuid(value)}"`
 }
 
 function bytes (value: unknown, field: string): string {

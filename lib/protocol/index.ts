@@ -12,3 +12,4 @@ export type { FloatLiteral, PathSegment, StrictJsonResult } from './strict-json.
 export type { ByteInput } from './bytes.js'
 export { bytesToJsonArray } from './bytes.js'
 export { checker } from './validate.js'
+export { isUuid, normaliseUuid, UUID_PATTERN } from './uuid.js'

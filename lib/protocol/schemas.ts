@@ -1,5 +1,6 @@
 import { FormatRegistry, Type, type Static, type TLiteral, type TNull, type TOptional, type TSchema, type TUnion } from '@sinclair/typebox'
 import { isSocketAddress } from './listen-address.js'
+import { UUID_PATTERN } from './uuid.js'
 
 /**
  * TypeBox schemas (named `…Schema`; the decoded TypeScript types carry the
@@ -65,10 +66,7 @@ export const JsonValue = Type.Unknown()
  * `urn:uuid:` forms, hex digits in any case. Decoders normalise to hyphenated
  * lower case, the only form Rust emits.
  */
-export const Uuid = Type.String({
-  pattern: '^(?:[0-9a-fA-F]{32}|\\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\}?|urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$',
-  expected: 'a UUID'
-})
+export const Uuid = Type.String({ pattern: UUID_PATTERN, expected: 'a UUID' })
 
 /** Rust `SocketAddr`: `"127.0.0.1:4102"` or `"[::1]:4102"`; host names are rejected. */
 export const SocketAddr = Type.String({

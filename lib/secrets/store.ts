@@ -51,7 +51,8 @@ interface Pending {
 export class SecretStore {
   readonly #values = new Map<string, string>()
   readonly #rotationIds = new Map<string, string>()
-  readonly #stale = new Set<string>()
+  /** Stale keys, with the rotation that made them stale. */
+  readonly #stale = new Map<string, string>()
   readonly #pending = new Map<string, Pending>()
   readonly #listeners = new Map<string, Set<RotationListener>>()
   readonly #source: SecretSource
@@ -160,9 +161,12 @@ export class SecretStore {
   receive (name: string, value: string, rotationId?: string | null): void {
     registerSecret(value)
     const previous = this.#values.get(name)
+    const staleFor = this.#stale.get(name)
     const wasStale = this.#stale.delete(name)
+    // A refetch answer may not carry the rotation id; it is the one that asked.
+    const rotation = rotationId ?? staleFor
     this.#values.set(name, value)
-    if (rotationId != null) this.#rotationIds.set(name, rotationId)
+    if (rotation !== undefined) this.#rotationIds.set(name, rotation)
     const pending = this.#pending.get(name)
     if (pending !== undefined) {
       this.#pending.delete(name)
@@ -170,7 +174,7 @@ export class SecretStore {
       pending.resolve(value)
     }
     if (wasStale || (rotationId != null && previous !== undefined && previous !== value)) {
-      this.#notify(name, value, rotationId ?? undefined)
+      this.#notify(name, value, rotation)
     }
   }
 
@@ -184,7 +188,7 @@ export class SecretStore {
     for (const key of keys) {
       if (this.#rotationIds.get(key) === rotationId && !this.#stale.has(key)) continue
       if (this.#values.has(key) || this.#listeners.has(key)) {
-        this.#stale.add(key)
+        this.#stale.set(key, rotationId)
         wanted.push(key)
       }
     }

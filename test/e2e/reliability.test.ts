@@ -149,3 +149,27 @@ t.test('T1/T2/T3/T4 bad lines and an over-cap line: logged, skipped, the module 
   t.ok(stderr.some((l) => l.includes('longer than the line cap')))
   t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
 })
+
+t.test('T12 rotation with requests in flight: all answered, one ack, a duplicate notice acked without a second fetch', async (t) => {
+  const { dev } = await startModule(t, HOSTILE)
+  await dev.announced()
+  const base = `http://${dev.listen}`
+  const inflight = Array.from({ length: 20 }, () => fetch(`${base}/slow?ms=300`).then((r) => r.status))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const ack = await dev.rotate('API_KEY', 'rotated-during-flight')
+  t.equal(ack.status, 'success')
+  t.same(await Promise.all(inflight), Array(20).fill(200))
+  await dev.waitFor((m) => m.op === 'get_secret' && dev.messages.filter((x) => x.op === 'get_secret').length === 2)
+  for (let i = 0; i < 50; i++) {
+    const now = await (await fetch(`${base}/secret-now`)).json() as { key: string }
+    if (now.key === 'rotated-during-flight') break
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  t.same(await (await fetch(`${base}/secret-now`)).json(), { key: 'rotated-during-flight' }, 'new requests see the new value')
+  dev.send({ op: 'rotated', keys: ['API_KEY'], rotation_id: ack.rotation_id })
+  await dev.waitFor((m) => m.op === 'rotation_ack' && dev.messages.filter((x) => x.op === 'rotation_ack').length === 2)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(dev.messages.filter((m) => m.op === 'get_secret').length, 2, 'no refetch for a rotation already applied')
+  t.equal(dev.messages.filter((m) => m.op === 'rotation_ack' && m.rotation_id === ack.rotation_id).length, 2, 'each notice gets exactly one ack')
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+})

@@ -166,6 +166,7 @@ t.test('handshake failures reject with FST_PYWATT_INIT and exit 2', async (t) =>
     ['invalid JSON', (o) => o.write('{"orchestrator_api": '), /handshake/],
     ['missing env', (o) => o.send({ orchestrator_api: 'x', module_id: 'm', listen: '127.0.0.1:1' }), /env/],
     ['stdin closed', (o) => o.input.end(), /stdin closed/],
+    ['another message first', (o) => o.send({ op: 'heartbeat' }), /orchestrator_api/],
     ['over 1 MiB', (o) => o.input.write('x'.repeat(1024 * 1024 + 10)), /longer than/]
   ]
   for (const [name, act, msg] of cases) {

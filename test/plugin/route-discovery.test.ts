@@ -1,0 +1,90 @@
+import t, { type Test } from 'tap'
+import Fastify from 'fastify'
+import pywatt from '../../plugins/index.js'
+import routeDiscovery, { announcePath } from '../../plugins/route-discovery.js'
+import { FakeOrchestrator } from '../helpers/fake-orchestrator.js'
+import { captureLogger } from '../helpers/log-capture.js'
+
+async function boot (t: Test, health: false | undefined = undefined) {
+  const orch = new FakeOrchestrator()
+  const log = captureLogger()
+  const app = Fastify({ loggerInstance: log.logger })
+  t.after(() => app.close())
+  orch.init()
+  await app.register(pywatt, { io: orch.io, ...(health === false ? { health: false as const } : {}) })
+  return { orch, log, app }
+}
+
+t.test('announces exactly what Fastify serves, normalised', async (t) => {
+  const { app, orch, log } = await boot(t)
+  await app.register(routeDiscovery)
+  app.get('/b/:id', async () => 'x')
+  app.post('/b/:id', async () => 'x')
+  app.route({ method: ['put', 'DELETE'], url: '/b/:id', handler: async () => 'x' })
+  app.head('/declared-head', async () => 'x')
+  app.route({ method: ['GET', 'HEAD'], url: '/both', handler: async () => 'x' })
+  app.get('/files/*', async () => 'x')
+  app.get('/num/:n(^\\d+)', async () => 'x')
+  app.get('/hidden', { config: { pywatt: { announce: false } } }, async () => 'x')
+  app.get('/swagger-hidden', { schema: { hide: true } as never }, async () => 'x')
+  app.get('/secure', { config: { pywatt: { auth: 'jwt' } } }, async () => 'x')
+  await app.register(async (child) => {
+    child.get('/', async () => 'x')
+    child.get('/status', async () => 'x')
+  }, { prefix: '/v1' })
+  await app.ready()
+  t.same(app.pywatt.endpoints(), [
+    { path: '/b/:id', methods: ['DELETE', 'GET', 'POST', 'PUT'] },
+    { path: '/both', methods: ['GET', 'HEAD'] },
+    { path: '/declared-head', methods: ['HEAD'] },
+    { path: '/files/*', methods: ['GET'] },
+    { path: '/health', methods: ['GET'] },
+    { path: '/num/:n', methods: ['GET'] },
+    { path: '/secure', methods: ['GET'], auth: 'jwt' },
+    { path: '/v1', methods: ['GET'] },
+    { path: '/v1/status', methods: ['GET'] }
+  ])
+  await app.pywatt.listen()
+  const announce = await orch.waitFor((l) => l.op === 'announce')
+  t.same(announce.endpoints, app.pywatt.endpoints())
+  t.notOk(log.entries().some((e) => /declared before/.test(e.msg)), 'no warning when registered first')
+})
+
+t.test('warns, naming them, about routes declared before discovery was registered', async (t) => {
+  const { app, log } = await boot(t)
+  app.get('/too-early', async () => 'x')
+  app.get('/early-but-hidden', { config: { pywatt: { announce: false } } }, async () => 'x')
+  await app.register(routeDiscovery)
+  app.get('/fine', async () => 'x')
+  await app.ready()
+  t.same(app.pywatt.endpoints().map((e) => e.path), ['/fine', '/health'])
+  const warning = log.entries().find((e) => /declared before/.test(e.msg))
+  t.ok(warning)
+  t.same(warning?.routes, ['GET /too-early'])
+})
+
+t.test('without discovery, endpoints come from the option (plus health)', async (t) => {
+  const orch = new FakeOrchestrator()
+  const app = Fastify()
+  t.after(() => app.close())
+  orch.init()
+  await app.register(pywatt, { io: orch.io, endpoints: [{ path: '/x', methods: ['get'], auth: 'jwt' }], health: { path: '/healthz' } })
+  app.get('/not-announced', async () => 'x')
+  await app.ready()
+  t.same(app.pywatt.endpoints(), [{ path: '/healthz', methods: ['GET'] }, { path: '/x', methods: ['GET'], auth: 'jwt' }])
+  t.equal((await app.inject('/healthz')).statusCode, 200)
+})
+
+t.test('discovery needs the root plugin', async (t) => {
+  const app = Fastify()
+  t.after(() => app.close())
+  await t.rejects(async () => { await app.register(routeDiscovery) }, { code: 'FST_ERR_PLUGIN_NOT_PRESENT_IN_INSTANCE' })
+})
+
+t.test('announcePath strips route regexes and keeps names and wildcards', async (t) => {
+  t.equal(announcePath('/a/:id(^\\d+)/b'), '/a/:id/b')
+  t.equal(announcePath('/a/:id(^(a|b)$)'), '/a/:id')
+  t.equal(announcePath('/a/:x(\\))/y'), '/a/:x/y')
+  t.equal(announcePath('/plain/(not-a-param)'), '/plain/(not-a-param)')
+  t.equal(announcePath('/files/*'), '/files/*')
+})
