@@ -46,5 +46,5 @@ export const ERR_PYWATT_OUTPUT_OVERFLOW = createError<[number]>(
   'FST_PYWATT_OUTPUT_OVERFLOW', 'Outbound protocol queue is over its cap of %d bytes', 503)
 
 /** `pywatt.listen()` could not bind the address the orchestrator assigned. */
-export const ERR_PYWATT_LISTEN = createError<[string]>(
+export const ERR_PYWATT_LISTEN = createError<[string, { cause: unknown }?]>(
   'FST_PYWATT_LISTEN', 'Cannot listen: %s', 500)

@@ -1,7 +1,8 @@
+import type { AddressInfo } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT } from '../lib/errors.js'
+import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT, ERR_PYWATT_LISTEN } from '../lib/errors.js'
 import { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
 import { settleWithin } from '../lib/lifecycle/deadline.js'
 import { markExiting, pywattLogger } from '../lib/logging/logger.js'
@@ -201,16 +202,15 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     listen: async (): Promise<string> => {
       const target = runtime.bind
       let listen = runtime.init.listen
-      if (target.kind === 'unix') {
-        await app.listen({ path: target.path })
-      } else {
-        await app.listen({ host: target.host, port: target.port })
-        if (target.port === 0) {
-          const address = app.server.address()
-          /* c8 ignore next */
-          const port = typeof address === 'object' && address !== null ? address.port : 0
-          listen = target.host.includes(':') ? `[${target.host}]:${port}` : `${target.host}:${port}`
-        }
+      try {
+        await app.listen(target.kind === 'unix' ? { path: target.path } : { host: target.host, port: target.port })
+      } catch (err) {
+        throw new ERR_PYWATT_LISTEN(`${listen}: ${(err as Error).message}`, { cause: err })
+      }
+      if (target.kind === 'tcp' && target.port === 0) {
+        // Echoing port 0 would tell the orchestrator nothing; announce what was bound.
+        const { port } = app.server.address() as AddressInfo
+        listen = target.host.includes(':') ? `[${target.host}]:${port}` : `${target.host}:${port}`
       }
       runtime.announce(listen, namespace.endpoints())
       return listen

@@ -222,12 +222,10 @@ function isWellFormed (s: string): boolean {
 
 function describeSyntaxError (err: Error): string {
   // V8 quotes a slice of the input in some messages; that slice could hold a
-  // secret, so keep only the wording before it and the position.
+  // secret, so keep only the wording before it (which holds the position, when V8 gives one).
   const quote = err.message.indexOf('"')
   const wording = (quote === -1 ? err.message : err.message.slice(0, quote)).replace(/[,\s]+$/, '')
-  const position = /position (\d+)/.exec(err.message)
-  const at = position !== null && !wording.includes('position') ? ` at position ${position[1]}` : ''
-  return `invalid JSON (${wording}${at})`
+  return `invalid JSON (${wording})`
 }
 
 /** Shorten attacker-controlled text that ends up in an error message. */

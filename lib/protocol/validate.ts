@@ -78,7 +78,7 @@ export function typeName (value: unknown): string {
 interface SchemaShape extends TSchema {
   expected?: string
   anyOf?: TSchema[]
-  properties?: Record<string, TSchema>
+  properties?: Record<string, SchemaShape>
   patternProperties?: Record<string, TSchema>
   items?: TSchema
   const?: unknown
@@ -86,7 +86,11 @@ interface SchemaShape extends TSchema {
 
 const optionsCache = new WeakMap<TSchema, boolean>()
 
-/** Whether any `Option` field (optional and nullable) sits in `schema`, outside free-form JSON. */
+/**
+ * Whether any `Option` field (optional and nullable) sits in `schema`, outside
+ * free-form JSON. Maps (`Record`) are not searched: the protocol's maps hold
+ * strings or free-form JSON only.
+ */
 function hasOptions (schema: SchemaShape): boolean {
   let found = optionsCache.get(schema)
   if (found === undefined) {
@@ -94,7 +98,6 @@ function hasOptions (schema: SchemaShape): boolean {
     switch (schema[Kind]) {
       case 'Object': found = Object.values(schema.properties as Record<string, SchemaShape>).some((p) => isOption(p) || hasOptions(p)); break
       case 'Array': found = hasOptions(schema.items as SchemaShape); break
-      case 'Record': found = hasOptions(Object.values(schema.patternProperties as object)[0] as SchemaShape); break
       case 'Union': found = (schema.anyOf as SchemaShape[]).some(hasOptions); break
       default: found = false
     }
@@ -122,11 +125,6 @@ function dropNullOptions (schema: SchemaShape, value: unknown): void {
     case 'Array': {
       const items = schema.items as SchemaShape
       if (hasOptions(items)) for (const v of value as unknown[]) dropNullOptions(items, v)
-      break
-    }
-    case 'Record': {
-      const inner = Object.values(schema.patternProperties as object)[0] as SchemaShape
-      if (hasOptions(inner)) for (const v of Object.values(value as object)) dropNullOptions(inner, v)
       break
     }
     case 'Union': {
@@ -168,6 +166,15 @@ function describe (error: ValueError, root: unknown, prefix: ReadonlyArray<strin
   // The value is a string of the wrong syntax (UUID, socket address): the expectation says it all.
   if (refined.type === ValueErrorType.StringPattern || refined.type === ValueErrorType.StringFormat) return `${subject}expected ${expected(schema)}`
   if (refined.type === ValueErrorType.IntegerMaximum || refined.type === ValueErrorType.IntegerMinimum) return `${subject}expected ${expected(schema)}, got an integer out of range`
+  const tag = refined.type === ValueErrorType.Union && typeof value === 'object' && value !== null ? discriminator(schema.anyOf as SchemaShape[]) : undefined
+  if (tag !== undefined) {
+    const tags = (schema.anyOf as SchemaShape[]).map((m) => `\`${String(m.properties?.[tag]?.const)}\``).join(', ')
+    const tagField = formatPath([...path, tag])
+    const given = (value as Record<string, unknown>)[tag]
+    if (given === undefined) return `missing field \`${tagField}\``
+    const what = typeof given === 'string' ? `unknown variant \`${truncate(given)}\`` : `got ${typeName(given)}`
+    return `field \`${tagField}\`: ${what}, expected one of ${tags}`
+  }
   if (isStringEnum(schema) && typeof value === 'string') {
     // An enum variant is a name, not data, so quoting it (shortened) is safe and useful.
     return `${subject}unknown variant \`${truncate(value)}\`, expected ${expected(schema)}`
@@ -189,9 +196,21 @@ function refine (error: ValueError): ValueError {
   if (pick === -1 && typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const objects = members.map((m, i) => m[Kind] === 'Object' ? i : -1).filter((i) => i >= 0)
     if (objects.length === 1) pick = objects[0] as number
+    else {
+      // A tagged union of structs (e.g. registration requests by `request_type`): follow the tag.
+      const tag = discriminator(members)
+      if (tag !== undefined) pick = members.findIndex((m) => m.properties?.[tag]?.const === (value as Record<string, unknown>)[tag])
+    }
   }
   const sub = pick === -1 ? undefined : error.errors[pick]?.First()
   return sub === undefined ? error : refine(sub)
+}
+
+/** The key every member of a union of objects has as a string literal, if any. */
+function discriminator (members: SchemaShape[]): string | undefined {
+  const first = members[0]?.properties
+  if (first === undefined) return undefined
+  return Object.keys(first).find((key) => members.every((m) => typeof m.properties?.[key]?.const === 'string'))
 }
 
 function isStringEnum (schema: SchemaShape): boolean {

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { createServer, type AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import pywatt, { EXIT } from '../../plugins/index.js'
 import { FakeOrchestrator, until } from '../helpers/fake-orchestrator.js'
@@ -159,6 +160,27 @@ t.test('listen on a Unix socket path echoes it', async (t) => {
   t.equal(await app.pywatt.listen(), path)
   const announce = await orch.waitFor((l) => l.op === 'announce')
   t.same(announce, { op: 'announce', listen: path, endpoints: [] })
+})
+
+t.test('listen on an address already in use: FST_PYWATT_LISTEN naming it, nothing announced', async (t) => {
+  const { orch, app } = setup(t)
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.after(() => blocker.close())
+  const listen = `127.0.0.1:${(blocker.address() as AddressInfo).port}`
+  orch.init({ listen })
+  await app.register(pywatt, { io: orch.io })
+  await t.rejects(app.pywatt.listen(), { code: 'FST_PYWATT_LISTEN', message: new RegExp(listen) })
+  t.same(orch.ops('announce'), [])
+})
+
+t.test('listen on IPv6 loopback with port 0 announces the bracketed bound address', async (t) => {
+  const { orch, app } = setup(t)
+  orch.init({ listen: '[::1]:0' })
+  await app.register(pywatt, { io: orch.io, health: false })
+  const listen = await app.pywatt.listen()
+  t.match(listen, /^\[::1\]:\d+$/)
+  t.equal((await orch.waitFor((l) => l.op === 'announce')).listen, listen)
 })
 
 t.test('handshake failures reject with FST_PYWATT_INIT and exit 2', async (t) => {
