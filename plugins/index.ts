@@ -96,6 +96,8 @@ interface InternalNamespace extends PyWattNamespace {
 
 let processStdioOwner: FastifyInstance | null = null
 
+function ignoreStderrError (): void {}
+
 function exitProcess (code: ExitCode): void {
   markExiting()
   process.exit(code)
@@ -146,6 +148,9 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   }
   if (realStdio) {
     processStdioOwner = app
+    // A closed stderr (EPIPE) must not crash the module: logs are lost, the
+    // protocol on stdout goes on (RELIABILITY.md H6).
+    process.stderr.on('error', ignoreStderrError)
     if (!standalone) installStdoutGuard(log)
   }
 

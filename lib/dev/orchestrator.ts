@@ -111,10 +111,16 @@ export class DevOrchestrator extends EventEmitter {
     })
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
     child.stderr.on('end', () => stderr.end())
+    const drained = Promise.all([once(child.stdout, 'close'), once(child.stderr, 'close')])
     child.once('exit', (code, signal) => {
-      this.#exit = { code, signal }
       this.#stopHeartbeats()
-      this.emit('exit', this.#exit)
+      // 'exit' can come before the last stdout/stderr bytes; a grandchild that
+      // inherited the pipes may hold them open, so the wait is bounded.
+      const timer = setTimeout(() => this.#exited({ code, signal }), 2_000)
+      drained.then(() => {
+        clearTimeout(timer)
+        this.#exited({ code, signal })
+      }, /* c8 ignore next */ () => {})
     })
     this.sendRaw(this.#opts.initLine ?? JSON.stringify({
       orchestrator_api: 'http://127.0.0.1:0',
@@ -235,6 +241,12 @@ export class DevOrchestrator extends EventEmitter {
   kill (): void {
     this.#stopHeartbeats()
     if (this.#exit === null) this.#child?.kill('SIGKILL')
+  }
+
+  #exited (exit: ModuleExit): void {
+    if (this.#exit !== null) return
+    this.#exit = exit
+    this.emit('exit', exit)
   }
 
   #stopHeartbeats (): void {

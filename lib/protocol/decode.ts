@@ -25,9 +25,10 @@ import { typeName, under, validate, type Location } from './validate.js'
  * Decoders for every direction and transport. Each takes the raw text (a stdin
  * line without its `\n`, a frame payload) so that the strict JSON rules of
  * PROTOCOL.md §2 apply, and throws `ERR_PYWATT_PROTOCOL` naming the field at
- * fault. Decoded objects keep unknown keys (serde ignores them; callers may
- * not), Option fields may be `null` or absent, and UUID fields of the message
- * catalogue are normalised to hyphenated lower case.
+ * fault (never quoting field values, which may be secrets). Decoded objects
+ * keep unknown keys (serde ignores them; callers may not); `Option` keys that
+ * hold `null` are dropped, since serde reads `null` and absence alike; UUID
+ * fields of the message catalogue are normalised to hyphenated lower case.
  */
 
 /** Cap of the handshake line in bytes, newline excluded (§3.2). */
@@ -365,7 +366,7 @@ function normaliseTcpChannel (tc: JsonObject, at: Location): NonNullable<InitBlo
     const host = py.host.startsWith('[') && py.host.endsWith(']') ? py.host.slice(1, -1) : py.host
     const address = formatSocketAddress(host, py.port)
     if (parseSocketAddress(address) === null) {
-      throw new ERR_PYWATT_PROTOCOL('field `tcp_channel.host`: expected a numeric IP address (host names are not accepted)')
+      throw new ERR_PYWATT_PROTOCOL(`field \`${formatPath([...at.prefix, 'host'])}\`: expected a numeric IP address (host names are not accepted)`)
     }
     return { address, tls_enabled: py.tls_enabled ?? false, required: py.required ?? false }
   }

@@ -52,11 +52,16 @@ export const I64 = Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Num
 /** `Vec<u8>`: a JSON array of integers 0..255 (no base64, no strings). */
 export const ByteArray = Type.Array(U8, { expected: 'an array of integers 0..255' })
 
+// TypeBox's default key pattern for string records is `^(.*)$`, which misses
+// keys containing a newline, and unmatched keys skip the value check; this one
+// matches every key.
+const AnyKey = Type.String({ pattern: '^[\\s\\S]*$' })
+
 /** `HashMap<String, String>`: every value must be a string. */
-export const StringMap = Type.Record(Type.String(), Type.String(), { expected: 'an object of strings' })
+export const StringMap = Type.Record(AnyKey, Type.String(), { expected: 'an object of strings' })
 
 /** `serde_json::Map`: any object. */
-export const JsonObject = Type.Record(Type.String(), Type.Unknown(), { expected: 'an object' })
+export const JsonObject = Type.Record(AnyKey, Type.Unknown(), { expected: 'an object' })
 
 /** Any JSON value (`serde_json::Value`). */
 export const JsonValue = Type.Unknown()

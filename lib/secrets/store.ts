@@ -54,6 +54,8 @@ export class SecretStore {
   /** Stale keys, with the rotation that made them stale. */
   readonly #stale = new Map<string, string>()
   readonly #pending = new Map<string, Pending>()
+  /** Names whose last request timed out, to report a late answer once. */
+  readonly #timedOut = new Set<string>()
   readonly #listeners = new Map<string, Set<RotationListener>>()
   readonly #source: SecretSource
   readonly #timeout: number
@@ -172,6 +174,8 @@ export class SecretStore {
       this.#pending.delete(name)
       clearTimeout(pending.timer)
       pending.resolve(value)
+    } else if (this.#timedOut.delete(name)) {
+      this.#log.warn({ secret: name }, 'a secret arrived after its request timed out; it is cached for later use')
     }
     if (wasStale || (rotationId != null && previous !== undefined && previous !== value)) {
       this.#notify(name, value, rotation)
@@ -233,6 +237,7 @@ export class SecretStore {
     const timer = setTimeout(() => {
       if (this.#pending.get(name)?.promise !== promise) return
       this.#pending.delete(name)
+      this.#timedOut.add(name)
       reject(new ERR_PYWATT_SECRET_TIMEOUT(name, timeout))
     }, timeout)
     timer.unref()

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { EXIT } from '../../lib/lifecycle/exit-codes.js'
 import { HOSTILE, HOSTILE_SECRET, leakForms, startModule } from '../helpers/modules.js'
 
@@ -143,10 +144,50 @@ t.test('T1/T2/T3/T4 bad lines and an over-cap line: logged, skipped, the module 
   dev.heartbeat()
   dev.heartbeats.sent++
   await dev.waitFor(() => dev.heartbeats.acked === 2)
-  const warnings = stderr.filter((l) => l.includes('skipped a malformed protocol line')).length
+  // stderr is another pipe: its lines may trail the acks on stdout.
+  const count = (): number => stderr.filter((l) => l.includes('skipped a malformed protocol line')).length
+  for (let i = 0; i < 100 && (count() < bad.length || !stderr.some((l) => l.includes('longer than the line cap'))); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  const warnings = count()
   t.equal(warnings, bad.length, 'one warning per malformed line')
   t.ok(stderr.some((l) => l.includes('not valid UTF-8')))
   t.ok(stderr.some((l) => l.includes('longer than the line cap')))
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+})
+
+t.test('T4 a 10 MB legal line is answered; 64 MB without a newline keeps memory bounded and the stream resynchronises', async (t) => {
+  const { dev, stderr } = await startModule(t, HOSTILE, { extraEnv: { MAX_LINE_BYTES: String(16 * 1024 * 1024) } })
+  await dev.announced()
+  const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${String(dev.child.pid)}/status`, 'utf8'))?.[1] ?? 0) * 1024
+  dev.heartbeats.sent++
+  dev.sendRaw(`{"op":"heartbeat","pad":"${'p'.repeat(10 * 1024 * 1024)}"}`)
+  await dev.waitFor(() => dev.heartbeats.acked === 1, 30_000)
+  const before = rss()
+  const chunk = 'n'.repeat(1024 * 1024)
+  let peak = 0
+  for (let i = 0; i < 64; i++) {
+    if (!dev.child.stdin.write(chunk)) await new Promise((resolve) => dev.child.stdin.once('drain', resolve))
+    if (i % 8 === 0) peak = Math.max(peak, rss())
+  }
+  dev.sendRaw('')
+  dev.heartbeat()
+  await dev.waitFor(() => dev.heartbeats.acked === 2, 30_000)
+  peak = Math.max(peak, rss())
+  t.ok(peak - before < 48 * 1024 * 1024, `RSS grew ${Math.round((peak - before) / 1048576)} MiB while 64 MiB without a newline arrived (cap 16 MiB)`)
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+  t.ok(stderr.some((l) => l.includes('longer than the line cap')))
+})
+
+t.test('T19 stderr closed by the orchestrator: logging does not crash the module, the protocol goes on', async (t) => {
+  const { dev } = await startModule(t, HOSTILE)
+  await dev.announced()
+  dev.child.stderr.destroy()
+  for (let i = 0; i < 5; i++) {
+    t.equal((await fetch(`http://${dev.listen}/leak`)).status, 500, 'a request that logs a lot')
+    dev.heartbeat()
+  }
+  await dev.waitFor(() => dev.heartbeats.acked === 5)
   t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
 })
 

@@ -1,0 +1,77 @@
+import t from 'tap'
+import { ARRAY_ITEM, formatPath, parseStrictJson, parseStrictJsonDetailed, pathAtOffset } from '../../lib/protocol/strict-json.js'
+
+const PROTOCOL_ERROR = { code: 'FST_PYWATT_PROTOCOL' }
+
+t.test('valid JSON parses like JSON.parse', async (t) => {
+  const text = '{"a":[1,{"b":"x"}],"c":null,"d":true,"e":false,"f":"}{[]\\"\\\\"}'
+  t.same(parseStrictJson(text), JSON.parse(text))
+  t.same(parseStrictJson('[1,2,3]'), [1, 2, 3], 'any top-level value')
+  t.equal(parseStrictJson(' "s" '), 's')
+  t.same(parseStrictJsonDetailed('{"port":4102}').floats, [], 'no floats reported for integers')
+})
+
+t.test('duplicate keys', async (t) => {
+  t.throws(() => parseStrictJson('{"op":"a","op":"b"}'), { ...PROTOCOL_ERROR, message: /duplicate key `op`/ })
+  t.throws(() => parseStrictJson('{"a":{"x":{"b":1,"b":2}}}'), { message: /duplicate key `b`/ }, 'nested')
+  t.throws(() => parseStrictJson('{"a":[{"k":1},{"k":1,"k":2}]}'), { message: /duplicate key `k`/ }, 'inside an array')
+  t.throws(() => parseStrictJson('{"op":"a","\\u006fp":"b"}'), { message: /duplicate key `op`/ }, 'escaped spelling of the same key')
+  t.throws(() => parseStrictJson('{"a" : 1, "a"\n\t:2}'), { message: /duplicate key `a`/ }, 'blanks before the colon')
+  t.throws(() => parseStrictJson('{"x\\\\":1,"x\\\\":2}'), { message: /duplicate key `x\\`/ }, 'key ending in an escaped backslash')
+  t.same(parseStrictJson('{"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":2}]}'), { a: { x: 1 }, b: { x: 1 }, c: [{ x: 1 }, { x: 2 }] }, 'same key in sibling objects is fine')
+  t.same(parseStrictJson('{"a":"b:c","b":"\\"a\\":"}'), { a: 'b:c', b: '"a":' }, 'key-looking text inside strings is not a key')
+  t.same(parseStrictJson('{"a":"x","b":"a"}'), { a: 'x', b: 'a' }, 'a string value equal to a key is not a key')
+  t.throws(() => parseStrictJson(`{"k":"${'x'.repeat(100)}","${'y'.repeat(100)}":1,"${'y'.repeat(100)}":2}`), { message: /duplicate key `y{64}…`/ }, 'long keys are shortened')
+})
+
+t.test('__proto__ keys are refused (prototype poisoning)', async (t) => {
+  t.throws(() => parseStrictJson('{"__proto__":{"polluted":true}}'), { ...PROTOCOL_ERROR, message: /forbidden key `__proto__`/ })
+  t.throws(() => parseStrictJson('{"a":{"b":[{"__proto__":1}]}}'), { message: /__proto__/ }, 'nested')
+  t.throws(() => parseStrictJson('{"\\u005f_proto__":1}'), { message: /__proto__/ }, 'escaped')
+  t.same(parseStrictJson('{"constructor":{"prototype":1},"v":"__proto__"}'), { constructor: { prototype: 1 }, v: '__proto__' }, 'only the key is refused (Fastify default)')
+  t.equal(({} as Record<string, unknown>).polluted, undefined)
+})
+
+t.test('float-formatted literals are reported with their path', async (t) => {
+  const text = '{"a":1.5,"b":[1,2e3,3E-2],"c":{"d":-0},"e":"1.5e3 and -0 in a string","f":true,"g":false,"h":10,"i":-10,"j":0}'
+  const { floats } = parseStrictJsonDetailed(text)
+  t.same(floats.map((f) => f.path), [['a'], ['b', ARRAY_ITEM], ['c', 'd']])
+  t.equal(text[floats[0]?.offset as number], '1', 'offset points into the literal')
+  t.same(parseStrictJsonDetailed('{"a":[1.5,2.5,{"x":1},3.5,[4.5]]}').floats.map((f) => f.path), [['a', ARRAY_ITEM], ['a', ARRAY_ITEM, ARRAY_ITEM]], 'one report per path')
+  t.same(parseStrictJsonDetailed('1.0').floats.map((f) => f.path), [[]], 'top-level number')
+  t.same(parseStrictJsonDetailed('{"a":-0.0}').floats.map((f) => f.path), [['a']])
+  t.same(parseStrictJsonDetailed('{"a":"2025-06-01T12:00:00.000+00:00","b":"1e3"}').floats, [], 'dates and numbers inside strings are not literals')
+  t.same(parseStrictJsonDetailed('{"x":"\\\\","y":1.5}').floats.map((f) => f.path), [['y']], 'string ending in an escaped backslash')
+  t.same(parseStrictJsonDetailed('{"a":{"b":1},"c":2.0}').floats.map((f) => f.path), [['c']], 'path follows the latest key')
+})
+
+t.test('lone surrogates are refused', async (t) => {
+  t.throws(() => parseStrictJson('{"op":"secret","value":"\\ud83d"}'), { ...PROTOCOL_ERROR, message: /field `value`: string contains a lone surrogate/ })
+  t.throws(() => parseStrictJson('{"a":["ok","\\uDE00x"]}'), { message: /field `a\[1\]`: string contains a lone surrogate/ }, 'low half, upper-case escape, in an array')
+  t.throws(() => parseStrictJson('{"\\ud800":1}'), { message: /key contains a lone surrogate/ })
+  t.throws(() => parseStrictJson('"\\ud800"'), { message: /^Protocol error: string contains a lone surrogate/ }, 'top-level string')
+  t.throws(() => parseStrictJson('{"a":"\ud83d"}'), { message: /lone surrogate/ }, 'raw lone surrogate in the JS string')
+  t.same(parseStrictJson('{"v":"\\ud83d\\ude00 ok","n":[1,2,{"k":"\\u00e9"}]}'), { v: '😀 ok', n: [1, 2, { k: 'é' }] }, 'a surrogate pair is fine')
+  t.same(parseStrictJson('{"v":"\\\\ud83d"}'), { v: '\\ud83d' }, 'an escaped backslash followed by ud83d is text')
+})
+
+t.test('syntax errors do not quote the input', async (t) => {
+  for (const text of ['{"secret": hunter2}', '{"secret":"hunter2" x}', '{"secret":"hunter2"', '{"op":"heartbeat"}{"op":"shutdown"}', '', '   \t']) {
+    const err = t.throws(() => parseStrictJson(text), { code: 'FST_PYWATT_PROTOCOL' }, JSON.stringify(text)) as Error
+    t.match(err.message, /^Protocol error: invalid JSON \(/)
+    t.notMatch(err.message, /hunter2|heartbeat/)
+  }
+  t.throws(() => parseStrictJson('{"a":1}x'), { message: /at position 7/ })
+})
+
+t.test('formatPath and pathAtOffset', async (t) => {
+  t.equal(formatPath([]), '')
+  t.equal(formatPath(['a', 0, 'b']), 'a[0].b')
+  t.equal(formatPath(['body', ARRAY_ITEM]), 'body[]')
+  t.equal(formatPath(['env', 'MY KEY']), 'env["MY KEY"]')
+  t.equal(formatPath(['x y', 'z']), '["x y"].z')
+  t.equal(formatPath(['content-type']), 'content-type')
+  const text = '{"a":[1,{"b":[5,6.0]}],"s":"[{,"}'
+  t.same(pathAtOffset(text, text.indexOf('6.0')), ['a', 1, 'b', 1])
+  t.same(pathAtOffset(text, text.indexOf('"s"') + 4), ['s'])
+})
