@@ -1,5 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { Type, TypeCompiler, type Static } from './typebox.js'
 import { ERR_PYWATT_INVALID_OPTIONS } from './errors.js'
 
 const EndpointOption = Type.Object({

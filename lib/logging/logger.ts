@@ -8,7 +8,11 @@ export interface PyWattLoggerOptions {
   level?: string
   /** Where lines go; defaults to an asynchronous writer on fd 2 (stderr). Never stdout. */
   destination?: DestinationStream
-  /** Extra pino options (merged; `hooks.streamWrite` is always the scrubber). */
+  /**
+   * Extra pino options (merged; `hooks.streamWrite` is always the scrubber), e.g.
+   * `redact` paths for values that are sensitive but not secrets the module
+   * knows, such as client `authorization` headers in a custom serializer.
+   */
   pino?: Omit<LoggerOptions, 'hooks' | 'level'>
 }
 
@@ -54,7 +58,6 @@ export function stderrDestination (): DestinationStream {
  */
 export function pywattLogger (opts: PyWattLoggerOptions = {}): FastifyBaseLogger {
   return pino({
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '[REDACTED]' },
     ...opts.pino,
     level: opts.level ?? levelFromEnv(),
     hooks: { streamWrite: (line: string) => secretRegistry.scrub(line) }

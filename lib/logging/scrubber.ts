@@ -4,7 +4,7 @@
  * pino's `redact` only censors listed paths; a secret interpolated into a message,
  * an error stack or an unlisted field leaks (RELIABILITY.md H18). This registry
  * keeps every secret value it was given and replaces each of its encodings in the
- * final line, longest match first, in a single regular-expression pass.
+ * final line, leftmost and longest match first, in a single pass.
  */
 
 /** The placeholder that replaces a secret. */
@@ -14,7 +14,7 @@ export const REDACTED = '[REDACTED]'
  * Values shorter than this are not scrubbed by value: replacing a 1–3 character
  * string everywhere would mangle ordinary log text and numbers in the JSON.
  */
-export const DEFAULT_MIN_SECRET_LENGTH = 4
+export const MIN_SECRET_LENGTH = 4
 
 /** The encodings under which a secret value is searched for. */
 export function encodingsOf (value: string): string[] {
@@ -34,20 +34,86 @@ export function encodingsOf (value: string): string[] {
   return [...forms]
 }
 
-function escapeRegExp (text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
+/** Characters hashed per step of the skip search. */
+const BLOCK = 3
+const HASH_BITS = 18
+
+// Multiplicative hashing spreads the three UTF-16 units over the table; a
+// weak hash makes unrelated text collide with secret blocks and shortens jumps.
+function blockHash (text: string, end: number): number {
+  return Math.imul((text.charCodeAt(end - 2) << 16) ^ (text.charCodeAt(end - 1) << 8) ^ text.charCodeAt(end), 0x9e3779b1) >>> (32 - HASH_BITS)
+}
+
+/**
+ * A multi-pattern matcher in the Wu–Manber style: it looks at the last three
+ * characters of a window as long as the shortest pattern and, unless they end
+ * the prefix of some pattern, jumps ahead by up to that length. A log line with
+ * no secret in it costs a handful of table look-ups instead of one attempt per
+ * pattern per character (a 140-way regular expression halved logger throughput).
+ */
+class Matcher {
+  readonly #shortest: number
+  readonly #shift: Uint16Array
+  readonly #buckets = new Map<number, string[]>()
+
+  constructor (patterns: readonly string[]) {
+    const m = Math.min(...patterns.map((p) => p.length))
+    this.#shortest = m
+    this.#shift = new Uint16Array(1 << HASH_BITS).fill(Math.min(m - BLOCK + 1, 0xffff))
+    for (const p of patterns) {
+      for (let j = BLOCK - 1; j < m; j++) {
+        const h = blockHash(p, j)
+        const shift = m - 1 - j
+        if (shift < this.#shift[h]) this.#shift[h] = shift
+      }
+      const h = blockHash(p, m - 1)
+      const bucket = this.#buckets.get(h)
+      if (bucket === undefined) this.#buckets.set(h, [p])
+      else bucket.push(p)
+    }
+    // Longest first: when one secret contains another, the whole of it goes.
+    for (const bucket of this.#buckets.values()) bucket.sort((a, b) => b.length - a.length)
+  }
+
+  /** Leftmost, then longest, non-overlapping matches replaced by `replacement`. */
+  replace (text: string, replacement: string): string {
+    const m = this.#shortest
+    const shift = this.#shift
+    let out = ''
+    let last = 0
+    let pos = m - 1
+    while (pos < text.length) {
+      const h = blockHash(text, pos)
+      const step = shift[h]
+      if (step > 0) {
+        pos += step
+        continue
+      }
+      const start = pos - m + 1
+      let matched = 0
+      for (const p of this.#buckets.get(h) ?? []) {
+        if (text.startsWith(p, start)) {
+          matched = p.length
+          break
+        }
+      }
+      if (matched === 0) {
+        pos++
+        continue
+      }
+      out += text.slice(last, start) + replacement
+      last = start + matched
+      pos = last + m - 1
+    }
+    return last === 0 ? text : out + text.slice(last)
+  }
 }
 
 /** A process-wide registry of secret values and the scrubber built from it. */
 export class SecretScrubber {
   readonly #values = new Set<string>()
-  readonly #minLength: number
-  #pattern: RegExp | null = null
+  #matcher: Matcher | null = null
   #dirty = false
-
-  constructor (minLength = DEFAULT_MIN_SECRET_LENGTH) {
-    this.#minLength = minLength
-  }
 
   /** Number of registered values. */
   get size (): number {
@@ -60,7 +126,7 @@ export class SecretScrubber {
    * scrubbed, and a module holds few of them.
    */
   add (value: string): boolean {
-    if (typeof value !== 'string' || value.trim().length === 0 || value.length < this.#minLength) return false
+    if (typeof value !== 'string' || value.trim().length === 0 || value.length < MIN_SECRET_LENGTH) return false
     if (this.#values.has(value)) return true
     this.#values.add(value)
     this.#dirty = true
@@ -70,21 +136,17 @@ export class SecretScrubber {
   /** Replace every registered value, in each of its encodings, by `[REDACTED]`. */
   scrub (line: string): string {
     if (this.#dirty) this.#compile()
-    if (this.#pattern === null) return line
-    this.#pattern.lastIndex = 0
-    return line.replace(this.#pattern, REDACTED)
+    return this.#matcher === null ? line : this.#matcher.replace(line, REDACTED)
   }
 
   #compile (): void {
     const forms = new Set<string>()
     for (const value of this.#values) {
       for (const form of encodingsOf(value)) {
-        if (form.length >= this.#minLength) forms.add(form)
+        if (form.length >= MIN_SECRET_LENGTH) forms.add(form)
       }
     }
-    // Longest first: when one secret contains another, the whole of it goes.
-    const sorted = [...forms].sort((a, b) => b.length - a.length)
-    this.#pattern = sorted.length === 0 ? null : new RegExp(sorted.map(escapeRegExp).join('|'), 'g')
+    this.#matcher = forms.size === 0 ? null : new Matcher([...forms])
     this.#dirty = false
   }
 }

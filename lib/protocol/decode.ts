@@ -1,4 +1,4 @@
-import type { Static, TSchema } from '@sinclair/typebox'
+import type { Static, TSchema } from '../typebox.js'
 import { ERR_PYWATT_PROTOCOL } from '../errors.js'
 import { decodeBase64Strict, decodeUtf8 } from './bytes.js'
 import { parseFramePayload } from './frame.js'

@@ -1,6 +1,4 @@
-import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox'
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
-import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
+import { Kind, OptionalKind, TypeCompiler, ValueErrorType, type TSchema, type TypeCheck, type ValueError } from '../typebox.js'
 import { ERR_PYWATT_PROTOCOL } from '../errors.js'
 import { ARRAY_ITEM, formatPath, pathAtOffset, truncate, type FloatLiteral } from './strict-json.js'
 

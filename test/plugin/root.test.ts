@@ -216,6 +216,22 @@ t.test('a startup secret that never comes: FST_PYWATT_INIT naming it, exit 2', a
   t.same(orch.exits, [EXIT.REFUSED])
 })
 
+t.test('T11 a secret request with no answer times out naming the key; a late answer is cached and reported once', async (t) => {
+  const { orch, app, log } = setup(t)
+  orch.init()
+  await app.register(pywatt, { io: orch.io, secretTimeout: 40 })
+  const started = Date.now()
+  await t.rejects(app.pywatt.secrets.fetch('SLOW_ONE'), { code: 'FST_PYWATT_SECRET_TIMEOUT', message: /SLOW_ONE.*40 ms/ })
+  t.ok(Date.now() - started >= 35, 'not before the timeout')
+  t.equal(app.pywatt.secrets.pendingCount, 0, 'nothing left pending')
+  orch.send({ op: 'secret', name: 'SLOW_ONE', value: 'late-but-welcome' })
+  orch.send({ op: 'secret', name: 'SLOW_ONE', value: 'late-but-welcome' })
+  await until(() => app.pywatt.secrets.has('SLOW_ONE'))
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(log.entries().filter((e) => /after its request timed out/.test(e.msg)).length, 1)
+  t.equal(await app.pywatt.secrets.fetch('SLOW_ONE'), 'late-but-welcome')
+})
+
 t.test('options are validated at registration', async (t) => {
   const app = Fastify()
   await t.rejects(async () => { await app.register(pywatt, { secretTimeout: -1 } as never) }, { code: 'FST_PYWATT_INVALID_OPTIONS', message: /secretTimeout/ })
