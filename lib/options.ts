@@ -1,4 +1,4 @@
-import { Type, TypeCompiler, type Static } from './typebox.js'
+import { Check, Errors, Type, type Static } from '#typebox'
 import { ERR_PYWATT_INVALID_OPTIONS } from './errors.js'
 
 const EndpointOption = Type.Object({
@@ -43,12 +43,13 @@ export const PyWattOptionsSchema = Type.Object({
 /** The serialisable options of the root plugin. */
 export type PyWattSerializableOptions = Static<typeof PyWattOptionsSchema>
 
-const check = TypeCompiler.Compile(PyWattOptionsSchema)
-
-/** Throw `FST_PYWATT_INVALID_OPTIONS` naming the first problem. */
+/**
+ * Throw `FST_PYWATT_INVALID_OPTIONS` naming the first problem. Options are
+ * checked once per registration, so the schema is interpreted, not compiled.
+ */
 export function validateOptions (opts: unknown): asserts opts is PyWattSerializableOptions {
-  if (check.Check(opts)) return
-  const first = check.Errors(opts).First()
+  if (Check(PyWattOptionsSchema, opts)) return
+  const first = Errors(PyWattOptionsSchema, opts).First()
   const where = first === undefined || first.path === '' ? 'options' : first.path.slice(1).replaceAll('/', '.')
   throw new ERR_PYWATT_INVALID_OPTIONS(`${where}: ${first?.message ?? 'invalid'}`)
 }

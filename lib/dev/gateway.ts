@@ -1,4 +1,5 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream'
 import { parseListenAddress } from '../protocol/index.js'
 
 /**
@@ -21,7 +22,9 @@ export function createGateway (target: () => string | null): Server {
       headers: req.headers
     }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
+      // A module that drops the connection mid-response ends ours too, instead
+      // of leaving the client waiting for the rest.
+      pipeline(answer, res, () => {})
     })
     upstream.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' })

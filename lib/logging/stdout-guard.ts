@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder'
 import { format } from 'node:util'
 import type { FastifyBaseLogger } from 'fastify'
 
@@ -40,11 +41,15 @@ export function installStdoutGuard (log: FastifyBaseLogger, stdout: NodeJS.Write
   const emit = (line: string): void => {
     log.info({ source: 'stdout' }, line)
   }
+  // Bytes are decoded as a stream: a character split across two writes stays whole.
+  const decoder = new StringDecoder('utf8')
   const strayWrite = function (chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
-    const text = typeof chunk === 'string'
-      ? chunk
-      : Buffer.from(chunk as Uint8Array).toString(typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8')
-    partial += text
+    // As on the real stream: a string is encoded with `encoding` (utf8 by
+    // default); a Buffer's bytes are taken as they are.
+    const bytes = typeof chunk === 'string'
+      ? (typeof encoding === 'string' && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(chunk, encoding as BufferEncoding) : null)
+      : Buffer.from(chunk as Uint8Array)
+    partial += bytes === null ? chunk as string : decoder.write(bytes)
     let nl = partial.indexOf('\n')
     while (nl !== -1) {
       emit(partial.slice(0, nl))
@@ -76,6 +81,7 @@ export function installStdoutGuard (log: FastifyBaseLogger, stdout: NodeJS.Write
   }
 
   return () => {
+    partial += decoder.end()
     if (partial.length > 0) emit(partial)
     partial = ''
     if (hadOwnWrite) stdout.write = ownWrite

@@ -1,4 +1,4 @@
-import type { Static, TSchema } from '../typebox.js'
+import type { Static, TSchema } from '#typebox'
 import { ERR_PYWATT_PROTOCOL } from '../errors.js'
 import { decodeBase64Strict, decodeUtf8 } from './bytes.js'
 import { parseFramePayload } from './frame.js'

@@ -1,4 +1,4 @@
-import { FormatRegistry, Type, type Static, type TLiteral, type TNull, type TOptional, type TSchema, type TUnion } from '../typebox.js'
+import { FormatRegistry, Type, type Static, type TLiteral, type TNull, type TOptional, type TSchema, type TUnion } from '#typebox'
 import { isSocketAddress } from './listen-address.js'
 import { UUID_PATTERN } from './uuid.js'
 

@@ -1,4 +1,4 @@
-import { Kind, OptionalKind, TypeCompiler, ValueErrorType, type TSchema, type TypeCheck, type ValueError } from '../typebox.js'
+import { Kind, OptionalKind, TypeCompiler, ValueErrorType, type TSchema, type TypeCheck, type ValueError } from '#typebox'
 import { ERR_PYWATT_PROTOCOL } from '../errors.js'
 import { ARRAY_ITEM, formatPath, pathAtOffset, truncate, type FloatLiteral } from './strict-json.js'
 

@@ -151,7 +151,12 @@ export class SecretStore {
       set.add(listener)
     }
     return () => {
-      for (const key of names) this.#listeners.get(key)?.delete(listener)
+      for (const key of names) {
+        const set = this.#listeners.get(key)
+        set?.delete(listener)
+        // An empty set would still mark the key as wanted on rotation.
+        if (set?.size === 0) this.#listeners.delete(key)
+      }
     }
   }
 
@@ -231,6 +236,7 @@ export class SecretStore {
   /** Send one request and register its waiter; throws if the request cannot be sent. */
   #ask (name: string, timeout: number): Promise<string> {
     if (this.#closedReason !== null) throw this.#closedReason
+    this.#timedOut.delete(name)
     let resolve!: (value: string) => void
     let reject!: (err: Error) => void
     const promise = new Promise<string>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
@@ -240,7 +246,6 @@ export class SecretStore {
       this.#timedOut.add(name)
       reject(new ERR_PYWATT_SECRET_TIMEOUT(name, timeout))
     }, timeout)
-    timer.unref()
     this.#pending.set(name, { promise, resolve, reject, timer })
     try {
       const immediate = this.#source.request(name)

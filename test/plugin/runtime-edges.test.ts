@@ -50,10 +50,12 @@ t.test('when stdout is gone, acks are dropped with a warning instead of throwing
   orch.init()
   await app.register(pywatt, { io: orch.io, exitOnStop: false })
   await app.ready()
+  // Lines already on their way when stdout closes are still dispatched until the
+  // stop stops reading; their acks cannot be written.
+  orch.output.once('close', () => orch.send({ op: 'heartbeat' }))
   orch.output.destroy()
-  await until(() => app.pywatt.channel?.writer.closedReason !== null)
-  orch.send({ op: 'heartbeat' })
   await until(() => log.entries().some((e) => e.msg === 'could not send a protocol message'))
+  t.equal(app.pywatt.channel?.writer.closedReason, 'output closed')
   t.same(orch.exits, [], 'exitOnStop: false never exits')
   await app.close()
 })
