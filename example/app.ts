@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import pywatt, { pywattLogger, type PyWattOptions } from '../plugins/index.js'
 import routeDiscovery from '../plugins/route-discovery.js'
+import ipcHttp from '../plugins/ipc-http.js'
 
 interface Item { id: number, name: string }
 
@@ -12,6 +13,7 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
   const app = Fastify({ loggerInstance: pywattLogger() })
   await app.register(pywatt, { secrets: ['API_KEY'], ...opts })
   await app.register(routeDiscovery)
+  await app.register(ipcHttp)
 
   const items = new Map<number, Item>([[1, { id: 1, name: 'first' }]])
   let nextId = 2

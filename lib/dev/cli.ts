@@ -19,6 +19,8 @@ Options:
   --listen <ip:port>    init.listen (default 127.0.0.1:<free port>)
   --gateway-port <n>    port of the local HTTP gateway (default 8080, 0 = any)
   --heartbeat <ms>      heartbeat interval (default 5000, 0 = off)
+  --ipc                 the gateway forwards over the module's stdin/stdout
+                        (HTTP over IPC; the module registers fastify-pywatt/ipc-http)
   --raw                 print the module's stderr as is
   -h, --help            this text
 
@@ -50,6 +52,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
       'gateway-port': { type: 'string', default: '8080' },
       heartbeat: { type: 'string', default: '5000' },
       raw: { type: 'boolean', default: false },
+      ipc: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -80,9 +83,9 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
   dev.on('missed-ack', (n: number) => say(`${n} heartbeat(s) not acknowledged`))
   dev.on('announce', () => say(endpointTable(dev.announcedListen ?? '', dev.endpoints ?? [])))
 
-  const gateway = createGateway(() => dev.announcedListen)
+  const gateway = createGateway(() => dev.announcedListen, values.ipc === true ? async (req) => await dev.request(req) : undefined)
   await new Promise<void>((resolve) => gateway.listen(Number(values['gateway-port']), '127.0.0.1', resolve))
-  say(`gateway on http://127.0.0.1:${(gateway.address() as AddressInfo).port} -> module`)
+  say(`gateway on http://127.0.0.1:${(gateway.address() as AddressInfo).port} -> module${values.ipc === true ? ' (over stdio)' : ''}`)
 
   await dev.start()
   say(`started ${positionals.join(' ')} (module id ${dev.moduleId}, listen ${dev.listen})`)

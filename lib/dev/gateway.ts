@@ -2,12 +2,21 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import { pipeline } from 'node:stream'
 import { parseListenAddress } from '../protocol/index.js'
 
+/** Sends one request over stdio and resolves with the module's reply (`DevOrchestrator.request`). */
+export type IpcForward = (req: { method: string, uri: string, headers: Record<string, string>, body?: Uint8Array }) =>
+Promise<{ status_code: number, headers: Record<string, string>, body?: number[] }>
+
 /**
  * A local HTTP gateway for `pywatt-dev`: forwards every request to the address
- * the module announced (direct HTTP), as the orchestrator's proxy would.
+ * the module announced (direct HTTP), as the orchestrator's proxy would, or,
+ * given `ipc`, as an `http_request` over the module's stdin.
  */
-export function createGateway (target: () => string | null): Server {
+export function createGateway (target: () => string | null, ipc?: IpcForward): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (ipc !== undefined) {
+      forwardOverIpc(ipc, req, res)
+      return
+    }
     const listen = target()
     if (listen === null) {
       res.writeHead(503, { 'content-type': 'application/json' })
@@ -31,5 +40,24 @@ export function createGateway (target: () => string | null): Server {
       res.end(JSON.stringify({ error: `module unreachable: ${err.message}` }))
     })
     req.pipe(upstream)
+  })
+}
+
+function forwardOverIpc (ipc: IpcForward, req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = []
+  req.on('data', (chunk: Buffer) => chunks.push(chunk))
+  req.on('end', () => {
+    const headers: Record<string, string> = {}
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value
+    }
+    const body = Buffer.concat(chunks)
+    ipc({ method: req.method ?? 'GET', uri: req.url ?? '/', headers, ...(body.length > 0 ? { body } : {}) }).then((reply) => {
+      res.writeHead(reply.status_code, reply.headers)
+      res.end(Buffer.from(reply.body ?? []))
+    }, (err: Error) => {
+      res.writeHead(502, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: `module unreachable over stdio: ${err.message}` }))
+    })
   })
 }

@@ -4,7 +4,7 @@ import { EventEmitter, once } from 'node:events'
 import type { Readable, Writable } from 'node:stream'
 import {
   decodeModuleMessage, encodeOrchestratorMessage,
-  type EndpointAnnounce, type ModuleLine, type OrchestratorMessage
+  type EndpointAnnounce, type HttpReplyLine, type ModuleLine, type OrchestratorMessage
 } from '../protocol/index.js'
 import { LineSplitter } from '../transport/line-splitter.js'
 import { freePort } from './free-port.js'
@@ -67,6 +67,7 @@ export class DevOrchestrator extends EventEmitter {
   #exit: ModuleExit | null = null
   #heartbeatTimer: NodeJS.Timeout | null = null
   readonly #opts: DevOrchestratorOptions
+  readonly #pendingHttp = new Map<string, { resolve: (reply: HttpReplyLine['content']) => void, reject: (err: Error) => void }>()
 
   constructor (opts: DevOrchestratorOptions) {
     super()
@@ -146,6 +147,26 @@ export class DevOrchestrator extends EventEmitter {
   /** Write a line exactly as given (a newline is added). */
   sendRaw (text: string): void {
     if (this.#exit === null && this.#child?.stdin.writable === true) this.#child.stdin.write(text + '\n')
+  }
+
+  /**
+   * Send an `http_request` and resolve with the module's reply (HTTP over
+   * stdio, PROTOCOL.md §10). Rejects if the module exits first.
+   */
+  async request (req: { method: string, uri: string, headers?: Record<string, string>, body?: Uint8Array }): Promise<HttpReplyLine['content']> {
+    const id = `dev-${randomUUID()}`
+    const reply = new Promise<HttpReplyLine['content']>((resolve, reject) => {
+      this.#pendingHttp.set(id, { resolve, reject })
+    })
+    this.sendRaw(encodeOrchestratorMessage({
+      op: 'http_request',
+      request_id: id,
+      method: req.method,
+      uri: req.uri,
+      headers: req.headers ?? {},
+      ...(req.body === undefined ? {} : { body: req.body })
+    }))
+    return await reply
   }
 
   /** Send one heartbeat. */
@@ -246,6 +267,8 @@ export class DevOrchestrator extends EventEmitter {
   #exited (exit: ModuleExit): void {
     if (this.#exit !== null) return
     this.#exit = exit
+    for (const pending of this.#pendingHttp.values()) pending.reject(new Error('the module exited before replying'))
+    this.#pendingHttp.clear()
     this.emit('exit', exit)
   }
 
@@ -280,6 +303,12 @@ export class DevOrchestrator extends EventEmitter {
       case 'heartbeat_ack':
         this.heartbeats.acked++
         break
+      case 'http_reply': {
+        const pending = this.#pendingHttp.get(message.content.request_id)
+        this.#pendingHttp.delete(message.content.request_id)
+        pending?.resolve(message.content)
+        break
+      }
     }
     this.emit('message', message)
   }

@@ -55,7 +55,8 @@ export interface InputStats {
  * byte-level splitter, so no byte after the Init line is lost or read twice.
  *
  * Events: `eof` (stdin ended: the orchestrator is gone or done),
- * `output-closed` (stdout is unusable, e.g. EPIPE).
+ * `output-closed` (stdout is unusable, e.g. EPIPE), `invalid` (a line that
+ * failed to decode, with the decode error).
  */
 export class StdioChannel extends EventEmitter {
   readonly dispatcher: Dispatcher<OrchestratorMessage>
@@ -206,6 +207,8 @@ export class StdioChannel extends EventEmitter {
       this.stats.malformed++
       // The line itself is never logged: it may carry a secret value.
       this.#log.warn({ err: { message: (err as Error).message }, bytes: Buffer.byteLength(line) }, 'skipped a malformed protocol line')
+      // A consumer may still owe an answer (an `http_request` whose id is readable).
+      this.emit('invalid', line, err)
       return
     }
     this.stats.dispatched++

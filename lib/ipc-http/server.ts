@@ -1,0 +1,169 @@
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { encodeHttpReply, type IpcHttpRequest } from '../protocol/index.js'
+import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
+
+/** Options of {@link IpcHttpServer}. */
+export interface IpcHttpServerOptions {
+  /** Requests served at once; the rest wait in arrival order. */
+  concurrency: number
+  /** How long `close()` waits for requests in flight, in milliseconds. */
+  drainTimeout: number
+}
+
+const METHOD = /^[A-Z][A-Z0-9!#$%&'*+.^_`|~-]*$/
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
+
+/**
+ * Serves `http_request` messages with the app's real routes and answers each
+ * with exactly one `{content, metadata}` reply (PROTOCOL.md §10).
+ *
+ * Requests start in arrival order, at most `concurrency` at a time; replies go
+ * out as requests complete. A second request with the id of one still waiting
+ * or running is logged and ignored: a reply carries only the id, so answering
+ * it would hand the orchestrator two replies for one id.
+ */
+export class IpcHttpServer {
+  readonly #app: FastifyInstance
+  readonly #send: (json: string) => void
+  readonly #source: string
+  readonly #log: FastifyBaseLogger
+  readonly #opts: IpcHttpServerOptions
+  readonly #queue: IpcHttpRequest[] = []
+  readonly #ids = new Set<string>()
+  readonly #running = new Set<Promise<void>>()
+  #started = false
+  #closing = false
+  /** Replies sent, by outcome. */
+  readonly stats = { served: 0, badRequest: 0, failed: 0, unavailable: 0, duplicates: 0 }
+
+  constructor (app: FastifyInstance, send: (json: string) => void, source: string, log: FastifyBaseLogger, opts: IpcHttpServerOptions) {
+    this.#app = app
+    this.#send = send
+    this.#source = source
+    this.#log = log
+    this.#opts = opts
+  }
+
+  /** Requests waiting for a free slot. */
+  get queued (): number {
+    return this.#queue.length
+  }
+
+  /** Requests running now. */
+  get inFlight (): number {
+    return this.#running.size
+  }
+
+  /** Accept one request; before `start()` it waits (the app is not ready). */
+  handle (req: IpcHttpRequest): void {
+    if (this.#closing) {
+      this.stats.unavailable++
+      this.#reply(req.request_id, 503, { error: 'the module is shutting down' })
+      return
+    }
+    if (this.#ids.has(req.request_id)) {
+      this.stats.duplicates++
+      this.#log.error({ requestId: req.request_id }, 'ignored an http_request whose request_id is already in flight')
+      return
+    }
+    this.#ids.add(req.request_id)
+    this.#queue.push(req)
+    this.#pump()
+  }
+
+  /**
+   * A line that failed to decode: if it is an `http_request` whose id can be
+   * read, answer 400 naming the problem; otherwise there is nobody to answer.
+   */
+  handleInvalid (line: string, err: Error): void {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(line)
+    } catch {
+      return
+    }
+    const id = (parsed as { request_id?: unknown } | null)?.request_id
+    if ((parsed as { op?: unknown }).op !== 'http_request' || typeof id !== 'string' || this.#ids.has(id)) return
+    this.stats.badRequest++
+    this.#reply(id, 400, { error: err.message })
+  }
+
+  /** Start serving (the app is ready). */
+  start (): void {
+    this.#started = true
+    this.#pump()
+  }
+
+  /**
+   * Stop taking requests: those still waiting get 503, those running finish
+   * within the drain deadline. Resolves `false` if the deadline passed.
+   */
+  async close (): Promise<boolean> {
+    this.#closing = true
+    for (const req of this.#queue.splice(0)) {
+      this.#ids.delete(req.request_id)
+      this.stats.unavailable++
+      this.#reply(req.request_id, 503, { error: 'the module is shutting down' })
+    }
+    if (this.#running.size === 0) return true
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<false>((resolve) => { timer = setTimeout(resolve, this.#opts.drainTimeout, false) })
+    const drained = await Promise.race([Promise.all(this.#running).then(() => true), deadline])
+    clearTimeout(timer)
+    return drained
+  }
+
+  #pump (): void {
+    while (this.#started && !this.#closing && this.#running.size < this.#opts.concurrency && this.#queue.length > 0) {
+      const req = this.#queue.shift() as IpcHttpRequest
+      const run = this.#serve(req).finally(() => {
+        this.#running.delete(run)
+        this.#ids.delete(req.request_id)
+        this.#pump()
+      })
+      this.#running.add(run)
+    }
+  }
+
+  async #serve (req: IpcHttpRequest): Promise<void> {
+    if (!METHOD.test(req.method) || !req.uri.startsWith('/')) {
+      this.stats.badRequest++
+      this.#reply(req.request_id, 400, { error: `not a valid request line: method must be an upper-case token and uri must start with '/'` })
+      return
+    }
+    const headers = requestHeaders(req.headers)
+    let res
+    try {
+      res = await this.#app.inject({
+        method: req.method as 'GET',
+        url: req.uri,
+        headers,
+        remoteAddress: remoteAddressOf(headers),
+        ...(req.body === undefined ? {} : { payload: Buffer.from(req.body) })
+      })
+    } catch (err) {
+      const closing = (err as { code?: string }).code === 'FST_ERR_REOPENED_CLOSE_SERVER'
+      if (closing) this.stats.unavailable++
+      else this.stats.failed++
+      this.#log.error({ err, requestId: req.request_id }, 'an http_request could not be dispatched')
+      this.#reply(req.request_id, closing ? 503 : 400, { error: closing ? 'the module is shutting down' : (err as Error).message })
+      return
+    }
+    this.stats.served++
+    this.#send(encodeHttpReply({
+      request_id: req.request_id,
+      status_code: res.statusCode,
+      headers: responseHeaders(res.headers),
+      body: res.rawPayload
+    }, this.#source))
+  }
+
+  #reply (id: string, status: number, body: { error: string }): void {
+    this.#send(encodeHttpReply({
+      request_id: id,
+      status_code: status,
+      headers: JSON_HEADERS,
+      body: Buffer.from(JSON.stringify(body))
+    }, this.#source))
+  }
+}

@@ -1,0 +1,60 @@
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { IpcHttpServer } from '../lib/ipc-http/server.js'
+
+/** Options of `fastify-pywatt/ipc-http`. */
+export interface IpcHttpOptions {
+  /** Requests served at once; later ones wait in arrival order (default 100, as the Rust SDK's server). */
+  concurrency?: number
+  /** How long closing waits for requests in flight, in milliseconds (default 10 000). */
+  drainTimeout?: number
+}
+
+declare module './index.js' {
+  interface PyWattNamespace {
+    /** Counters of HTTP-over-IPC replies, when `fastify-pywatt/ipc-http` is registered. */
+    ipcHttp?: IpcHttpServer['stats']
+  }
+}
+
+/**
+ * `fastify-pywatt/ipc-http`: every route of the app reachable through
+ * `http_request` messages on stdin, answered on stdout (PROTOCOL.md §10).
+ * Requests that arrive before the app is ready wait for it; on close, reading
+ * stops first, requests in flight drain, then `onClose` hooks run.
+ */
+const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
+  const concurrency = opts.concurrency ?? 100
+  const drainTimeout = opts.drainTimeout ?? 10_000
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('ipc-http: concurrency must be a positive integer')
+  if (!Number.isInteger(drainTimeout) || drainTimeout < 0) throw new TypeError('ipc-http: drainTimeout must be a non-negative integer')
+  const channel = app.pywatt.channel
+  if (channel === null) {
+    app.log.debug('standalone: there is no orchestrator to send http_request messages')
+    return
+  }
+  const send = (json: string): void => {
+    try {
+      // Replies are owed to the orchestrator: they bypass the queue cap.
+      channel.writer.send(json, true)
+    } catch (err) {
+      app.log.warn({ err }, 'an HTTP-over-IPC reply could not be written: stdout is gone')
+    }
+  }
+  const server = new IpcHttpServer(app, send, app.pywatt.replySource, app.log, { concurrency, drainTimeout })
+  Object.assign(app.pywatt, { ipcHttp: server.stats })
+  channel.dispatcher.on('http_request', (m) => server.handle(m))
+  channel.on('invalid', (line: string, err: Error) => server.handleInvalid(line, err))
+  app.addHook('onReady', async () => server.start())
+  app.addHook('preClose', async () => {
+    if (!await server.close()) app.log.error({ drainTimeout, inFlight: server.inFlight }, 'HTTP-over-IPC requests still running at the drain deadline')
+  })
+}
+
+export const ipcHttp = fp(ipcHttpPlugin, {
+  name: 'fastify-pywatt/ipc-http',
+  fastify: '5.x',
+  dependencies: ['fastify-pywatt'],
+  decorators: { fastify: ['pywatt'] }
+})
+export default ipcHttp

@@ -1,0 +1,62 @@
+import t from 'tap'
+import { EXIT } from '../../lib/lifecycle/exit-codes.js'
+import { EXAMPLE, startModule } from '../helpers/modules.js'
+
+const cases: Array<{ method: string, uri: string, body?: string }> = [
+  { method: 'GET', uri: '/health' },
+  { method: 'GET', uri: '/hello' },
+  { method: 'GET', uri: '/api/items' },
+  { method: 'GET', uri: '/api/items/1' },
+  { method: 'GET', uri: '/api/items/999' },
+  { method: 'GET', uri: '/api/items/not-a-number' },
+  { method: 'POST', uri: '/api/items', body: '{"name":"über"}' },
+  { method: 'POST', uri: '/api/items', body: '{"wrong":true}' },
+  { method: 'POST', uri: '/api/echo', body: JSON.stringify({ text: 'x'.repeat(16 * 1024), n: [1, 2, 3] }) },
+  { method: 'GET', uri: '/no-such-route' }
+]
+
+t.test('every route of the example answers over stdio exactly as over HTTP', async (t) => {
+  const { dev } = await startModule(t, EXAMPLE)
+  await dev.announced()
+  for (const c of cases) {
+    const headers = c.body === undefined ? {} : { 'content-type': 'application/json' }
+    const http = await fetch(`http://${dev.listen}${c.uri}`, { method: c.method, headers, body: c.body })
+    const httpBody = Buffer.from(await http.arrayBuffer())
+    const ipc = await dev.request({ method: c.method, uri: c.uri, headers, ...(c.body === undefined ? {} : { body: Buffer.from(c.body) }) })
+    const ipcBody = Buffer.from(ipc.body ?? [])
+    const label = `${c.method} ${c.uri}`
+    t.equal(ipc.status_code, http.status, `${label}: status`)
+    if (http.status === 201) {
+      // Each call creates a new item: only the generated id may differ.
+      const norm = (b: Buffer): string => b.toString().replace(/"id":\d+/g, '"id":N')
+      t.equal(norm(ipcBody), norm(httpBody), `${label}: body apart from the new id`)
+    } else {
+      t.ok(ipcBody.equals(httpBody), `${label}: byte-identical body`)
+    }
+    t.equal(ipc.headers['content-type'], http.headers.get('content-type') ?? undefined, `${label}: content-type`)
+  }
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+  t.same(dev.garbage, [])
+})
+
+t.test('T6 10 000 requests written at once: each answered exactly once', async (t) => {
+  const { dev } = await startModule(t, EXAMPLE)
+  await dev.announced()
+  const ids: string[] = []
+  let lines = ''
+  for (let i = 0; i < 10_000; i++) {
+    ids.push(`burst-${i}`)
+    lines += `{"op":"http_request","request_id":"burst-${i}","method":"GET","uri":"/api/items/1","headers":{}}\n`
+  }
+  const replies = new Map<string, number>()
+  dev.on('message', (m: { op: string, content?: { request_id: string, status_code: number } }) => {
+    if (m.op === 'http_reply' && m.content !== undefined) replies.set(m.content.request_id, (replies.get(m.content.request_id) ?? 0) + 1)
+  })
+  dev.child.stdin.write(lines)
+  const started = Date.now()
+  while (replies.size < 10_000 && Date.now() - started < 60_000) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(replies.size, 10_000, 'all answered')
+  t.ok([...replies.values()].every((n) => n === 1), 'none twice')
+  t.ok(ids.every((id) => replies.has(id)), 'no reply to an id never sent')
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+})
