@@ -8,6 +8,12 @@ export interface IpcHttpOptions {
   concurrency?: number
   /** How long closing waits for requests in flight, in milliseconds (default 10 000). */
   drainTimeout?: number
+  /**
+   * `lean` (default) hands each request straight to Fastify's router with a
+   * minimal request/response pair; `inject` uses `app.inject()`, the fallback
+   * for anything the lean pair cannot serve (it emulates a socket fully).
+   */
+  dispatcher?: 'lean' | 'inject'
 }
 
 declare module './index.js' {
@@ -41,7 +47,9 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
       app.log.warn({ err }, 'an HTTP-over-IPC reply could not be written: stdout is gone')
     }
   }
-  const server = new IpcHttpServer(app, send, app.pywatt.replySource, app.log, { concurrency, drainTimeout })
+  const dispatcher = opts.dispatcher ?? 'lean'
+  if (dispatcher !== 'lean' && dispatcher !== 'inject') throw new TypeError("ipc-http: dispatcher must be 'lean' or 'inject'")
+  const server = new IpcHttpServer(app, send, app.pywatt.replySource, app.log, { concurrency, drainTimeout, dispatcher })
   Object.assign(app.pywatt, { ipcHttp: server.stats })
   channel.dispatcher.on('http_request', (m) => server.handle(m))
   channel.on('invalid', (line: string, err: Error) => server.handleInvalid(line, err))

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { encodeHttpReply, type IpcHttpRequest } from '../protocol/index.js'
 import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
+import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean.js'
 
 /** Options of {@link IpcHttpServer}. */
 export interface IpcHttpServerOptions {
@@ -8,6 +9,22 @@ export interface IpcHttpServerOptions {
   concurrency: number
   /** How long `close()` waits for requests in flight, in milliseconds. */
   drainTimeout: number
+  /**
+   * `lean` hands requests straight to Fastify's router; `inject` goes through
+   * `app.inject()` (light-my-request), slower, kept as a fallback.
+   */
+  dispatcher: 'lean' | 'inject'
+}
+
+async function dispatchInject (app: FastifyInstance, request: DispatchRequest): Promise<DispatchResult> {
+  const res = await app.inject({
+    method: request.method as 'GET',
+    url: request.url,
+    headers: request.headers,
+    remoteAddress: request.remoteAddress,
+    ...(request.body === undefined ? {} : { payload: request.body })
+  })
+  return { statusCode: res.statusCode, headers: res.headers, body: res.rawPayload }
 }
 
 const METHOD = /^[A-Z][A-Z0-9!#$%&'*+.^_`|~-]*$/
@@ -128,25 +145,25 @@ export class IpcHttpServer {
   async #serve (req: IpcHttpRequest): Promise<void> {
     if (!METHOD.test(req.method) || !req.uri.startsWith('/')) {
       this.stats.badRequest++
-      this.#reply(req.request_id, 400, { error: `not a valid request line: method must be an upper-case token and uri must start with '/'` })
+      this.#reply(req.request_id, 400, { error: 'not a valid request line: method must be an upper-case token and uri must start with \'/\'' })
       return
     }
     const headers = requestHeaders(req.headers)
-    let res
+    const body = req.body === undefined ? undefined : Buffer.from(req.body)
+    // Fastify reads a body only when its length is declared.
+    if (body !== undefined) headers['content-length'] = String(body.length)
+    const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body }
+    let res: DispatchResult
     try {
-      res = await this.#app.inject({
-        method: req.method as 'GET',
-        url: req.uri,
-        headers,
-        remoteAddress: remoteAddressOf(headers),
-        ...(req.body === undefined ? {} : { payload: Buffer.from(req.body) })
-      })
+      res = this.#opts.dispatcher === 'lean' ? await dispatchLean(this.#app, request) : await dispatchInject(this.#app, request)
     } catch (err) {
       const closing = (err as { code?: string }).code === 'FST_ERR_REOPENED_CLOSE_SERVER'
       if (closing) this.stats.unavailable++
       else this.stats.failed++
       this.#log.error({ err, requestId: req.request_id }, 'an http_request could not be dispatched')
-      this.#reply(req.request_id, closing ? 503 : 400, { error: closing ? 'the module is shutting down' : (err as Error).message })
+      // inject() refuses bad request lines (400); a destroyed response is the module's failure (500).
+      const status = closing ? 503 : this.#opts.dispatcher === 'inject' ? 400 : 500
+      this.#reply(req.request_id, status, { error: closing ? 'the module is shutting down' : (err as Error).message })
       return
     }
     this.stats.served++
@@ -154,7 +171,7 @@ export class IpcHttpServer {
       request_id: req.request_id,
       status_code: res.statusCode,
       headers: responseHeaders(res.headers),
-      body: res.rawPayload
+      body: res.body
     }, this.#source))
   }
 

@@ -19,7 +19,7 @@ t.test('every route of the example answers over stdio exactly as over HTTP', asy
   const { dev } = await startModule(t, EXAMPLE)
   await dev.announced()
   for (const c of cases) {
-    const headers = c.body === undefined ? {} : { 'content-type': 'application/json' }
+    const headers: Record<string, string> = c.body === undefined ? {} : { 'content-type': 'application/json' }
     const http = await fetch(`http://${dev.listen}${c.uri}`, { method: c.method, headers, body: c.body })
     const httpBody = Buffer.from(await http.arrayBuffer())
     const ipc = await dev.request({ method: c.method, uri: c.uri, headers, ...(c.body === undefined ? {} : { body: Buffer.from(c.body) }) })

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pywatt from '../../plugins/index.js'
 import ipcHttp from '../../plugins/ipc-http.js'
@@ -7,7 +8,7 @@ import { captureLogger } from '../helpers/log-capture.js'
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
-async function boot (t: Test, opts: { concurrency?: number, drainTimeout?: number } = {}, routes?: (app: FastifyInstance) => void) {
+async function boot (t: Test, opts: { concurrency?: number, drainTimeout?: number, dispatcher?: 'lean' | 'inject' } = {}, routes?: (app: FastifyInstance) => void) {
   const orch = new FakeOrchestrator()
   const log = captureLogger()
   const app = Fastify({ loggerInstance: log.logger })
@@ -29,183 +30,231 @@ async function reply (orch: FakeOrchestrator, id: string): Promise<Line> {
 
 const text = (l: Line): string => Buffer.from(l.content.body as number[]).toString()
 
-t.test('a GET is served by the real route; the reply is the exact §10.2 wrapper', async (t) => {
-  const { orch, app } = await boot(t, {}, (app) => {
-    app.get('/hello', async (req) => ({ hello: 'world', ip: req.ip, q: (req.query as { x?: string }).x }))
-  })
-  await app.ready()
-  request(orch, 'req-1', { uri: '/hello?x=1', headers: { 'X-Forwarded-For': '203.0.113.7, 10.0.0.1' } })
-  const line = await reply(orch, 'req-1')
-  t.same(Object.keys(line).sort(), ['content', 'metadata'])
-  t.same(Object.keys(line.content).sort(), ['body', 'headers', 'request_id', 'status_code'])
-  t.equal(line.content.status_code, 200)
-  t.same(JSON.parse(text(line)), { hello: 'world', ip: '203.0.113.7', q: '1' })
-  t.equal(line.content.headers['content-type'], 'application/json; charset=utf-8')
-  for (const name of Object.keys(line.content.headers)) t.equal(name, name.toLowerCase(), `${name} is lower-case`)
-  t.match(line.metadata.id, UUID_V4)
-  t.same(line.metadata.properties, { correlation_id: 'req-1' })
-  t.equal(line.metadata.source, 'ipc-test')
-  t.notOk('op' in line, 'no op in the wrapper')
-})
+for (const dispatcher of ['lean', 'inject'] as const) {
+  t.test(`dispatcher: ${dispatcher}`, async (tt) => {
+    tt.test('a GET is served by the real route; the reply is the exact §10.2 wrapper', async (t) => {
+      const { orch, app } = await boot(t, { dispatcher }, (app) => {
+        app.get('/hello', async (req) => ({ hello: 'world', ip: req.ip, q: (req.query as { x?: string }).x }))
+      })
+      await app.ready()
+      request(orch, 'req-1', { uri: '/hello?x=1', headers: { 'X-Forwarded-For': '203.0.113.7, 10.0.0.1' } })
+      const line = await reply(orch, 'req-1')
+      t.same(Object.keys(line).sort(), ['content', 'metadata'])
+      t.same(Object.keys(line.content).sort(), ['body', 'headers', 'request_id', 'status_code'])
+      t.equal(line.content.status_code, 200)
+      t.same(JSON.parse(text(line)), { hello: 'world', ip: '203.0.113.7', q: '1' })
+      t.equal(line.content.headers['content-type'], 'application/json; charset=utf-8')
+      for (const name of Object.keys(line.content.headers)) t.equal(name, name.toLowerCase(), `${name} is lower-case`)
+      t.match(line.metadata.id, UUID_V4)
+      t.same(line.metadata.properties, { correlation_id: 'req-1' })
+      t.equal(line.metadata.source, 'ipc-test')
+      t.notOk('op' in line, 'no op in the wrapper')
+    })
 
-t.test('an empty body is []; any byte 0–255 round-trips both ways', async (t) => {
-  const { orch, app } = await boot(t, {}, (app) => {
-    app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
-    app.post('/echo', async (req, reply) => reply.type('application/octet-stream').send(req.body))
-    app.delete('/nothing', async (_req, reply) => reply.code(204).send())
-  })
-  await app.ready()
-  const all = Array.from({ length: 256 }, (_, i) => i)
-  request(orch, 'bin', { method: 'POST', uri: '/echo', headers: { 'content-type': 'application/octet-stream', 'content-length': '3' }, body: [...all, ...all.reverse()] })
-  request(orch, 'empty', { method: 'DELETE', uri: '/nothing' })
-  const bin = await reply(orch, 'bin')
-  t.same(bin.content.body, [...Array.from({ length: 256 }, (_, i) => i), ...Array.from({ length: 256 }, (_, i) => 255 - i)])
-  t.equal(bin.content.headers['content-length'], '512', 'a stale content-length from the request is not trusted')
-  const empty = await reply(orch, 'empty')
-  t.equal(empty.content.status_code, 204)
-  t.same(empty.content.body, [])
-})
+    tt.test('an empty body is []; any byte 0–255 round-trips both ways', async (t) => {
+      const { orch, app } = await boot(t, { dispatcher }, (app) => {
+        app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
+        app.post('/echo', async (req, reply) => reply.type('application/octet-stream').send(req.body))
+        app.delete('/nothing', async (_req, reply) => reply.code(204).send())
+      })
+      await app.ready()
+      const all = Array.from({ length: 256 }, (_, i) => i)
+      request(orch, 'bin', { method: 'POST', uri: '/echo', headers: { 'content-type': 'application/octet-stream', 'content-length': '3' }, body: [...all, ...all.reverse()] })
+      request(orch, 'empty', { method: 'DELETE', uri: '/nothing' })
+      const bin = await reply(orch, 'bin')
+      t.same(bin.content.body, [...Array.from({ length: 256 }, (_, i) => i), ...Array.from({ length: 256 }, (_, i) => 255 - i)])
+      t.equal(bin.content.headers['content-length'], '512', 'a stale content-length from the request is not trusted')
+      const empty = await reply(orch, 'empty')
+      t.equal(empty.content.status_code, 204)
+      t.same(empty.content.body, [])
+    })
 
-t.test('a 16 MiB body works both ways', async (t) => {
-  const { orch, app } = await boot(t, {}, (app) => {
-    app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 32 * 1024 * 1024 }, (_req, body, done) => { done(null, body) })
-    app.post('/echo', { bodyLimit: 32 * 1024 * 1024 }, async (req, reply) => reply.type('application/octet-stream').send(req.body))
-  })
-  await app.ready()
-  const big = Buffer.alloc(16 * 1024 * 1024)
-  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff
-  orch.write(`{"op":"http_request","request_id":"big","method":"POST","uri":"/echo","headers":{"content-type":"application/octet-stream"},"body":[${big.join(',')}]}`)
-  const line = await orch.waitFor((l) => l.content?.request_id === 'big', 60_000)
-  t.equal(line.content.status_code, 200)
-  t.ok(Buffer.from(line.content.body as number[]).equals(big), 'byte-identical')
-})
+    tt.test('a 16 MiB body works both ways', async (t) => {
+      const { orch, app } = await boot(t, { dispatcher }, (app) => {
+        app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 32 * 1024 * 1024 }, (_req, body, done) => { done(null, body) })
+        app.post('/echo', { bodyLimit: 32 * 1024 * 1024 }, async (req, reply) => reply.type('application/octet-stream').send(req.body))
+      })
+      await app.ready()
+      const big = Buffer.alloc(16 * 1024 * 1024)
+      for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff
+      orch.write(`{"op":"http_request","request_id":"big","method":"POST","uri":"/echo","headers":{"content-type":"application/octet-stream"},"body":[${big.join(',')}]}`)
+      const line = await orch.waitFor((l) => l.content?.request_id === 'big', 60_000)
+      t.equal(line.content.status_code, 200)
+      t.ok(Buffer.from(line.content.body as number[]).equals(big), 'byte-identical')
+    })
 
-t.test('errors: a throwing handler is 500, validation 400, a bad request line 400, the module goes on', async (t) => {
-  const { orch, app, log } = await boot(t, {}, (app) => {
-    app.get('/boom', async () => { throw new Error('handler failure') })
-    app.post('/typed', { schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } }, async () => ({ ok: true }))
+    tt.test('errors: a throwing handler is 500, validation 400, a bad request line 400, the module goes on', async (t) => {
+      const { orch, app, log } = await boot(t, { dispatcher }, (app) => {
+        app.get('/boom', async () => { throw new Error('handler failure') })
+        app.post('/typed', { schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } } }, async () => ({ ok: true }))
+        app.get('/ok', async () => ({ ok: true }))
+      })
+      await app.ready()
+      request(orch, 'boom', { uri: '/boom' })
+      request(orch, 'typed', { method: 'POST', uri: '/typed', headers: { 'content-type': 'application/json' }, body: [...Buffer.from('{"n":"x"}')] })
+      request(orch, 'lower', { method: 'get', uri: '/ok' })
+      request(orch, 'nouri', { uri: 'ok' })
+      orch.write('{"op":"http_request","request_id":"strbody","method":"POST","uri":"/ok","headers":{},"body":"hi"}')
+      orch.write('{"op":"http_request","request_id":"noheaders","method":"GET","uri":"/ok"}')
+      orch.write('{"op":"http_request","request_id":"bigbyte","method":"GET","uri":"/ok","headers":{},"body":[256]}')
+      orch.write('{"op":"http_request","request_id":42,"method":"GET","uri":"/ok"}')
+      orch.write('{"op":"http_request","method":"GET","uri":"/ok","headers":{}}')
+      request(orch, 'after', { uri: '/ok' })
+      t.equal((await reply(orch, 'boom')).content.status_code, 500)
+      t.equal((await reply(orch, 'typed')).content.status_code, 400)
+      for (const id of ['lower', 'nouri', 'strbody', 'noheaders', 'bigbyte']) {
+        const line = await reply(orch, id)
+        t.equal(line.content.status_code, 400, id)
+        t.match(JSON.parse(text(line)).error, /\S/, `${id} names the problem`)
+      }
+      t.equal((await reply(orch, 'after')).content.status_code, 200)
+      t.equal(orch.lines.filter((l) => l.content !== undefined).length, 8, 'an id that cannot be read gets no reply')
+      t.equal(app.pywatt.ipcHttp?.badRequest, 5)
+      t.ok(log.entries().some((e) => /malformed protocol line/.test(e.msg)))
+    })
+
+    tt.test('T13 a duplicate in-flight request_id is ignored; the first is answered once; the id is reusable after', async (t) => {
+      let calls = 0
+      const { orch, app, log } = await boot(t, { dispatcher }, (app) => {
+        app.get('/slow', async () => { calls++; await new Promise((resolve) => setTimeout(resolve, 100)); return { calls } })
+      })
+      await app.ready()
+      request(orch, 'X', { uri: '/slow' })
+      request(orch, 'X', { uri: '/slow' })
+      await reply(orch, 'X')
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      t.equal(orch.lines.filter((l) => l.content?.request_id === 'X').length, 1)
+      t.equal(calls, 1)
+      t.ok(log.entries().some((e) => /already in flight/.test(e.msg)))
+      request(orch, 'X', { uri: '/slow' })
+      await until(() => orch.lines.filter((l) => l.content?.request_id === 'X').length === 2)
+      t.equal(calls, 2)
+    })
+
+    tt.test('concurrency is capped; waiting requests start in arrival order', async (t) => {
+      let running = 0
+      let peak = 0
+      const started: string[] = []
+      const { orch, app } = await boot(t, { dispatcher, concurrency: 2 }, (app) => {
+        app.get('/work/:id', async (req) => {
+          started.push((req.params as { id: string }).id)
+          running++
+          peak = Math.max(peak, running)
+          await new Promise((resolve) => setTimeout(resolve, 30))
+          running--
+          return { ok: true }
+        })
+      })
+      await app.ready()
+      for (let i = 0; i < 7; i++) request(orch, `c${i}`, { uri: `/work/${i}` })
+      for (let i = 0; i < 7; i++) await reply(orch, `c${i}`)
+      t.equal(peak, 2)
+      t.same(started, ['0', '1', '2', '3', '4', '5', '6'])
+    })
+
+    tt.test('requests that arrive before the app is ready wait for it (and for routes declared later)', async (t) => {
+      const orch = new FakeOrchestrator()
+      const app = Fastify()
+      t.after(() => app.close())
+      orch.input.write(JSON.stringify({ orchestrator_api: 'x', module_id: 'm', env: {}, listen: '127.0.0.1:0' }) + '\n' +
+        '{"op":"http_request","request_id":"early","method":"GET","uri":"/late-route","headers":{}}\n')
+      await app.register(pywatt, { io: orch.io })
+      await app.register(ipcHttp, { dispatcher })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      t.same(orch.lines.filter((l) => l.content !== undefined), [], 'not served before ready')
+      app.get('/late-route', async () => ({ late: true }))
+      await app.ready()
+      const line = await reply(orch, 'early')
+      t.same(JSON.parse(text(line)), { late: true })
+    })
+
+    tt.test('headers: hop-by-hop dropped, set-cookie values combined', async (t) => {
+      const { orch, app } = await boot(t, { dispatcher }, (app) => {
+        app.get('/h', async (req, reply) => {
+          reply.header('set-cookie', ['a=1; Path=/', 'b=2; HttpOnly'])
+          reply.header('X-Custom', 'v')
+          return { connection: req.headers.connection ?? null, te: req.headers.te ?? null, kept: req.headers['x-kept'] ?? null }
+        })
+      })
+      await app.ready()
+      request(orch, 'h', { uri: '/h', headers: { Connection: 'keep-alive, x-kept', TE: 'trailers', 'X-Kept': 'yes' } })
+      const line = await reply(orch, 'h')
+      t.same(JSON.parse(text(line)), { connection: null, te: null, kept: 'yes' })
+      t.equal(line.content.headers['set-cookie'], 'a=1; Path=/, b=2; HttpOnly')
+      t.equal(line.content.headers['x-custom'], 'v')
+    })
+
+    tt.test('T25 on shutdown: waiting requests get 503, running ones finish, onClose runs after them', async (t) => {
+      const order: string[] = []
+      const { orch, app } = await boot(t, { dispatcher, concurrency: 1 }, (app) => {
+        app.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 100)); order.push('handler done'); return { ok: true } })
+        app.addHook('onClose', async () => { order.push('onClose') })
+      })
+      await app.ready()
+      request(orch, 'running', { uri: '/slow' })
+      request(orch, 'waiting', { uri: '/slow' })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      orch.send({ op: 'shutdown' })
+      await until(() => orch.exits.length === 1)
+      t.equal((await reply(orch, 'running')).content.status_code, 200)
+      t.equal((await reply(orch, 'waiting')).content.status_code, 503)
+      t.same(order, ['handler done', 'onClose'])
+      t.same(orch.exits, [0])
+    })
+
+    tt.test('a request in the same chunk as shutdown is still answered', async (t) => {
+      const { orch, app } = await boot(t, { dispatcher }, (app) => { app.get('/ok', async () => ({ ok: true })) })
+      await app.ready()
+      orch.input.write('{"op":"shutdown"}\n{"op":"http_request","request_id":"late","method":"GET","uri":"/ok","headers":{}}\n')
+      const line = await reply(orch, 'late')
+      t.ok([200, 503].includes(line.content.status_code as number), `answered with ${String(line.content.status_code)}`)
+      await until(() => orch.exits.length === 1)
+    })
+
+    tt.test('streams, hijacked replies, HEAD and hooks behave as over HTTP', async (t) => {
+      const { orch, app } = await boot(t, { dispatcher }, (app) => {
+        app.addHook('onSend', async (_req, reply, payload) => { reply.header('x-on-send', 'yes'); return payload })
+        app.get('/stream', async (_req, reply) => reply.type('text/plain').send(Readable.from(['one ', 'two ', 'three'])))
+        app.get('/hijack', (_req, reply) => {
+          reply.hijack()
+          reply.raw.writeHead(202, { 'content-type': 'text/plain', 'x-raw': '1' })
+          reply.raw.end('raw body')
+        })
+        app.get('/text', async () => 'some text')
+      })
+      await app.ready()
+      request(orch, 'stream', { uri: '/stream' })
+      request(orch, 'hijack', { uri: '/hijack' })
+      request(orch, 'head', { method: 'HEAD', uri: '/text' })
+      const stream = await reply(orch, 'stream')
+      t.equal(text(stream), 'one two three')
+      t.equal(stream.content.headers['x-on-send'], 'yes')
+      const hijack = await reply(orch, 'hijack')
+      t.equal(hijack.content.status_code, 202)
+      t.equal(text(hijack), 'raw body')
+      t.equal(hijack.content.headers['x-raw'], '1')
+      const head = await reply(orch, 'head')
+      t.equal(head.content.status_code, 200)
+      t.same(head.content.body, [], 'no body for HEAD')
+      t.equal(head.content.headers['content-length'], String(Buffer.byteLength('some text')))
+    })
+  })
+}
+
+t.test('a response destroyed before it ended is answered 500 (lean) and the module goes on', async (t) => {
+  const { orch, app } = await boot(t, { dispatcher: 'lean' }, (app) => {
+    app.get('/destroy', (_req, reply) => {
+      reply.hijack()
+      reply.raw.destroy()
+    })
     app.get('/ok', async () => ({ ok: true }))
   })
   await app.ready()
-  request(orch, 'boom', { uri: '/boom' })
-  request(orch, 'typed', { method: 'POST', uri: '/typed', headers: { 'content-type': 'application/json' }, body: [...Buffer.from('{"n":"x"}')] })
-  request(orch, 'lower', { method: 'get', uri: '/ok' })
-  request(orch, 'nouri', { uri: 'ok' })
-  orch.write('{"op":"http_request","request_id":"strbody","method":"POST","uri":"/ok","headers":{},"body":"hi"}')
-  orch.write('{"op":"http_request","request_id":"noheaders","method":"GET","uri":"/ok"}')
-  orch.write('{"op":"http_request","request_id":"bigbyte","method":"GET","uri":"/ok","headers":{},"body":[256]}')
-  orch.write('{"op":"http_request","request_id":42,"method":"GET","uri":"/ok"}')
-  orch.write('{"op":"http_request","method":"GET","uri":"/ok","headers":{}}')
-  request(orch, 'after', { uri: '/ok' })
-  t.equal((await reply(orch, 'boom')).content.status_code, 500)
-  t.equal((await reply(orch, 'typed')).content.status_code, 400)
-  for (const id of ['lower', 'nouri', 'strbody', 'noheaders', 'bigbyte']) {
-    const line = await reply(orch, id)
-    t.equal(line.content.status_code, 400, id)
-    t.match(JSON.parse(text(line)).error, /\S/, `${id} names the problem`)
-  }
-  t.equal((await reply(orch, 'after')).content.status_code, 200)
-  t.equal(orch.lines.filter((l) => l.content !== undefined).length, 8, 'an id that cannot be read gets no reply')
-  t.equal(app.pywatt.ipcHttp?.badRequest, 5)
-  t.ok(log.entries().some((e) => /malformed protocol line/.test(e.msg)))
-})
-
-t.test('T13 a duplicate in-flight request_id is ignored; the first is answered once; the id is reusable after', async (t) => {
-  let calls = 0
-  const { orch, app, log } = await boot(t, {}, (app) => {
-    app.get('/slow', async () => { calls++; await new Promise((resolve) => setTimeout(resolve, 100)); return { calls } })
-  })
-  await app.ready()
-  request(orch, 'X', { uri: '/slow' })
-  request(orch, 'X', { uri: '/slow' })
-  await reply(orch, 'X')
-  await new Promise((resolve) => setTimeout(resolve, 150))
-  t.equal(orch.lines.filter((l) => l.content?.request_id === 'X').length, 1)
-  t.equal(calls, 1)
-  t.ok(log.entries().some((e) => /already in flight/.test(e.msg)))
-  request(orch, 'X', { uri: '/slow' })
-  await until(() => orch.lines.filter((l) => l.content?.request_id === 'X').length === 2)
-  t.equal(calls, 2)
-})
-
-t.test('concurrency is capped; waiting requests start in arrival order', async (t) => {
-  let running = 0
-  let peak = 0
-  const started: string[] = []
-  const { orch, app } = await boot(t, { concurrency: 2 }, (app) => {
-    app.get('/work/:id', async (req) => {
-      started.push((req.params as { id: string }).id)
-      running++
-      peak = Math.max(peak, running)
-      await new Promise((resolve) => setTimeout(resolve, 30))
-      running--
-      return { ok: true }
-    })
-  })
-  await app.ready()
-  for (let i = 0; i < 7; i++) request(orch, `c${i}`, { uri: `/work/${i}` })
-  for (let i = 0; i < 7; i++) await reply(orch, `c${i}`)
-  t.equal(peak, 2)
-  t.same(started, ['0', '1', '2', '3', '4', '5', '6'])
-})
-
-t.test('requests that arrive before the app is ready wait for it (and for routes declared later)', async (t) => {
-  const orch = new FakeOrchestrator()
-  const app = Fastify()
-  t.after(() => app.close())
-  orch.input.write(JSON.stringify({ orchestrator_api: 'x', module_id: 'm', env: {}, listen: '127.0.0.1:0' }) + '\n' +
-    '{"op":"http_request","request_id":"early","method":"GET","uri":"/late-route","headers":{}}\n')
-  await app.register(pywatt, { io: orch.io })
-  await app.register(ipcHttp)
-  await new Promise((resolve) => setTimeout(resolve, 20))
-  t.same(orch.lines.filter((l) => l.content !== undefined), [], 'not served before ready')
-  app.get('/late-route', async () => ({ late: true }))
-  await app.ready()
-  const line = await reply(orch, 'early')
-  t.same(JSON.parse(text(line)), { late: true })
-})
-
-t.test('headers: hop-by-hop dropped, set-cookie values combined', async (t) => {
-  const { orch, app } = await boot(t, {}, (app) => {
-    app.get('/h', async (req, reply) => {
-      reply.header('set-cookie', ['a=1; Path=/', 'b=2; HttpOnly'])
-      reply.header('X-Custom', 'v')
-      return { connection: req.headers.connection ?? null, te: req.headers.te ?? null, kept: req.headers['x-kept'] ?? null }
-    })
-  })
-  await app.ready()
-  request(orch, 'h', { uri: '/h', headers: { Connection: 'keep-alive, x-kept', TE: 'trailers', 'X-Kept': 'yes' } })
-  const line = await reply(orch, 'h')
-  t.same(JSON.parse(text(line)), { connection: null, te: null, kept: 'yes' })
-  t.equal(line.content.headers['set-cookie'], 'a=1; Path=/, b=2; HttpOnly')
-  t.equal(line.content.headers['x-custom'], 'v')
-})
-
-t.test('T25 on shutdown: waiting requests get 503, running ones finish, onClose runs after them', async (t) => {
-  const order: string[] = []
-  const { orch, app } = await boot(t, { concurrency: 1 }, (app) => {
-    app.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 100)); order.push('handler done'); return { ok: true } })
-    app.addHook('onClose', async () => { order.push('onClose') })
-  })
-  await app.ready()
-  request(orch, 'running', { uri: '/slow' })
-  request(orch, 'waiting', { uri: '/slow' })
-  await new Promise((resolve) => setTimeout(resolve, 20))
-  orch.send({ op: 'shutdown' })
-  await until(() => orch.exits.length === 1)
-  t.equal((await reply(orch, 'running')).content.status_code, 200)
-  t.equal((await reply(orch, 'waiting')).content.status_code, 503)
-  t.same(order, ['handler done', 'onClose'])
-  t.same(orch.exits, [0])
-})
-
-t.test('a request in the same chunk as shutdown is still answered', async (t) => {
-  const { orch, app } = await boot(t, {}, (app) => { app.get('/ok', async () => ({ ok: true })) })
-  await app.ready()
-  orch.input.write('{"op":"shutdown"}\n{"op":"http_request","request_id":"late","method":"GET","uri":"/ok","headers":{}}\n')
-  const line = await reply(orch, 'late')
-  t.ok([200, 503].includes(line.content.status_code as number), `answered with ${String(line.content.status_code)}`)
-  await until(() => orch.exits.length === 1)
+  request(orch, 'd', { uri: '/destroy' })
+  request(orch, 'ok', { uri: '/ok' })
+  t.equal((await reply(orch, 'd')).content.status_code, 500)
+  t.equal((await reply(orch, 'ok')).content.status_code, 200)
+  t.equal(app.pywatt.ipcHttp?.failed, 1)
 })
 
 t.test('options are checked; standalone mode has nothing to serve', async (t) => {
@@ -221,6 +270,12 @@ t.test('options are checked; standalone mode has nothing to serve', async (t) =>
   orch2.init()
   await app2.register(pywatt, { io: orch2.io })
   await t.rejects(async () => { await app2.register(ipcHttp, { drainTimeout: -1 }) }, /drainTimeout/)
+  const app3 = Fastify()
+  t.after(() => app3.close())
+  const orch3 = new FakeOrchestrator()
+  orch3.init()
+  await app3.register(pywatt, { io: orch3.io })
+  await t.rejects(async () => { await app3.register(ipcHttp, { dispatcher: 'magic' as 'lean' }) }, /dispatcher/)
   const solo = Fastify()
   t.after(() => solo.close())
   await solo.register(pywatt, { standalone: true })

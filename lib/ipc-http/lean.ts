@@ -1,0 +1,178 @@
+import { EventEmitter } from 'node:events'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { Readable, Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+
+/** What a dispatched request produced. */
+export interface DispatchResult {
+  statusCode: number
+  headers: OutgoingHttpHeaders
+  body: Buffer
+}
+
+/** One request in the shape a dispatcher takes. */
+export interface DispatchRequest {
+  method: string
+  url: string
+  headers: IncomingHttpHeaders
+  remoteAddress: string
+  body: Buffer | undefined
+}
+
+/** The socket Fastify and hooks may look at; there is no connection behind it. */
+class IpcSocket extends EventEmitter {
+  readonly remoteAddress: string
+  readonly remotePort = 0
+  readonly remoteFamily = 'IPC'
+  readonly encrypted = false
+  readonly destroyed = false
+  readonly writable = true
+  constructor (remoteAddress: string) {
+    super()
+    this.remoteAddress = remoteAddress
+  }
+
+  setTimeout (): this { return this }
+  setKeepAlive (): this { return this }
+  setNoDelay (): this { return this }
+  destroy (): this { return this }
+}
+
+/** `req` for Fastify: a readable body plus the fields of an `IncomingMessage` it reads. */
+class IpcRequest extends Readable {
+  readonly method: string
+  url: string
+  readonly headers: IncomingHttpHeaders
+  readonly rawHeaders: string[] = []
+  readonly httpVersion = '1.1'
+  readonly httpVersionMajor = 1
+  readonly httpVersionMinor = 1
+  readonly socket: IpcSocket
+  readonly aborted = false
+  complete = false
+  #body: Buffer | undefined
+
+  constructor (req: DispatchRequest) {
+    super()
+    this.method = req.method
+    this.url = req.url
+    this.headers = req.headers
+    this.socket = new IpcSocket(req.remoteAddress)
+    this.#body = req.body
+  }
+
+  get connection (): IpcSocket {
+    return this.socket
+  }
+
+  override _read (): void {
+    if (this.#body !== undefined && this.#body.length > 0) this.push(this.#body)
+    this.#body = undefined
+    this.complete = true
+    this.push(null)
+  }
+}
+
+/** `res` for Fastify: collects the status, headers and body instead of writing HTTP. */
+class IpcResponse extends Writable {
+  statusCode = 200
+  statusMessage = ''
+  headersSent = false
+  sendDate = false
+  readonly req: IpcRequest
+  readonly socket: IpcSocket
+  readonly #headers = new Map<string, { name: string, value: number | string | string[] }>()
+  readonly #chunks: Buffer[] = []
+  readonly #noBody: boolean
+
+  constructor (req: IpcRequest) {
+    super()
+    this.req = req
+    this.socket = req.socket
+    this.#noBody = req.method === 'HEAD'
+  }
+
+  get connection (): IpcSocket {
+    return this.socket
+  }
+
+  setHeader (name: string, value: number | string | readonly string[]): this {
+    this.#headers.set(name.toLowerCase(), { name, value: Array.isArray(value) ? [...value] : value as number | string })
+    return this
+  }
+
+  getHeader (name: string): number | string | string[] | undefined {
+    return this.#headers.get(name.toLowerCase())?.value
+  }
+
+  getHeaders (): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = {}
+    for (const [key, { value }] of this.#headers) out[key] = value
+    return out
+  }
+
+  getHeaderNames (): string[] {
+    return [...this.#headers.keys()]
+  }
+
+  hasHeader (name: string): boolean {
+    return this.#headers.has(name.toLowerCase())
+  }
+
+  removeHeader (name: string): void {
+    this.#headers.delete(name.toLowerCase())
+  }
+
+  writeHead (statusCode: number, reason?: string | OutgoingHttpHeaders, headers?: OutgoingHttpHeaders): this {
+    this.statusCode = statusCode
+    const all = typeof reason === 'string' ? headers : reason
+    if (typeof reason === 'string') this.statusMessage = reason
+    if (all !== undefined) {
+      for (const [name, value] of Object.entries(all)) {
+        if (value !== undefined) this.setHeader(name, value)
+      }
+    }
+    this.headersSent = true
+    return this
+  }
+
+  flushHeaders (): void {
+    this.headersSent = true
+  }
+
+  writeEarlyHints (): void {}
+  addTrailers (): void {}
+
+  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.headersSent = true
+    if (!this.#noBody) this.#chunks.push(chunk)
+    callback()
+  }
+
+  /** Status, headers and body once the response ended. */
+  result (): DispatchResult {
+    const status = this.statusCode
+    // As Node's server: no body for HEAD, 204 and 304.
+    const body = status === 204 || status === 304 ? Buffer.alloc(0) : Buffer.concat(this.#chunks)
+    return { statusCode: status, headers: this.getHeaders(), body }
+  }
+}
+
+/**
+ * Hands a request straight to Fastify's router (`app.routing`) with a minimal
+ * request/response pair: the full lifecycle (hooks, validation, serialization,
+ * error handler, streams, `reply.hijack`) without `inject()`'s option checks,
+ * fake HTTP serialization and socket emulation. Resolves once the response
+ * ended; rejects if it was destroyed first (the handler or a hook aborted it).
+ */
+export function dispatchLean (app: FastifyInstance, request: DispatchRequest): Promise<DispatchResult> {
+  const req = new IpcRequest(request)
+  const res = new IpcResponse(req)
+  return new Promise((resolve, reject) => {
+    res.once('finish', () => resolve(res.result()))
+    res.once('close', () => {
+      if (!res.writableFinished) reject(new Error('the response was destroyed before it ended'))
+    })
+    app.routing(req as never, res as never)
+  })
+}
