@@ -1,4 +1,5 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { EXIT } from '../../lib/lifecycle/exit-codes.js'
 import { EXAMPLE, startModule } from '../helpers/modules.js'
 
@@ -58,5 +59,36 @@ t.test('T6 10 000 requests written at once: each answered exactly once', async (
   t.equal(replies.size, 10_000, 'all answered')
   t.ok([...replies.values()].every((n) => n === 1), 'none twice')
   t.ok(ids.every((id) => replies.has(id)), 'no reply to an id never sent')
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+})
+
+t.test('T10 a slow reader: the module stops reading while stdout is backed up, memory stays bounded, nothing is lost', async (t) => {
+  const { dev } = await startModule(t, EXAMPLE)
+  await dev.announced()
+  const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${String(dev.child.pid)}/status`, 'utf8'))?.[1] ?? 0) * 1024
+  const replies = new Map<string, number>()
+  dev.on('message', (m: { op: string, content?: { request_id: string } }) => {
+    if (m.op === 'http_reply' && m.content !== undefined) replies.set(m.content.request_id, (replies.get(m.content.request_id) ?? 0) + 1)
+  })
+  const body = `[${[...Buffer.from(JSON.stringify({ pad: 'p'.repeat(4096) }))].join(',')}]`
+  const before = rss()
+  dev.child.stdout.pause()
+  const total = 10_000
+  for (let i = 0; i < total; i++) {
+    dev.child.stdin.write(`{"op":"http_request","request_id":"slow-${i}","method":"POST","uri":"/api/echo","headers":{"content-type":"application/json"},"body":${body}}\n`)
+  }
+  let peak = 0
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    peak = Math.max(peak, rss())
+  }
+  // Unbounded, the replies alone would be ~150 MB of JSON held by the module.
+  t.ok(peak - before < 100 * 1024 * 1024, `RSS grew ${Math.round((peak - before) / 1048576)} MiB while nobody read stdout`)
+  t.ok(replies.size < total, 'replies are held back, not dropped')
+  dev.child.stdout.resume()
+  const started = Date.now()
+  while (replies.size < total && Date.now() - started < 60_000) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(replies.size, total, 'every request answered once reading resumed')
+  t.ok([...replies.values()].every((n) => n === 1), 'none twice')
   t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
 })
