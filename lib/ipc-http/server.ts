@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { encodeHttpReply, type IpcHttpRequest } from '../protocol/index.js'
+import { encodeHttpReply, type HttpRequestMessage } from '../protocol/index.js'
 import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
 import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean.js'
 
@@ -45,7 +45,7 @@ export class IpcHttpServer {
   readonly #source: string
   readonly #log: FastifyBaseLogger
   readonly #opts: IpcHttpServerOptions
-  readonly #queue: IpcHttpRequest[] = []
+  readonly #queue: HttpRequestMessage[] = []
   readonly #ids = new Set<string>()
   readonly #running = new Set<Promise<void>>()
   #started = false
@@ -72,7 +72,7 @@ export class IpcHttpServer {
   }
 
   /** Accept one request; before `start()` it waits (the app is not ready). */
-  handle (req: IpcHttpRequest): void {
+  handle (req: HttpRequestMessage): void {
     if (this.#closing) {
       this.stats.unavailable++
       this.#reply(req.request_id, 503, { error: 'the module is shutting down' })
@@ -132,7 +132,7 @@ export class IpcHttpServer {
 
   #pump (): void {
     while (this.#started && !this.#closing && this.#running.size < this.#opts.concurrency && this.#queue.length > 0) {
-      const req = this.#queue.shift() as IpcHttpRequest
+      const req = this.#queue.shift() as HttpRequestMessage
       const run = this.#serve(req).finally(() => {
         this.#running.delete(run)
         this.#ids.delete(req.request_id)
@@ -142,14 +142,14 @@ export class IpcHttpServer {
     }
   }
 
-  async #serve (req: IpcHttpRequest): Promise<void> {
+  async #serve (req: HttpRequestMessage): Promise<void> {
     if (!METHOD.test(req.method) || !req.uri.startsWith('/')) {
       this.stats.badRequest++
       this.#reply(req.request_id, 400, { error: 'not a valid request line: method must be an upper-case token and uri must start with \'/\'' })
       return
     }
     const headers = requestHeaders(req.headers)
-    const body = req.body === undefined ? undefined : Buffer.from(req.body)
+    const body = req.body
     // Fastify reads a body only when its length is declared.
     if (body !== undefined) headers['content-length'] = String(body.length)
     const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body }

@@ -18,6 +18,7 @@ import {
   type RegistrationResponse, type StdioHttpReply
 } from './schemas.js'
 import { formatPath, parseStrictJsonDetailed, truncate } from './strict-json.js'
+import { takeTrailingByteArray } from './trailing-bytes.js'
 import { normaliseUuid } from './uuid.js'
 import { typeName, under, validate, type Location } from './validate.js'
 
@@ -121,9 +122,24 @@ export function decodeInit (line: string): InitBlob {
  * @throws ERR_PYWATT_PROTOCOL for a missing, non-string or unknown `op`, or a bad field
  */
 export function decodeOrchestratorMessage (line: string): OrchestratorMessage {
+  // Only a body of some size is worth the detour (and only http_request has one).
+  if (line.length > FAST_BODY_MIN_LENGTH) {
+    const fast = takeTrailingByteArray(line, 'body')
+    if (fast !== null) {
+      const { value, at } = parseObject(fast.rest)
+      const message = orchestratorFromObject(value, at)
+      if (message.op === 'http_request') {
+        message.body = fast.bytes
+        return message
+      }
+      // Another op ending in a `body` array: decode it the generic way.
+    }
+  }
   const { value, at } = parseObject(line)
   return orchestratorFromObject(value, at)
 }
+
+const FAST_BODY_MIN_LENGTH = 1024
 
 /**
  * Decode a TCP/UDS frame from the orchestrator (§13.3): formats 1, 3, and 2 when
@@ -313,7 +329,8 @@ function orchestratorFromObject (obj: JsonObject, at: Location): OrchestratorMes
   const schema = ORCHESTRATOR_OPS.get(op)
   if (schema === undefined) return unknownOp(op, ORCHESTRATOR_OPS, MODULE_OPS, 'to modules')
   validate(schema, obj, at)
-  if (op === 'routed_module_message') obj.original_request_id = normaliseUuid(obj.original_request_id as string)
+  if (op === 'http_request' && Array.isArray(obj.body)) obj.body = Buffer.from(obj.body as number[])
+  else if (op === 'routed_module_message') obj.original_request_id = normaliseUuid(obj.original_request_id as string)
   else if (op === 'routed_module_response') obj.request_id = normaliseUuid(obj.request_id as string)
   return obj as OrchestratorMessage
 }

@@ -20,7 +20,7 @@ import type {
  */
 
 /** `T` with every byte array (`number[]`) also accepted as a `Uint8Array`/`Buffer`. */
-export type Encodable<T> = T extends number[]
+export type Encodable<T> = T extends number[] | Uint8Array
   ? ByteInput
   : T extends object ? { [K in keyof T]: Encodable<T[K]> } : T
 

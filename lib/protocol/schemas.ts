@@ -658,8 +658,13 @@ export type ServiceProviderInfo = Decoded<typeof ServiceProviderInfoSchema>
 export type ModuleMessage = Decoded<typeof ModuleToOrchestratorSchema>
 /** {@link ModuleMessage} or the unserialisable `identify`, as the encoder accepts it. */
 export type ModuleMessageOrIdentify = ModuleMessage | Decoded<typeof IdentifyMessageSchema>
+/**
+ * `http_request` as decoded: the body's byte array arrives as a `Buffer` (it is
+ * only ever used as bytes, and 16 KiB of JS numbers would be pure overhead).
+ */
+export type HttpRequestMessage = Omit<Extract<Decoded<typeof OrchestratorToModuleSchema>, { op: 'http_request' }>, 'body'> & { body?: Buffer }
 /** An orchestrator → module message (§4.2), discriminated on `op`. */
-export type OrchestratorMessage = Decoded<typeof OrchestratorToModuleSchema>
+export type OrchestratorMessage = Exclude<Decoded<typeof OrchestratorToModuleSchema>, { op: 'http_request' }> | HttpRequestMessage
 /** @see {@link MessageMetadataSchema} */
 export type MessageMetadata = Decoded<typeof MessageMetadataSchema>
 /** A decoded `Message<T>` envelope; `metadata` is always present after decoding. */

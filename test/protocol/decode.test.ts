@@ -2,7 +2,8 @@ import t, { type Test } from 'tap'
 import {
   BuildInfoSchema, MAX_INIT_LINE_BYTES, RegistrationProtocolRequestSchema, RegistrationRequestSchema, StreamChunkSchema, checker, decodeEnvelope,
   decodeEnvelopeOf, decodeHttpTcpRequest, decodeInit, decodeModuleEnvelope, decodeModuleMessage,
-  decodeOrchestratorMessage, decodeRegistrationResponse, decodeWithSchema, normaliseUuid
+  decodeOrchestratorMessage, decodeRegistrationResponse, decodeWithSchema, normaliseUuid,
+  type HttpRequestMessage
 } from '../../lib/protocol/index.js'
 
 const PROTOCOL_ERROR = 'FST_PYWATT_PROTOCOL'
@@ -31,8 +32,9 @@ t.test('floats: rejected in integer fields, accepted in free-form JSON', async (
 
 t.test('byte arrays: integers 0..255 only', async (t) => {
   const request = (body: string): string => `{"op":"http_request","request_id":"r","method":"POST","uri":"/","headers":{},"body":${body}}`
-  t.same((decodeOrchestratorMessage(request('[0,255]')) as { body: number[] }).body, [0, 255], 'boundaries')
-  t.same((decodeOrchestratorMessage(request('[]')) as { body: number[] }).body, [])
+  const body = (line: string): number[] => [...(decodeOrchestratorMessage(line) as HttpRequestMessage).body ?? []]
+  t.same(body(request('[0,255]')), [0, 255], 'boundaries')
+  t.same(body(request('[]')), [])
   rejects(t, () => decodeOrchestratorMessage(request('[-1]')), /field `body\[0\]`: expected an integer 0\.\.255, got an integer out of range/)
   rejects(t, () => decodeOrchestratorMessage(request('[0,256]')), /field `body\[1\]`: expected an integer 0\.\.255/)
   rejects(t, () => decodeOrchestratorMessage(request('[1.5]')), /field `body\[0\]`: expected an integer 0\.\.255, got a non-integer number/)
