@@ -49,25 +49,35 @@ function parseByteList (text: string, from: number, to: number): Buffer | null {
   // At most one byte per two characters ("1,"): allocate once, trim at the end.
   const out = Buffer.allocUnsafe((to - from + 1) >> 1)
   let k = 0
-  let i = from
-  while (i < to && isSpace(text.charCodeAt(i))) i++
-  if (i === to) return out.subarray(0, 0)
-  for (;;) {
-    const start = i
-    let n = 0
-    let c = text.charCodeAt(i)
-    while (c >= DIGIT_0 && c <= DIGIT_9) {
+  let n = 0
+  let digits = 0
+  // 0: a number is expected, 1: inside a number, 2: after a number and some space.
+  let state = 0
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= DIGIT_0 && c <= DIGIT_9) {
+      if (state === 2) return null
+      if (state === 0) {
+        state = 1
+        n = 0
+        digits = 0
+      } else if (n === 0) {
+        return null // JSON has no leading zeros
+      }
       n = n * 10 + c - DIGIT_0
-      c = text.charCodeAt(++i)
+      if (++digits > 3) return null
+    } else if (c === COMMA) {
+      if (state === 0 || n > 255) return null
+      out[k++] = n
+      state = 0
+    } else if (isSpace(c)) {
+      if (state === 1) state = 2
+    } else {
+      return null
     }
-    const digits = i - start
-    // JSON has no leading zeros; more than three digits cannot be a byte.
-    if (digits === 0 || digits > 3 || n > 255 || (digits > 1 && text.charCodeAt(start) === DIGIT_0)) return null
-    out[k++] = n
-    while (i < to && isSpace(text.charCodeAt(i))) i++
-    if (i === to) return out.subarray(0, k)
-    if (text.charCodeAt(i) !== COMMA) return null
-    i++
-    while (i < to && isSpace(text.charCodeAt(i))) i++
   }
+  if (state === 0) return k === 0 ? out.subarray(0, 0) : null
+  if (n > 255) return null
+  out[k++] = n
+  return out.subarray(0, k)
 }

@@ -18,11 +18,11 @@ t.test('the fast path reads a trailing body array exactly', async (t) => {
 
 t.test('anything unusual falls back to the generic path', async (t) => {
   for (const [name, line] of [
-    ['not last', `{"op":"http_request","body":[1,2],"request_id":"r"}`],
-    ['nested', `{"op":"http_request","x":{"body":[1,2]}}`],
+    ['not last', '{"op":"http_request","body":[1,2],"request_id":"r"}'],
+    ['nested', '{"op":"http_request","x":{"body":[1,2]}}'],
     ['no object end', `${head},"body":[1,2]`],
     ['another key', `${head},"bodies":[1,2]}`],
-    ['escaped quote before the key', `{"op":"x","s":"a\\"body":[1]}`],
+    ['escaped quote before the key', '{"op":"x","s":"a\\"body":[1]}'],
     ['float', `${head},"body":[1,2.0]}`],
     ['negative', `${head},"body":[-1]}`],
     ['out of range', `${head},"body":[256]}`],
