@@ -30,6 +30,7 @@ export class ProtocolWriter extends EventEmitter {
   readonly #opts: ProtocolWriterOptions
   #closedReason: string | null = null
   #pressured = false
+  #corked = false
   #lines = 0
   #bytes = 0
 
@@ -73,6 +74,13 @@ export class ProtocolWriter extends EventEmitter {
     const line = json + '\n'
     this.#lines++
     this.#bytes += line.length
+    // stdout on a Linux pipe is synchronous: one write(2) per line. Lines sent
+    // in the same tick are corked and leave in one writev when it ends.
+    if (!this.#corked) {
+      this.#corked = true
+      this.#output.cork()
+      process.nextTick(this.#uncork)
+    }
     this.#write(line, onWriteError)
     if (!this.#pressured && this.#output.writableLength > this.#opts.highWaterBytes) {
       this.#pressured = true
@@ -97,6 +105,11 @@ export class ProtocolWriter extends EventEmitter {
       // An empty write's callback runs after all earlier writes were flushed.
       this.#write('', () => { if (this.#output.writableLength === 0) done() })
     })
+  }
+
+  readonly #uncork = (): void => {
+    this.#corked = false
+    this.#output.uncork()
   }
 
   #checkDrain (): void {

@@ -2,6 +2,20 @@ import t from 'tap'
 import { PassThrough, Writable } from 'node:stream'
 import { ProtocolWriter } from '../../lib/transport/writer.js'
 
+t.test('lines sent in one tick leave in one write to the stream', async (t) => {
+  const batches: number[] = []
+  const out = new Writable({
+    writev (chunks, cb) { batches.push(chunks.length); cb() },
+    write (_chunk, _enc, cb) { batches.push(1); cb() }
+  })
+  const w = new ProtocolWriter(out, { highWaterBytes: 1024, maxQueuedBytes: 4096 })
+  for (let i = 0; i < 5; i++) w.send(`{"n":${i}}`)
+  await new Promise((resolve) => setImmediate(resolve))
+  w.send('{"n":5}')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(batches, [5, 1], 'a line of a later tick goes on its own')
+})
+
 t.test('each message is one line; stats count them', async (t) => {
   const out = new PassThrough()
   const w = new ProtocolWriter(out, { highWaterBytes: 1024, maxQueuedBytes: 4096 })
@@ -30,6 +44,8 @@ t.test('pressure past the high-water mark, drain when the reader catches up, ref
   t.ok(w.queuedBytes > 100)
   t.throws(() => w.send(line), { code: 'FST_PYWATT_OUTPUT_OVERFLOW' })
   t.doesNotThrow(() => w.send('{"op":"heartbeat_ack"}', true), 'essential lines bypass the cap')
+  // Lines of one tick are corked: they reach the stream when the tick ends.
+  await new Promise((resolve) => setImmediate(resolve))
   while (release !== null) {
     const r: () => void = release
     release = null
