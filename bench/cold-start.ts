@@ -39,7 +39,7 @@ async function moduleStart (): Promise<ModuleTiming> {
     command: process.execPath,
     args: [moduleScript],
     env: childEnv,
-    secrets: { API_KEY: 'bench-key' },
+    secrets: { API_KEY: 'bench-key', JWT_SECRET: 'bench-jwt-secret-0123456789' },
     // Bind an OS-chosen port, as the bare app does; without it, start() would
     // first probe a free port, which is the orchestrator's cost, not the module's.
     listen: '127.0.0.1:0'

@@ -1,6 +1,9 @@
 import os from 'node:os'
 import { coldStart } from './cold-start.js'
 import { logger } from './logger.js'
+import { jwtBench } from './jwt.js'
+import { http } from './http.js'
+import { data } from './data.js'
 import { formatSummary, type Row, type Section } from './report.js'
 
 /**
@@ -16,7 +19,10 @@ import { formatSummary, type Row, type Section } from './report.js'
  */
 const sections: Section[] = [
   coldStart,
-  logger
+  logger,
+  jwtBench,
+  http,
+  data
 ]
 
 const filters = process.argv.slice(2).map((a) => a.toLowerCase())

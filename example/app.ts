@@ -2,8 +2,16 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import pywatt, { pywattLogger, type PyWattOptions } from '../plugins/index.js'
 import routeDiscovery from '../plugins/route-discovery.js'
 import ipcHttp from '../plugins/ipc-http.js'
+import jwt from '../plugins/jwt.js'
 
 interface Item { id: number, name: string }
+
+// The items table in each dialect the data layer speaks.
+const ITEMS_TABLE = {
+  sqlite: 'CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)',
+  postgres: 'CREATE TABLE IF NOT EXISTS items (id SERIAL PRIMARY KEY, name TEXT NOT NULL)',
+  mysql: 'CREATE TABLE IF NOT EXISTS items (id INT AUTO_INCREMENT PRIMARY KEY, name TEXT NOT NULL)'
+}
 
 /**
  * The example module: a health route (from the root plugin), a few JSON routes
@@ -11,12 +19,20 @@ interface Item { id: number, name: string }
  */
 export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: pywattLogger() })
-  await app.register(pywatt, { secrets: ['API_KEY'], ...opts })
+  // Items live in `pywatt.db` (embedded SQLite in memory unless `opts.db` says
+  // otherwise, e.g. `{ urlSecret: 'DATABASE_URL' }`); the list is cached in `pywatt.cache`.
+  await app.register(pywatt, { secrets: ['API_KEY', 'JWT_SECRET'], db: { filename: ':memory:' }, ...opts })
   await app.register(routeDiscovery)
   await app.register(ipcHttp)
+  // Bearer tokens signed with the JWT_SECRET secret (HS256); after a rotation the
+  // previous key verifies for EXAMPLE_JWT_OVERLAP_MS (default 5 minutes).
+  await app.register(jwt, { rotationOverlap: Number(process.env.EXAMPLE_JWT_OVERLAP_MS ?? 300_000) })
 
-  const items = new Map<number, Item>([[1, { id: 1, name: 'first' }]])
-  let nextId = 2
+  const { db, cache } = app.pywatt
+  const p = (n: number): string => db.placeholder(n)
+  await db.execute(ITEMS_TABLE[db.dialect])
+  if (await db.queryOne('SELECT id FROM items') === undefined) await db.execute(`INSERT INTO items (name) VALUES (${p(1)})`, ['first'])
+  await cache.delete('items:list')
   let rotations = 0
   app.pywatt.secrets.onRotate(['API_KEY'], () => { rotations++ })
 
@@ -27,12 +43,15 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
     rotations
   }))
 
-  app.get('/api/items', async () => [...items.values()])
+  app.get('/api/items', async () => await cache.wrap('items:list', () => db.query<Item>('SELECT id, name FROM items ORDER BY id'), { ttl: 30_000 }))
+
+  // Protected: announced with auth "jwt"; no valid token, no handler (401).
+  app.get('/api/me', { config: { pywatt: { auth: 'jwt' } } }, async (req) => ({ sub: req.user.sub ?? null, exp: req.user.exp }))
 
   app.get<{ Params: { id: number } }>('/api/items/:id', {
     schema: { params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] } }
   }, async (req, reply) => {
-    const item = items.get(req.params.id)
+    const item = await db.queryOne<Item>(`SELECT id, name FROM items WHERE id = ${p(1)}`, [req.params.id])
     if (item === undefined) return await reply.code(404).send({ error: 'not found' })
     return item
   })
@@ -47,9 +66,12 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
       }
     }
   }, async (req, reply) => {
-    const item = { id: nextId++, name: req.body.name }
-    items.set(item.id, item)
-    return await reply.code(201).send(item)
+    const name = req.body.name
+    const id = db.dialect === 'postgres'
+      ? (await db.queryOne<Item>(`INSERT INTO items (name) VALUES (${p(1)}) RETURNING id`, [name]))?.id
+      : (await db.execute(`INSERT INTO items (name) VALUES (${p(1)})`, [name])).lastInsertId
+    await cache.delete('items:list')
+    return await reply.code(201).send({ id: Number(id), name })
   })
 
   app.post('/api/echo', async (req) => req.body)

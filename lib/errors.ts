@@ -48,3 +48,54 @@ export const ERR_PYWATT_OUTPUT_OVERFLOW = createError<[number]>(
 /** `pywatt.listen()` could not bind the address the orchestrator assigned. */
 export const ERR_PYWATT_LISTEN = createError<[string, { cause: unknown }?]>(
   'FST_PYWATT_LISTEN', 'Cannot listen: %s', 500)
+
+/**
+ * A request to a JWT-protected route was refused. The body is the same for every
+ * cause; the cause (`reason`, one of the `FST_PYWATT_JWT_*` reason codes) is logged.
+ */
+export const ERR_PYWATT_JWT_UNAUTHORIZED = createError(
+  'FST_PYWATT_JWT_UNAUTHORIZED', 'Unauthorized', 401)
+
+/** The JWT key secret cannot be used for the configured algorithms; the key is never included. */
+export const ERR_PYWATT_JWT_KEY = createError<[string]>(
+  'FST_PYWATT_JWT_KEY', 'Unusable JWT key: %s', 500)
+
+/** A token cannot be signed (verify-only key, no key yet, invalid payload). */
+export const ERR_PYWATT_JWT_SIGN = createError<[string]>(
+  'FST_PYWATT_JWT_SIGN', 'Cannot sign a JWT: %s', 500)
+
+/** The database configuration (URL or options) is invalid; the URL itself is never quoted. */
+export const ERR_PYWATT_DB_CONFIG = createError<[string]>(
+  'FST_PYWATT_DB_CONFIG', 'Invalid database configuration: %s', 500, TypeError)
+
+/** The database driver failed; the driver's error is the `cause`. */
+export const ERR_PYWATT_DB_QUERY = createError<[string, { cause: unknown }?]>(
+  'FST_PYWATT_DB_QUERY', 'Database error: %s', 500)
+
+/** No pooled connection became free within `pool.acquireTimeout`. */
+export const ERR_PYWATT_DB_POOL_TIMEOUT = createError<[number, { cause: unknown }?]>(
+  'FST_PYWATT_DB_POOL_TIMEOUT', 'No database connection became free within %d ms (pool exhausted)', 503)
+
+/** The database was closed, or a transaction handle was used after its transaction ended. */
+export const ERR_PYWATT_DB_CLOSED = createError<[string]>(
+  'FST_PYWATT_DB_CLOSED', 'Database unavailable: %s', 503)
+
+/** The cache configuration (URL or options) is invalid; the URL itself is never quoted. */
+export const ERR_PYWATT_CACHE_CONFIG = createError<[string]>(
+  'FST_PYWATT_CACHE_CONFIG', 'Invalid cache configuration: %s', 500, TypeError)
+
+/** The cache backend cannot do this operation (see the README capability table). */
+export const ERR_PYWATT_CACHE_UNSUPPORTED = createError<[string, string]>(
+  'FST_PYWATT_CACHE_UNSUPPORTED', "The %s cache backend does not support '%s'", 500)
+
+/** The cache backend failed; the client's error is the `cause`. */
+export const ERR_PYWATT_CACHE_OPERATION = createError<[string, { cause: unknown }?]>(
+  'FST_PYWATT_CACHE_OPERATION', 'Cache error: %s', 500)
+
+/** `incr`/`decr` on a value that is not an integer. */
+export const ERR_PYWATT_CACHE_NOT_INTEGER = createError<[string]>(
+  'FST_PYWATT_CACHE_NOT_INTEGER', "Cache value of '%s' is not an integer", 500)
+
+/** Routes marked `config: { pywatt: { auth: 'jwt' } }` were declared before `fastify-pywatt/jwt` could protect them. */
+export const ERR_PYWATT_JWT_UNPROTECTED = createError<[string]>(
+  'FST_PYWATT_JWT_UNPROTECTED', "Routes marked auth: 'jwt' were declared before fastify-pywatt/jwt was registered, so they are not protected: %s", 500)

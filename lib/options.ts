@@ -1,5 +1,6 @@
 import { Check, Errors, Type, type Static } from '#typebox'
 import { ERR_PYWATT_INVALID_OPTIONS } from './errors.js'
+import { CacheOptionSchema, DbOptionSchema } from './data/options.js'
 
 const EndpointOption = Type.Object({
   path: Type.String({ minLength: 1 }),
@@ -37,7 +38,11 @@ export const PyWattOptionsSchema = Type.Object({
   /** The built-in health route: `false` to leave it out (default `{ path: '/health' }`). */
   health: Type.Optional(Type.Union([Type.Literal(false), Type.Object({ path: Type.String({ pattern: '^/' }) }, { additionalProperties: false })])),
   /** Exit the process once a stop requested by the orchestrator or a signal is done (default true on real stdio). */
-  exitOnStop: Type.Optional(Type.Boolean())
+  exitOnStop: Type.Optional(Type.Boolean()),
+  /** `fastify.pywatt.db`: URL secret, URL or SQLite settings; `false` to leave it out (default: SQLite, opened on first use). */
+  db: Type.Optional(DbOptionSchema),
+  /** `fastify.pywatt.cache`: URL secret, URL or memory settings; `false` to leave it out (default: in-memory). */
+  cache: Type.Optional(CacheOptionSchema)
 }, { additionalProperties: false })
 
 /** The serialisable options of the root plugin. */

@@ -14,6 +14,9 @@ import { RouteTable } from '../lib/discovery/route-table.js'
 import { ModuleRuntime, type StopReason } from '../lib/runtime/runtime.js'
 import { isStandalone } from '../lib/runtime/standalone.js'
 import type { SecretStore } from '../lib/secrets/store.js'
+import { attachData } from '../lib/data/wire.js'
+import type { Database } from '../lib/db/index.js'
+import type { Cache } from '../lib/cache/index.js'
 import { DEFAULT_LIMITS, type StdioChannel } from '../lib/transport/stdio-channel.js'
 
 /** Streams that replace the process's stdin/stdout (tests, embedding). */
@@ -62,6 +65,10 @@ export interface PyWattNamespace {
    * deadline, close the app, flush stdout, then exit (unless `exitOnStop` is false).
    */
   stop: (reason?: StopReason) => Promise<void>
+  /** The database (option `db`; absent with `db: false`). */
+  readonly db: Database
+  /** The cache (option `cache`; absent with `cache: false`). */
+  readonly cache: Cache
 }
 
 /** Per-route settings read by fastify-pywatt, under the route's `config.pywatt`. */
@@ -190,7 +197,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   const builtin: EndpointAnnounce[] = []
   const routeTable = new RouteTable()
   app.addHook('onRoute', (route) => routeTable.add(route))
-  const namespace: InternalNamespace = Object.assign(Object.create(null) as object, {
+  const namespace: InternalNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
     moduleId: runtime.moduleId,
     init: Object.freeze({ ...runtime.init }),
     standalone: runtime.standalone,
@@ -223,6 +230,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     stop: (reason?: StopReason) => stop(reason)
   })
   app.decorate('pywatt', namespace)
+  await attachData(app, namespace, { db: opts.db, cache: opts.cache, secrets: runtime.secrets, log })
 
   if (opts.health !== false) {
     const path = opts.health?.path ?? '/health'

@@ -60,7 +60,7 @@ function received (stdoutText: string): Array<Record<string, any>> {
 }
 
 t.test('pywatt-dev runs the example module end to end', async (t) => {
-  const dir = t.testdir({ 'secrets.env': 'API_KEY=first-key-from-file\n' })
+  const dir = t.testdir({ 'secrets.env': 'API_KEY=first-key-from-file\nJWT_SECRET=jwt-secret-from-file-0123456789\n' })
   const cli = runCli(t, ['--env-file', join(dir, 'secrets.env'), '--gateway-port', '0', '--heartbeat', '100', '--', 'node', EXAMPLE])
 
   const [, port] = await cli.stdout.next(/\[pywatt-dev\] gateway on http:\/\/127\.0\.0\.1:(\d+) -> module\n/)
@@ -69,13 +69,14 @@ t.test('pywatt-dev runs the example module end to end', async (t) => {
 
   // the endpoint table after announce
   const [table] = await cli.stdout.next(/\[pywatt-dev\] module announced (\S+) with (\d+) endpoint\(s\):\n(?: {2}.*\n)+/)
-  t.match(table, `module announced ${listen} with 5 endpoint(s):`)
+  t.match(table, `module announced ${listen} with 6 endpoint(s):`)
   const rows = table.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/))
   t.same(rows[0], ['METHODS', 'PATH', 'AUTH'])
   t.same(rows.slice(1).sort((a, b) => a[1].localeCompare(b[1])), [
     ['POST', '/api/echo'],
     ['GET,POST', '/api/items'],
     ['GET', '/api/items/:id'],
+    ['GET', '/api/me', 'jwt'],
     ['GET', '/health'],
     ['GET', '/hello']
   ])

@@ -9,12 +9,13 @@ t.test('the example module: handshake, secrets, announce, HTTP, heartbeat, rotat
     { path: '/api/echo', methods: ['POST'] },
     { path: '/api/items', methods: ['GET', 'POST'] },
     { path: '/api/items/:id', methods: ['GET'] },
+    { path: '/api/me', methods: ['GET'], auth: 'jwt' },
     { path: '/health', methods: ['GET'] },
     { path: '/hello', methods: ['GET'] }
   ])
   t.equal(dev.announcedListen, dev.listen, 'announce echoes init.listen')
   const getSecrets = dev.messages.filter((m) => m.op === 'get_secret')
-  t.same(getSecrets, [{ op: 'get_secret', name: 'API_KEY' }])
+  t.same(getSecrets, [{ op: 'get_secret', name: 'API_KEY' }, { op: 'get_secret', name: 'JWT_SECRET' }])
   t.ok(dev.messages.indexOf(getSecrets[0]) < dev.messages.findIndex((m) => m.op === 'announce'), 'secrets before announce')
 
   const base = `http://${dev.listen}`
@@ -32,7 +33,7 @@ t.test('the example module: handshake, secrets, announce, HTTP, heartbeat, rotat
 
   const ack = await dev.rotate('API_KEY', 'the-rotated-key')
   t.equal(ack.status, 'success')
-  await dev.waitFor((m) => m.op === 'get_secret' && dev.messages.filter((x) => x.op === 'get_secret').length === 2)
+  await dev.waitFor((m) => m.op === 'get_secret' && dev.messages.filter((x) => x.op === 'get_secret').length === 3)
   let after: { keyLength: number, rotations: number } = { keyLength: 0, rotations: 0 }
   for (let i = 0; i < 100 && after.rotations === 0; i++) {
     after = await (await fetch(`${base}/hello`)).json() as typeof after

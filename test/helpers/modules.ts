@@ -18,7 +18,7 @@ export async function startModule (
   const dev = new DevOrchestrator({
     command: process.execPath,
     args: [entry],
-    secrets: { API_KEY: 'first-api-key-value' },
+    secrets: { API_KEY: 'first-api-key-value', JWT_SECRET: 'first-jwt-secret-value-0123456789' },
     env: { ...process.env, ...extraEnv },
     ...rest
   })

@@ -61,7 +61,7 @@ t.test('in-process: a missing startup secret refuses to start', async (t) => {
 
 t.test('the built example runs standalone with PYWATT_STANDALONE=1', async (t) => {
   const child = spawn(process.execPath, [EXAMPLE], {
-    env: { ...process.env, PYWATT_STANDALONE: '1', API_KEY: 'standalone-key', PORT: '0' },
+    env: { ...process.env, PYWATT_STANDALONE: '1', API_KEY: 'standalone-key', JWT_SECRET: 'standalone-jwt-secret-0123456789', PORT: '0' },
     stdio: ['pipe', 'pipe', 'pipe']
   })
   t.after(() => child.kill('SIGKILL'))

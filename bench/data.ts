@@ -1,0 +1,179 @@
+import { performance } from 'node:perf_hooks'
+import Sqlite from 'better-sqlite3'
+import { Redis } from 'ioredis'
+import { LRUCache } from 'lru-cache'
+import memjs from 'memjs'
+import mysql from 'mysql2/promise'
+import pg from 'pg'
+import { createCache } from '../lib/cache/index.js'
+import { createDatabase } from '../lib/db/index.js'
+import { median, percent, rate, spread, type Row, type Section } from './report.js'
+
+/**
+ * `pywatt.db.query` and `pywatt.cache.get/set` against the raw driver, same
+ * statement, same server, same concurrency, interleaved rounds (medians).
+ * Server backends run 32 operations in flight; SQLite and memory are
+ * in-process and synchronous underneath, so their baseline is the raw call
+ * made from an async function (what a route handler would do).
+ * A backend whose server is not reachable is reported and skipped.
+ */
+
+const ROUNDS = 9
+const CONCURRENCY = 32
+const SERVER_OPS = 6_000
+const LOCAL_OPS = 200_000
+const TARGET = { op: '>=' as const, value: 0.95 }
+
+type Op = (i: number) => Promise<unknown>
+
+/** Operations per second of `ops` calls of `op`, `concurrency` at a time. */
+async function throughput (op: Op, ops: number, concurrency: number): Promise<number> {
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < ops) await op(next++)
+  }))
+  return ops / ((performance.now() - t0) / 1000)
+}
+
+interface Pair { subject: Op, baseline: Op, ops: number, concurrency: number }
+
+async function compare (name: string, pair: Pair, log: (line: string) => void): Promise<Row> {
+  await throughput(pair.subject, Math.ceil(pair.ops / 4), pair.concurrency)
+  await throughput(pair.baseline, Math.ceil(pair.ops / 4), pair.concurrency)
+  const subject: number[] = []
+  const baseline: number[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    if (round % 2 === 0) {
+      subject.push(await throughput(pair.subject, pair.ops, pair.concurrency))
+      baseline.push(await throughput(pair.baseline, pair.ops, pair.concurrency))
+    } else {
+      baseline.push(await throughput(pair.baseline, pair.ops, pair.concurrency))
+      subject.push(await throughput(pair.subject, pair.ops, pair.concurrency))
+    }
+  }
+  const s = median(subject)
+  const b = median(baseline)
+  log(`data  ${name.padEnd(24)} pywatt ${rate(s, 'ops/s')} (spread ${percent(spread(subject))})  raw ${rate(b, 'ops/s')} (spread ${percent(spread(baseline))})`)
+  return { name: `data ${name}`, detail: `pywatt ${rate(s, 'ops/s')}  raw ${rate(b, 'ops/s')}`, ratio: s / b, target: TARGET }
+}
+
+/** Run `body` with the backend, or report why it was skipped. */
+async function backend (name: string, log: (line: string) => void, body: () => Promise<Row[]>): Promise<Row[]> {
+  try {
+    return await body()
+  } catch (err) {
+    log(`data  ${name}: SKIPPED (${(err as Error).message})`)
+    return []
+  }
+}
+
+export const data: Section = {
+  name: 'data',
+  async run ({ log }): Promise<Row[]> {
+    const rows: Row[] = []
+
+    rows.push(...await backend('sqlite', log, async () => {
+      const db = createDatabase({ url: 'sqlite::memory:' })
+      const raw = new Sqlite(':memory:')
+      const stmt = raw.prepare('SELECT ? AS n')
+      try {
+        return [await compare('sqlite query', {
+          subject: (i) => db.query('SELECT ? AS n', [i]),
+          baseline: async (i) => stmt.all([i]),
+          ops: LOCAL_OPS,
+          concurrency: 1
+        }, log)]
+      } finally {
+        await db.close()
+        raw.close()
+      }
+    }))
+
+    rows.push(...await backend('postgres', log, async () => {
+      const db = createDatabase({ url: 'postgres://postgres@127.0.0.1:5432/test' })
+      const raw = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 10 })
+      try {
+        await db.ping()
+        return [await compare('postgres query', {
+          subject: (i) => db.query('SELECT $1::int AS n', [i]),
+          baseline: async (i) => (await raw.query('SELECT $1::int AS n', [i])).rows,
+          ops: SERVER_OPS,
+          concurrency: CONCURRENCY
+        }, log)]
+      } finally {
+        await db.close()
+        await raw.end()
+      }
+    }))
+
+    rows.push(...await backend('mariadb', log, async () => {
+      const db = createDatabase({ url: 'mysql://root@127.0.0.1:3306/test' })
+      const raw = mysql.createPool({ host: '127.0.0.1', port: 3306, user: 'root', database: 'test', connectionLimit: 10, charset: 'utf8mb4' })
+      try {
+        await db.ping()
+        return [await compare('mariadb query', {
+          subject: (i) => db.query('SELECT ? AS n', [i]),
+          baseline: async (i) => (await raw.query('SELECT ? AS n', [i]))[0],
+          ops: SERVER_OPS,
+          concurrency: CONCURRENCY
+        }, log)]
+      } finally {
+        await db.close()
+        await raw.end()
+      }
+    }))
+
+    rows.push(...await backend('memory', log, async () => {
+      const cache = createCache()
+      const raw = new LRUCache<string, string>({ max: 10_000 })
+      const value = 'v'.repeat(100)
+      return [
+        await compare('memory set', { subject: (i) => cache.set(`k${i & 1023}`, value), baseline: async (i) => raw.set(`k${i & 1023}`, value), ops: LOCAL_OPS, concurrency: 1 }, log),
+        await compare('memory get', { subject: (i) => cache.get(`k${i & 1023}`), baseline: async (i) => raw.get(`k${i & 1023}`), ops: LOCAL_OPS, concurrency: 1 }, log)
+      ]
+    }))
+
+    rows.push(...await backend('redis', log, async () => {
+      const cache = createCache({ url: 'redis://127.0.0.1:6379/0', namespace: 'pwbench' })
+      const raw = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 1 })
+      const value = 'v'.repeat(100)
+      try {
+        await cache.set('probe', 1)
+        const out = [
+          await compare('redis set', { subject: (i) => cache.set(`k${i & 1023}`, value), baseline: (i) => raw.set(`pwbench-raw:k${i & 1023}`, value), ops: SERVER_OPS * 2, concurrency: CONCURRENCY }, log),
+          await compare('redis get', { subject: (i) => cache.get(`k${i & 1023}`), baseline: (i) => raw.get(`pwbench-raw:k${i & 1023}`), ops: SERVER_OPS * 2, concurrency: CONCURRENCY }, log)
+        ]
+        await cache.clear()
+        let cursor = '0'
+        do {
+          const [next, keys] = await raw.scan(cursor, 'MATCH', 'pwbench-raw:*', 'COUNT', 1000)
+          cursor = next
+          if (keys.length > 0) await raw.unlink(...keys)
+        } while (cursor !== '0')
+        return out
+      } finally {
+        await cache.close()
+        raw.disconnect()
+      }
+    }))
+
+    rows.push(...await backend('memcached', log, async () => {
+      const cache = createCache({ url: 'memcached://127.0.0.1:11211', namespace: 'pwbench' })
+      const raw = memjs.Client.create('127.0.0.1:11211', { retries: 1, logger: { log: () => {} } })
+      const value = 'v'.repeat(100)
+      try {
+        await cache.set('probe', 1)
+        return [
+          await compare('memcached set', { subject: (i) => cache.set(`k${i & 1023}`, value), baseline: (i) => raw.set(`pwbench-raw:k${i & 1023}`, value, {}), ops: SERVER_OPS, concurrency: CONCURRENCY }, log),
+          await compare('memcached get', { subject: (i) => cache.get(`k${i & 1023}`), baseline: (i) => raw.get(`pwbench-raw:k${i & 1023}`), ops: SERVER_OPS, concurrency: CONCURRENCY }, log)
+        ]
+      } finally {
+        await cache.close()
+        raw.close()
+      }
+    }))
+
+    return rows
+  }
+}

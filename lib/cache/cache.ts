@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto'
+import { ERR_PYWATT_CACHE_CONFIG } from '../errors.js'
+import { registerSecret } from '../logging/registry.js'
+import { MemcachedBackend } from './memcached.js'
+import { MemoryBackend } from './memory.js'
+import { RedisBackend } from './redis.js'
+import type { CacheBackend, CacheKind, CacheOptions, CacheStats, CacheValue, SetOptions } from './types.js'
+
+/** Defaults of the cache options. */
+export const CACHE_DEFAULTS = Object.freeze({
+  maxEntries: 10_000,
+  maxBytes: 64 * 1024 * 1024,
+  defaultTtl: 0,
+  commandTimeout: 5_000
+})
+
+const SCHEMES: Record<string, CacheKind> = {
+  'memory:': 'memory',
+  'redis:': 'redis',
+  'rediss:': 'redis',
+  'memcached:': 'memcached'
+}
+
+function decode (part: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    throw new ERR_PYWATT_CACHE_CONFIG('the URL has invalid percent-encoding')
+  }
+}
+
+/** Parse a cache URL with the WHATWG parser; the password is registered for scrubbing. */
+export function parseCacheUrl (url: string): CacheOptions & { tls?: boolean } {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    throw new ERR_PYWATT_CACHE_CONFIG('the cache URL cannot be parsed')
+  }
+  const kind = SCHEMES[u.protocol]
+  if (kind === undefined) throw new ERR_PYWATT_CACHE_CONFIG(`unsupported URL scheme '${u.protocol}'`)
+  if (kind === 'memory') return { kind }
+  const out: CacheOptions & { tls?: boolean } = { kind, host: decode(u.hostname.replace(/^\[|\]$/g, '')) }
+  if (u.protocol === 'rediss:') out.tls = true
+  if (u.port !== '') out.port = Number(u.port)
+  if (u.username !== '') out.user = decode(u.username)
+  if (u.password !== '') {
+    registerSecret(u.password)
+    out.password = decode(u.password)
+    registerSecret(out.password)
+  }
+  const db = u.pathname.slice(1)
+  if (kind === 'redis' && db !== '') {
+    if (!/^\d+$/.test(db)) throw new ERR_PYWATT_CACHE_CONFIG('the Redis database in the URL must be a number')
+    out.db = Number(db)
+  }
+  return out
+}
+
+function checkTtl (ttl: number, what = 'ttl'): number {
+  if (!Number.isFinite(ttl) || ttl < 0) throw new ERR_PYWATT_CACHE_CONFIG(`${what} must be a number of milliseconds ≥ 0`)
+  return Math.ceil(ttl)
+}
+
+/** Build the backend of the options (no I/O for memory; clients connect in the background). */
+export function createBackend (options: CacheOptions = {}): CacheBackend {
+  const fromUrl = options.url === undefined ? {} : parseCacheUrl(options.url)
+  const o: CacheOptions & { tls?: boolean } = { ...fromUrl }
+  for (const [k, v] of Object.entries(options)) if (v !== undefined && k !== 'url') (o as Record<string, unknown>)[k] = v
+  if (options.password !== undefined) registerSecret(options.password)
+  const commandTimeout = o.commandTimeout ?? CACHE_DEFAULTS.commandTimeout
+  const kind = o.kind ?? 'memory'
+  if (kind === 'redis') {
+    return new RedisBackend({ host: o.host ?? '127.0.0.1', port: o.port ?? 6379, user: o.user, password: o.password, db: o.db ?? 0, tls: o.tls ?? false, commandTimeout })
+  }
+  if (kind === 'memcached') {
+    return new MemcachedBackend({ host: o.host ?? '127.0.0.1', port: o.port ?? 11211, user: o.user, password: o.password, commandTimeout })
+  }
+  if (kind !== 'memory') throw new ERR_PYWATT_CACHE_CONFIG(`unknown cache kind '${String(kind)}'`)
+  return new MemoryBackend(o.maxEntries ?? CACHE_DEFAULTS.maxEntries, o.maxBytes ?? CACHE_DEFAULTS.maxBytes)
+}
+
+/**
+ * `fastify.pywatt.cache`: one API over memory, Redis and Memcached. TTLs are
+ * milliseconds, `0` means no expiry, an absent TTL means `defaultTtl`.
+ */
+export class Cache {
+  readonly #backend: CacheBackend
+  readonly #prefix: string
+  readonly #defaultTtl: number
+  readonly #flights = new Map<string, Promise<unknown>>()
+  readonly #stats = { hits: 0, misses: 0, sets: 0, deletes: 0 }
+
+  constructor (backend: CacheBackend, options: { namespace?: string, defaultTtl?: number } = {}) {
+    this.#backend = backend
+    this.#prefix = options.namespace === undefined || options.namespace === '' ? '' : `${options.namespace}:`
+    this.#defaultTtl = checkTtl(options.defaultTtl ?? CACHE_DEFAULTS.defaultTtl, 'defaultTtl')
+  }
+
+  /** `memory`, `redis` or `memcached`. */
+  get kind (): CacheKind { return this.#backend.kind }
+
+  #ttl (opts?: SetOptions): number {
+    return opts?.ttl === undefined ? this.#defaultTtl : checkTtl(opts.ttl)
+  }
+
+  /** The stored value, or `undefined`. */
+  async get<T = CacheValue> (key: string): Promise<T | undefined> {
+    const value = await this.#backend.get(this.#prefix + key)
+    if (value === undefined) this.#stats.misses++
+    else this.#stats.hits++
+    return value as T | undefined
+  }
+
+  async set (key: string, value: CacheValue, opts?: SetOptions): Promise<void> {
+    await this.#backend.set(this.#prefix + key, value, this.#ttl(opts))
+    this.#stats.sets++
+  }
+
+  /** True if the key existed. */
+  async delete (key: string): Promise<boolean> {
+    const deleted = await this.#backend.delete(this.#prefix + key)
+    if (deleted) this.#stats.deletes++
+    return deleted
+  }
+
+  has (key: string): Promise<boolean> {
+    return this.#backend.has(this.#prefix + key)
+  }
+
+  /** Milliseconds left; `0` = no expiry; `undefined` = no such key. */
+  ttl (key: string): Promise<number | undefined> {
+    return this.#backend.ttl(this.#prefix + key)
+  }
+
+  /** Add `by` (default 1) to an integer value (a missing key counts as 0); resolves with the new value. */
+  async incr (key: string, by = 1): Promise<number> {
+    if (!Number.isSafeInteger(by)) throw new ERR_PYWATT_CACHE_CONFIG('the increment must be a safe integer')
+    return await this.#backend.incr(this.#prefix + key, by)
+  }
+
+  decr (key: string, by = 1): Promise<number> {
+    return this.incr(key, -by)
+  }
+
+  /** Values in the order of `keys` (`undefined` for a miss). */
+  async getMany<T = CacheValue> (keys: readonly string[]): Promise<Array<T | undefined>> {
+    const values = await this.#backend.getMany(keys.map((k) => this.#prefix + k))
+    for (const v of values) {
+      if (v === undefined) this.#stats.misses++
+      else this.#stats.hits++
+    }
+    return values as Array<T | undefined>
+  }
+
+  async setMany (entries: Iterable<readonly [string, CacheValue]> | Record<string, CacheValue>, opts?: SetOptions): Promise<void> {
+    const list = Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, CacheValue]>)] : Object.entries(entries)
+    await this.#backend.setMany(list.map(([k, v]) => [this.#prefix + k, v]), this.#ttl(opts))
+    this.#stats.sets += list.length
+  }
+
+  /** How many of the keys existed. */
+  async deleteMany (keys: readonly string[]): Promise<number> {
+    const n = await this.#backend.deleteMany(keys.map((k) => this.#prefix + k))
+    this.#stats.deletes += n
+    return n
+  }
+
+  /**
+   * Delete every key under `namespace:` (inside this cache's own namespace), or
+   * every key of this cache without one. Redis uses SCAN, never KEYS.
+   */
+  async clear (namespace?: string): Promise<number> {
+    const n = await this.#backend.clear(this.#prefix + (namespace === undefined || namespace === '' ? '' : `${namespace}:`))
+    this.#stats.deletes += n
+    return n
+  }
+
+  /** Take the lock `key` for `ttl` ms: a token, or `null` if someone holds it. */
+  async lock (key: string, ttl: number): Promise<string | null> {
+    if (checkTtl(ttl) === 0) throw new ERR_PYWATT_CACHE_CONFIG('a lock needs a ttl > 0')
+    const token = randomUUID()
+    return await this.#backend.lock(`${this.#prefix}lock:${key}`, token, Math.ceil(ttl)) ? token : null
+  }
+
+  /** Release the lock if `token` still holds it (atomic compare-and-delete). */
+  unlock (key: string, token: string): Promise<boolean> {
+    return this.#backend.unlock(`${this.#prefix}lock:${key}`, token)
+  }
+
+  /**
+   * Cache-aside: the cached value, else `load()`'s, stored with `opts.ttl`.
+   * `T` is not checked: the value must be a string, a Buffer or JSON.
+   * Concurrent misses of one key in this process share one `load()`.
+   */
+  async wrap<T> (key: string, load: () => Promise<T>, opts?: SetOptions): Promise<T> {
+    const cached = await this.get<T>(key)
+    if (cached !== undefined) return cached
+    const running = this.#flights.get(key) as Promise<T> | undefined
+    if (running !== undefined) return running
+    const flight = (async () => {
+      try {
+        const value = await load()
+        await this.set(key, value as CacheValue, opts)
+        return value
+      } finally {
+        this.#flights.delete(key)
+      }
+    })()
+    this.#flights.set(key, flight)
+    return flight
+  }
+
+  stats (): CacheStats {
+    return { ...this.#stats, evictions: this.#backend.evictions() }
+  }
+
+  /** Close the client this cache created. */
+  close (): Promise<void> {
+    return this.#backend.close()
+  }
+}
+
+/** Build a cache from a URL and/or options (default: memory). */
+export function createCache (options: CacheOptions = {}): Cache {
+  return new Cache(createBackend(options), options)
+}

@@ -1,0 +1,110 @@
+import type memjs from 'memjs'
+import { loadDriver } from '../data/load-driver.js'
+import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION, ERR_PYWATT_CACHE_UNSUPPORTED } from '../errors.js'
+import { decode, encode } from './codec.js'
+import type { CacheBackend, CacheValue } from './types.js'
+
+const THIRTY_DAYS_S = 30 * 24 * 3600
+
+/** Memcached expiry: whole seconds, rounded up; past 30 days it must be a Unix time. */
+export function memcachedExpiry (ttl: number, now = Date.now()): number {
+  if (ttl <= 0) return 0
+  const seconds = Math.ceil(ttl / 1000)
+  return seconds > THIRTY_DAYS_S ? Math.ceil(now / 1000) + seconds : seconds
+}
+
+/** Connection settings of the Memcached backend. */
+export interface MemcachedSettings {
+  host: string
+  port: number
+  user?: string
+  password?: string
+  commandTimeout: number
+}
+
+/** Memcached through a memjs client we create and close. */
+export class MemcachedBackend implements CacheBackend {
+  readonly kind = 'memcached' as const
+  readonly client: memjs.Client
+
+  constructor (s: MemcachedSettings) {
+    this.client = loadDriver<typeof memjs>('memjs').Client.create(`${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`, {
+      username: s.user,
+      password: s.password,
+      timeout: s.commandTimeout / 1000,
+      retries: 1,
+      logger: { log: () => {} }
+    })
+  }
+
+  async #run<R> (work: () => Promise<R>, key?: string): Promise<R> {
+    try {
+      return await work()
+    } catch (err) {
+      const message = (err as Error).message
+      if (key !== undefined && /non-numeric/i.test(message)) throw new ERR_PYWATT_CACHE_NOT_INTEGER(key)
+      throw new ERR_PYWATT_CACHE_OPERATION(message, { cause: err })
+    }
+  }
+
+  async get (key: string): Promise<CacheValue | undefined> {
+    const { value } = await this.#run(() => this.client.get(key))
+    return value === null ? undefined : decode(value)
+  }
+
+  async set (key: string, value: CacheValue, ttl: number): Promise<void> {
+    const bytes = encode(value)
+    await this.#run(() => this.client.set(key, bytes, { expires: memcachedExpiry(ttl) }))
+  }
+
+  delete (key: string): Promise<boolean> {
+    return this.#run(() => this.client.delete(key))
+  }
+
+  async has (key: string): Promise<boolean> {
+    return await this.get(key) !== undefined
+  }
+
+  async ttl (): Promise<number | undefined> {
+    throw new ERR_PYWATT_CACHE_UNSUPPORTED('memcached', 'ttl')
+  }
+
+  /** Memcached counters are unsigned: `decr` stops at 0, a missing key starts at 0. */
+  async incr (key: string, by: number): Promise<number> {
+    const { value } = await this.#run(() => by >= 0
+      ? this.client.increment(key, by, { initial: by })
+      : this.client.decrement(key, -by, { initial: 0 }), key)
+    return Number(value)
+  }
+
+  getMany (keys: string[]): Promise<Array<CacheValue | undefined>> {
+    return Promise.all(keys.map((k) => this.get(k)))
+  }
+
+  async setMany (entries: Array<[string, CacheValue]>, ttl: number): Promise<void> {
+    await Promise.all(entries.map(([k, v]) => this.set(k, v, ttl)))
+  }
+
+  async deleteMany (keys: string[]): Promise<number> {
+    const done = await Promise.all(keys.map((k) => this.delete(k)))
+    return done.filter(Boolean).length
+  }
+
+  async clear (): Promise<number> {
+    throw new ERR_PYWATT_CACHE_UNSUPPORTED('memcached', 'clear')
+  }
+
+  async lock (): Promise<boolean> {
+    throw new ERR_PYWATT_CACHE_UNSUPPORTED('memcached', 'lock')
+  }
+
+  async unlock (): Promise<boolean> {
+    throw new ERR_PYWATT_CACHE_UNSUPPORTED('memcached', 'unlock')
+  }
+
+  evictions (): null { return null }
+
+  async close (): Promise<void> {
+    this.client.close()
+  }
+}

@@ -1,0 +1,138 @@
+import type { Redis } from 'ioredis'
+import { loadDriver } from '../data/load-driver.js'
+import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
+import { decode, encode } from './codec.js'
+import type { CacheBackend, CacheValue } from './types.js'
+
+// Delete the key only if it still holds our token: atomic on the server.
+const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+/** Escape SCAN MATCH glob characters so a prefix matches only itself. */
+export function globEscape (prefix: string): string {
+  return prefix.replace(/[*?[\]\\]/g, '\\$&')
+}
+
+function failed (err: unknown, key?: string): Error {
+  const message = (err as Error).message
+  if (key !== undefined && /not an integer|out of range/.test(message)) return new ERR_PYWATT_CACHE_NOT_INTEGER(key)
+  return new ERR_PYWATT_CACHE_OPERATION(message, { cause: err })
+}
+
+/** Connection settings of the Redis backend. */
+export interface RedisSettings {
+  host: string
+  port: number
+  user?: string
+  password?: string
+  db: number
+  tls: boolean
+  commandTimeout: number
+}
+
+/** Redis through an ioredis client we create and close. */
+export class RedisBackend implements CacheBackend {
+  readonly kind = 'redis' as const
+  readonly client: Redis
+
+  constructor (s: RedisSettings) {
+    const { Redis: Client } = loadDriver<typeof import('ioredis')>('ioredis')
+    this.client = new Client({
+      host: s.host,
+      port: s.port,
+      username: s.user,
+      password: s.password,
+      db: s.db,
+      tls: s.tls ? {} : undefined,
+      commandTimeout: s.commandTimeout,
+      connectTimeout: s.commandTimeout,
+      maxRetriesPerRequest: 1,
+      lazyConnect: false
+    })
+    // Connection errors surface on the commands; an 'error' listener keeps them from crashing.
+    this.client.on('error', () => {})
+  }
+
+  async #run<R> (work: () => Promise<R>, key?: string): Promise<R> {
+    try {
+      return await work()
+    } catch (err) {
+      throw failed(err, key)
+    }
+  }
+
+  async get (key: string): Promise<CacheValue | undefined> {
+    const raw = await this.#run(() => this.client.getBuffer(key))
+    return raw === null ? undefined : decode(raw)
+  }
+
+  async set (key: string, value: CacheValue, ttl: number): Promise<void> {
+    const bytes = encode(value)
+    await this.#run(() => ttl > 0 ? this.client.set(key, bytes, 'PX', ttl) : this.client.set(key, bytes))
+  }
+
+  async delete (key: string): Promise<boolean> {
+    return await this.#run(() => this.client.del(key)) > 0
+  }
+
+  async has (key: string): Promise<boolean> {
+    return await this.#run(() => this.client.exists(key)) > 0
+  }
+
+  async ttl (key: string): Promise<number | undefined> {
+    const left = await this.#run(() => this.client.pttl(key))
+    if (left === -2) return undefined
+    return left === -1 ? 0 : left
+  }
+
+  incr (key: string, by: number): Promise<number> {
+    return this.#run(() => this.client.incrby(key, by), key)
+  }
+
+  async getMany (keys: string[]): Promise<Array<CacheValue | undefined>> {
+    if (keys.length === 0) return []
+    const raw = await this.#run(() => this.client.mgetBuffer(...keys))
+    return raw.map((b) => b === null ? undefined : decode(b))
+  }
+
+  async setMany (entries: Array<[string, CacheValue]>, ttl: number): Promise<void> {
+    const multi = this.client.multi()
+    for (const [k, v] of entries) {
+      const bytes = encode(v)
+      if (ttl > 0) multi.set(k, bytes, 'PX', ttl)
+      else multi.set(k, bytes)
+    }
+    await this.#run(() => multi.exec())
+  }
+
+  async deleteMany (keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0
+    return await this.#run(() => this.client.del(...keys))
+  }
+
+  /** SCAN (never KEYS) in batches, UNLINK what matched. */
+  async clear (prefix: string): Promise<number> {
+    let cursor = '0'
+    let n = 0
+    const match = `${globEscape(prefix)}*`
+    do {
+      const [next, keys] = await this.#run(() => this.client.scan(cursor, 'MATCH', match, 'COUNT', 500))
+      cursor = next
+      if (keys.length > 0) n += await this.#run(() => this.client.unlink(...keys))
+    } while (cursor !== '0')
+    return n
+  }
+
+  async lock (key: string, token: string, ttl: number): Promise<boolean> {
+    return await this.#run(() => this.client.set(key, token, 'PX', ttl, 'NX')) === 'OK'
+  }
+
+  async unlock (key: string, token: string): Promise<boolean> {
+    return await this.#run(() => this.client.eval(UNLOCK, 1, key, token)) === 1
+  }
+
+  evictions (): null { return null }
+
+  async close (): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect())
+  }
+}

@@ -1,0 +1,63 @@
+/** What the cache stores: strings, Buffers, and JSON values, each returned as stored. */
+export type CacheValue = string | Buffer | number | boolean | null | CacheValue[] | { [key: string]: CacheValue }
+
+/** The cache backends. */
+export type CacheKind = 'memory' | 'redis' | 'memcached'
+
+/** Per-write settings. */
+export interface SetOptions {
+  /** Milliseconds to keep the entry; `0` = no expiry; absent = the cache's `defaultTtl`. */
+  ttl?: number
+}
+
+/** Counters since the cache was created. */
+export interface CacheStats {
+  hits: number
+  misses: number
+  sets: number
+  deletes: number
+  /** Entries pushed out by the size caps: memory only, `null` where the backend does not tell. */
+  evictions: number | null
+}
+
+/** Cache settings: a URL, or discrete fields. */
+export interface CacheOptions {
+  /** `memory:`, `redis://[user:pass@]host[:port][/db]`, `rediss://…`, `memcached://[user:pass@]host[:port]`. */
+  url?: string
+  kind?: CacheKind
+  host?: string
+  port?: number
+  user?: string
+  password?: string
+  /** Redis database number. */
+  db?: number
+  /** Prefix of every key (`namespace:key`). */
+  namespace?: string
+  /** TTL of writes without one, in ms (default 0 = no expiry). */
+  defaultTtl?: number
+  /** Memory: most entries (default 10 000). */
+  maxEntries?: number
+  /** Memory: most bytes of keys and values (default 64 MiB). */
+  maxBytes?: number
+  /** Redis and Memcached: milliseconds before a command fails (default 5 000). */
+  commandTimeout?: number
+}
+
+/** @internal One backend; keys arrive already namespaced, TTLs resolved. */
+export interface CacheBackend {
+  readonly kind: CacheKind
+  get: (key: string) => Promise<CacheValue | undefined>
+  set: (key: string, value: CacheValue, ttl: number) => Promise<void>
+  delete: (key: string) => Promise<boolean>
+  has: (key: string) => Promise<boolean>
+  ttl: (key: string) => Promise<number | undefined>
+  incr: (key: string, by: number) => Promise<number>
+  getMany: (keys: string[]) => Promise<Array<CacheValue | undefined>>
+  setMany: (entries: Array<[string, CacheValue]>, ttl: number) => Promise<void>
+  deleteMany: (keys: string[]) => Promise<number>
+  clear: (prefix: string) => Promise<number>
+  lock: (key: string, token: string, ttl: number) => Promise<boolean>
+  unlock: (key: string, token: string) => Promise<boolean>
+  evictions: () => number | null
+  close: () => Promise<void>
+}

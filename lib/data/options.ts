@@ -1,0 +1,33 @@
+import { Type } from '#typebox'
+
+const Positive = Type.Integer({ minimum: 1 })
+
+/** `db` option of the root plugin: `false` leaves `fastify.pywatt.db` out. */
+export const DbOptionSchema = Type.Union([Type.Literal(false), Type.Object({
+  /** Name of the secret holding the database URL (fetched at start, followed on rotation). */
+  urlSecret: Type.Optional(Type.String({ minLength: 1 })),
+  /** A database URL given directly. */
+  url: Type.Optional(Type.String({ minLength: 1 })),
+  /** SQLite file (relative to `dataDir`) or `:memory:`, when no URL is given. */
+  filename: Type.Optional(Type.String()),
+  /** Directory of relative SQLite files (default `PYWATT_DATA_DIR`, else `./data`). */
+  dataDir: Type.Optional(Type.String({ minLength: 1 })),
+  pool: Type.Optional(Type.Object({
+    max: Type.Optional(Positive),
+    idleTimeout: Type.Optional(Positive),
+    acquireTimeout: Type.Optional(Positive)
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })])
+
+/** `cache` option of the root plugin: `false` leaves `fastify.pywatt.cache` out. */
+export const CacheOptionSchema = Type.Union([Type.Literal(false), Type.Object({
+  /** Name of the secret holding the cache URL (fetched at start). */
+  urlSecret: Type.Optional(Type.String({ minLength: 1 })),
+  /** A cache URL given directly. */
+  url: Type.Optional(Type.String({ minLength: 1 })),
+  namespace: Type.Optional(Type.String()),
+  defaultTtl: Type.Optional(Type.Integer({ minimum: 0 })),
+  maxEntries: Type.Optional(Positive),
+  maxBytes: Type.Optional(Positive),
+  commandTimeout: Type.Optional(Positive)
+}, { additionalProperties: false })])

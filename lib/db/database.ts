@@ -1,0 +1,106 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { ERR_PYWATT_DB_CLOSED } from '../errors.js'
+import { resolveDatabaseConfig } from './config.js'
+import { MysqlDriver } from './mysql.js'
+import { PostgresDriver } from './postgres.js'
+import { SqliteDriver } from './sqlite.js'
+import type { DatabaseOptions, Dialect, Driver, ExecuteResult, Queryable, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
+
+/** @internal Build the driver of a resolved configuration (no I/O for pools: they connect lazily). */
+export function createDriver (config: ResolvedDatabaseConfig, log?: FastifyBaseLogger): Driver {
+  if (config.dialect === 'postgres') return new PostgresDriver(config, log)
+  if (config.dialect === 'mysql') return new MysqlDriver(config)
+  return new SqliteDriver(config)
+}
+
+interface Slot {
+  driver: Driver
+  inflight: number
+  retired: boolean
+}
+
+/**
+ * `fastify.pywatt.db`: one API over PostgreSQL, MySQL/MariaDB and SQLite.
+ * `replace()` swaps the backend (secret rotation): new work goes to the new
+ * pool at once, the old pool is closed when the work it runs has finished.
+ */
+export class Database implements Queryable {
+  #slot: Slot
+  #closed = false
+  readonly #log: FastifyBaseLogger | undefined
+  readonly #retiring = new Set<Promise<void>>()
+
+  constructor (driver: Driver, log?: FastifyBaseLogger) {
+    this.#slot = { driver, inflight: 0, retired: false }
+    this.#log = log
+  }
+
+  /** `postgres` (`$1` placeholders), `mysql` or `sqlite` (`?` placeholders). */
+  get dialect (): Dialect { return this.#slot.driver.dialect }
+
+  /** The placeholder of the `n`-th parameter (1-based) in this dialect. */
+  placeholder (n: number): string {
+    return this.dialect === 'postgres' ? `$${n}` : '?'
+  }
+
+  async #use<R> (work: (driver: Driver) => Promise<R>): Promise<R> {
+    if (this.#closed) throw new ERR_PYWATT_DB_CLOSED('the database is closed')
+    const slot = this.#slot
+    slot.inflight++
+    try {
+      return await work(slot.driver)
+    } finally {
+      if (--slot.inflight === 0 && slot.retired) this.#retire(slot)
+    }
+  }
+
+  #retire (slot: Slot): void {
+    const closing = slot.driver.close().catch((err: Error) => {
+      this.#log?.warn({ err: { message: err.message } }, 'closing the previous database pool failed')
+    }).finally(() => this.#retiring.delete(closing))
+    this.#retiring.add(closing)
+  }
+
+  query<T = Row> (sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return this.#use((d) => d.query(sql, params) as Promise<T[]>)
+  }
+
+  async queryOne<T = Row> (sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    return (await this.query<T>(sql, params))[0]
+  }
+
+  execute (sql: string, params: readonly unknown[] = []): Promise<ExecuteResult> {
+    return this.#use((d) => d.execute(sql, params))
+  }
+
+  /** Run `body` in a transaction: committed when it resolves, rolled back when it throws. */
+  transaction<R> (body: TransactionBody<R>): Promise<R> {
+    return this.#use((d) => d.transaction(body))
+  }
+
+  /** `SELECT 1`; rejects when the database is unreachable. */
+  ping (): Promise<void> {
+    return this.#use((d) => d.ping())
+  }
+
+  /** Swap to a new backend; the old one closes once its running work is done. */
+  replace (driver: Driver): void {
+    if (this.#closed) throw new ERR_PYWATT_DB_CLOSED('the database is closed')
+    const old = this.#slot
+    this.#slot = { driver, inflight: 0, retired: false }
+    old.retired = true
+    if (old.inflight === 0) this.#retire(old)
+  }
+
+  /** Close the pool (and any pool still draining after a swap). */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([this.#slot.driver.close(), ...this.#retiring])
+  }
+}
+
+/** Build a database from a URL and/or explicit options. */
+export function createDatabase (options: DatabaseOptions = {}, log?: FastifyBaseLogger): Database {
+  return new Database(createDriver(resolveDatabaseConfig(options), log), log)
+}

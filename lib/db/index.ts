@@ -1,0 +1,3 @@
+export { Database, createDatabase, createDriver } from './database.js'
+export { parseDatabaseUrl, resolveDatabaseConfig, dataDirectory, DEFAULT_POOL, DEFAULT_SQLITE_FILE } from './config.js'
+export type { DatabaseOptions, Dialect, ExecuteResult, PoolOptions, Queryable, Row, TransactionBody } from './types.js'

@@ -1,0 +1,120 @@
+import type * as pg from 'pg'
+import { loadDriver } from '../data/load-driver.js'
+import type { FastifyBaseLogger } from 'fastify'
+import { ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
+import { dbError, transactionHandle } from './common.js'
+import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
+
+/** Rows changed: pg counts a SELECT's rows in `rowCount`, which no other backend does. */
+function affected (result: pg.QueryResult): number {
+  return result.command === 'SELECT' ? 0 : result.rowCount ?? 0
+}
+
+/** PostgreSQL through a `pg.Pool` we own. Placeholders: `$1`, `$2`, … */
+export class PostgresDriver implements Driver {
+  readonly dialect = 'postgres' as const
+  readonly #pool: pg.Pool
+  readonly #acquireTimeout: number
+  #closed = false
+
+  constructor (config: ResolvedDatabaseConfig, log?: FastifyBaseLogger) {
+    this.#acquireTimeout = config.pool.acquireTimeout
+    const { Pool } = loadDriver<typeof pg>('pg')
+    this.#pool = new Pool({
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      password: config.password,
+      database: config.database === '' ? undefined : config.database,
+      max: config.pool.max,
+      idleTimeoutMillis: config.pool.idleTimeout,
+      connectionTimeoutMillis: config.pool.acquireTimeout
+    })
+    // An idle connection dropped by the server must not crash the process.
+    this.#pool.on('error', (err) => log?.warn({ err: { message: err.message } }, 'an idle PostgreSQL connection failed'))
+  }
+
+  #error (err: unknown): Error {
+    if (err instanceof Error && /timeout exceeded when trying to connect/.test(err.message)) {
+      return new ERR_PYWATT_DB_POOL_TIMEOUT(this.#acquireTimeout, { cause: err })
+    }
+    return dbError(err)
+  }
+
+  // The Database facade refuses work once closed; the pool is never used after end().
+  async #connect (): Promise<pg.PoolClient> {
+    try {
+      return await this.#pool.connect()
+    } catch (err) {
+      throw this.#error(err)
+    }
+  }
+
+  async query (sql: string, params: readonly unknown[]): Promise<Row[]> {
+    try {
+      return (await this.#pool.query(sql, params as unknown[])).rows
+    } catch (err) {
+      throw this.#error(err)
+    }
+  }
+
+  async execute (sql: string, params: readonly unknown[]): Promise<ExecuteResult> {
+    try {
+      return { rowsAffected: affected(await this.#pool.query(sql, params as unknown[])) }
+    } catch (err) {
+      throw this.#error(err)
+    }
+  }
+
+  async transaction<R> (body: TransactionBody<R>): Promise<R> {
+    const client = await this.#connect()
+    const run = async (sql: string, params: readonly unknown[]): Promise<pg.QueryResult> => {
+      try {
+        return await client.query(sql, params as unknown[])
+      } catch (err) {
+        throw dbError(err)
+      }
+    }
+    const { tx, end } = transactionHandle(
+      async (sql, params) => (await run(sql, params)).rows,
+      async (sql, params) => ({ rowsAffected: affected(await run(sql, params)) }))
+    let broken: Error | undefined
+    // A connection lost while checked out emits 'error' on the client: without
+    // a listener that would crash the process; the next query reports it instead.
+    const lost = (err: Error): void => { broken = err }
+    client.on('error', lost)
+    try {
+      await run('BEGIN', [])
+      let result: R
+      try {
+        result = await body(tx)
+      } catch (err) {
+        end()
+        await run('ROLLBACK', []).catch((e: Error) => { broken = e })
+        throw err
+      }
+      end()
+      try {
+        await run('COMMIT', [])
+      } catch (err) {
+        broken = err as Error
+        throw err
+      }
+      return result
+    } finally {
+      // A connection whose ROLLBACK/COMMIT failed is destroyed, not reused.
+      client.off('error', lost)
+      client.release(broken)
+    }
+  }
+
+  async ping (): Promise<void> {
+    await this.query('SELECT 1', [])
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#pool.end()
+  }
+}

@@ -1,0 +1,138 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import type Sqlite from 'better-sqlite3'
+import { loadDriver } from '../data/load-driver.js'
+import { ERR_PYWATT_DB_CLOSED } from '../errors.js'
+import { dbError, TimedLock, transactionHandle } from './common.js'
+import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
+
+const STATEMENT_CACHE = 256
+
+function bindable (params: readonly unknown[]): unknown[] {
+  return params.map((p) => {
+    if (typeof p === 'boolean') return p ? 1 : 0
+    if (p === undefined) return null
+    if (p instanceof Date) return p.toISOString()
+    return p
+  })
+}
+
+/**
+ * SQLite through better-sqlite3: one connection, so statements outside a
+ * transaction wait while one is open (bounded by `pool.acquireTimeout`).
+ */
+export class SqliteDriver implements Driver {
+  readonly dialect = 'sqlite' as const
+  readonly #db: Sqlite.Database
+  readonly #statements = new Map<string, Sqlite.Statement>()
+  readonly #lock = new TimedLock()
+  readonly #acquireTimeout: number
+  #closed = false
+
+  constructor (config: ResolvedDatabaseConfig) {
+    this.#acquireTimeout = config.pool.acquireTimeout
+    try {
+      if (config.filename !== ':memory:') mkdirSync(dirname(config.filename), { recursive: true })
+      const Database = loadDriver<typeof Sqlite>('better-sqlite3')
+      this.#db = new Database(config.filename, { timeout: config.pool.acquireTimeout })
+      if (config.filename !== ':memory:') this.#db.pragma('journal_mode = WAL')
+      this.#db.pragma('foreign_keys = ON')
+    } catch (err) {
+      throw dbError(err)
+    }
+  }
+
+  #statement (sql: string): Sqlite.Statement {
+    let stmt = this.#statements.get(sql)
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql)
+      if (this.#statements.size >= STATEMENT_CACHE) this.#statements.delete(this.#statements.keys().next().value as string)
+      this.#statements.set(sql, stmt)
+    }
+    return stmt
+  }
+
+  #query (sql: string, params: readonly unknown[]): Row[] {
+    try {
+      const stmt = this.#statement(sql)
+      if (stmt.reader) return stmt.all(bindable(params)) as Row[]
+      stmt.run(bindable(params))
+      return []
+    } catch (err) {
+      throw dbError(err)
+    }
+  }
+
+  #execute (sql: string, params: readonly unknown[]): ExecuteResult {
+    try {
+      const stmt = this.#statement(sql)
+      if (stmt.reader) {
+        stmt.all(bindable(params))
+        return { rowsAffected: 0 }
+      }
+      const info = stmt.run(bindable(params))
+      return { rowsAffected: info.changes, lastInsertId: info.lastInsertRowid }
+    } catch (err) {
+      throw dbError(err)
+    }
+  }
+
+  async #exclusive<R> (work: () => R): Promise<R> {
+    if (this.#closed) throw new ERR_PYWATT_DB_CLOSED('the database is closed')
+    if (!this.#lock.held) return work()
+    await this.#lock.acquire(this.#acquireTimeout)
+    try {
+      return work()
+    } finally {
+      this.#lock.release()
+    }
+  }
+
+  query (sql: string, params: readonly unknown[]): Promise<Row[]> {
+    return this.#exclusive(() => this.#query(sql, params))
+  }
+
+  execute (sql: string, params: readonly unknown[]): Promise<ExecuteResult> {
+    return this.#exclusive(() => this.#execute(sql, params))
+  }
+
+  async transaction<R> (body: TransactionBody<R>): Promise<R> {
+    if (this.#closed) throw new ERR_PYWATT_DB_CLOSED('the database is closed')
+    await this.#lock.acquire(this.#acquireTimeout)
+    const { tx, end } = transactionHandle(
+      async (sql, params) => this.#query(sql, params),
+      async (sql, params) => this.#execute(sql, params))
+    try {
+      this.#db.exec('BEGIN')
+      let result: R
+      try {
+        result = await body(tx)
+      } catch (err) {
+        end()
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
+        throw err
+      }
+      end()
+      try {
+        this.#db.exec('COMMIT')
+      } catch (err) {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
+        throw dbError(err)
+      }
+      return result
+    } finally {
+      this.#lock.release()
+    }
+  }
+
+  async ping (): Promise<void> {
+    await this.query('SELECT 1', [])
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#statements.clear()
+    this.#db.close()
+  }
+}

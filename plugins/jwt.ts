@@ -1,0 +1,211 @@
+import fastifyJwt from '@fastify/jwt'
+import { createSigner } from 'fast-jwt'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { ERR_PYWATT_JWT_SIGN, ERR_PYWATT_JWT_UNAUTHORIZED, ERR_PYWATT_JWT_UNPROTECTED } from '../lib/errors.js'
+import { KeyRing } from '../lib/auth/key-ring.js'
+import { parseKeyMaterial } from '../lib/auth/keys.js'
+import { resolveJwtOptions, type JwtOptions } from '../lib/auth/options.js'
+import { bearerToken, JWT_REASONS, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
+import { kRouteTable } from './index.js'
+
+/**
+ * The claims of a verified token, `request.user`. Augment it with the claims
+ * your tokens carry:
+ *
+ * ```ts
+ * declare module 'fastify-pywatt/jwt' {
+ *   interface PyWattJwtClaims { role: 'admin' | 'user' }
+ * }
+ * ```
+ */
+export interface PyWattJwtClaims {
+  exp?: number
+  iat?: number
+  nbf?: number
+  iss?: string
+  sub?: string
+  aud?: string | string[]
+  jti?: string
+  [claim: string]: unknown
+}
+
+/** Options of `fastify-pywatt/jwt`. */
+export type PyWattJwtOptions = JwtOptions
+
+/** `fastify.pywatt.jwt`. */
+export interface PyWattJwt {
+  /**
+   * The hook that protects a route (as `onRequest` or `preHandler`): a valid
+   * token sets `request.user`; anything else is a 401 and the handler never runs.
+   * Routes with `config: { pywatt: { auth: 'jwt' } }` get it automatically.
+   */
+  authenticate: onRequestHookHandler
+  /** Verify a token as `authenticate` does; throws `FST_PYWATT_JWT_UNAUTHORIZED` (with `reason`). */
+  verify: (token: string) => PyWattJwtClaims
+  /**
+   * Mint a token with the current key (HMAC only), synchronously. `iat` and
+   * `exp` (now + `expiresIn`) are added unless present; the header carries the
+   * key's `kid`.
+   */
+  sign: (payload: PyWattJwtClaims, opts?: { expiresIn?: number }) => string
+  /** The key ids in use: the current ones and those still in their overlap window. */
+  keys: () => { current: string[], previous: string[] }
+}
+
+declare module './index.js' {
+  interface PyWattNamespace {
+    /** JWT verification and signing, when `fastify-pywatt/jwt` is registered. */
+    jwt?: PyWattJwt
+  }
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: PyWattJwtClaims
+    user: PyWattJwtClaims
+  }
+}
+
+interface SeenRouteLike { url: string, methods: string[], auth?: 'jwt' }
+
+/**
+ * `fastify-pywatt/jwt`: JWT authentication with the key from an orchestrator
+ * secret, built on `@fastify/jwt` (which provides `request.jwtVerify`,
+ * `reply.jwtSign` and `request.user`).
+ */
+const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => {
+  const opts = resolveJwtOptions(options)
+  const secrets = app.pywatt.secrets
+  const ring = new KeyRing({
+    clockTolerance: opts.clockTolerance,
+    requiredClaims: opts.requiredClaims,
+    allowedIss: opts.issuer,
+    allowedAud: opts.audience,
+    allowedSub: opts.subject,
+    maxAge: opts.maxAge
+  })
+  const load = (value: string, overlap: number): void => {
+    ring.install(ring.prepare(parseKeyMaterial(value, opts.algorithms)), overlap)
+  }
+  const routeTable = (app.pywatt as unknown as Record<symbol, { routes: SeenRouteLike[] }>)[kRouteTable]
+  const routesBefore = routeTable.routes.length
+
+  if (opts.key !== undefined) {
+    load(opts.key, 0)
+  } else {
+    load(await secrets.fetch(opts.secret), 0)
+    const unsubscribe = secrets.onRotate([opts.secret], ({ value, rotationId }) => {
+      try {
+        load(value, opts.rotationOverlap)
+        app.log.info({ secret: opts.secret, rotationId, overlapMs: opts.rotationOverlap, keys: ring.kids() }, 'jwt key rotated; tokens of the previous key verify until the overlap ends')
+      } catch (err) {
+        app.log.error({ err, secret: opts.secret, rotationId }, 'the rotated jwt key is unusable; the previous key stays in use')
+      }
+    })
+    app.addHook('onClose', async () => { unsubscribe() })
+  }
+  app.addHook('onClose', async () => { ring.close() })
+
+  const policy: VerifyPolicy = { maxTokenLength: opts.maxTokenLength, clockTolerance: opts.clockTolerance, algorithms: opts.algorithms, maxAge: opts.maxAge }
+
+  const unauthorized = (reason: string): Error => {
+    const err = new ERR_PYWATT_JWT_UNAUTHORIZED()
+    Object.defineProperty(err, 'reason', { value: reason, enumerable: true })
+    return err
+  }
+
+  const reject = (request: FastifyRequest, cause: unknown): Error => {
+    const rejection = reasonOf(cause)
+    request.log.warn({ reason: rejection.reason, detail: rejection.message }, 'jwt rejected')
+    return unauthorized(rejection.reason)
+  }
+
+  const verify = (token: string): PyWattJwtClaims => {
+    try {
+      return verifyToken(ring, token, policy) as PyWattJwtClaims
+    } catch (err) {
+      throw unauthorized(reasonOf(err).reason)
+    }
+  }
+
+  function authenticate (this: unknown, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    let claims: Record<string, unknown>
+    try {
+      claims = verifyToken(ring, bearerToken(request.headers.authorization, opts.maxTokenLength), policy)
+    } catch (err) {
+      reply.header('www-authenticate', 'Bearer')
+      done(reject(request, err))
+      return
+    }
+    request.user = claims
+    done()
+  }
+
+  const sign = (payload: PyWattJwtClaims, signOpts: { expiresIn?: number } = {}): string => {
+    if (!opts.hmac) throw new ERR_PYWATT_JWT_SIGN('the key is a public key: this module can verify tokens, not sign them')
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new ERR_PYWATT_JWT_SIGN('the payload must be an object')
+    const signer = ring.signer((entry) => createSigner({ key: entry.key, algorithm: entry.algorithms[0], kid: entry.kid })) as NonNullable<ReturnType<KeyRing['signer']>>
+    const now = Math.floor(Date.now() / 1000)
+    const expiresIn = signOpts.expiresIn ?? opts.expiresIn
+    return signer.sign({ ...payload, exp: payload.exp ?? now + Math.ceil(expiresIn / 1000) })
+  }
+
+  // @fastify/jwt provides request.jwtVerify, reply.jwtSign and request.user. Its
+  // key functions read the ring: signing uses the current key; verifying picks
+  // the key by kid (current key without one). Keys are handed over as Buffers so
+  // that @fastify/jwt builds a verifier per call instead of caching one per key
+  // forever (a retired key must not keep a verifier alive).
+  const signingKey = async (): Promise<string> => {
+    if (!opts.hmac) throw new ERR_PYWATT_JWT_SIGN('the key is a public key: this module can verify tokens, not sign them')
+    return ring.candidates()[0].key
+  }
+  const verifyingKey = async (_request: FastifyRequest, decoded: { header?: { kid?: unknown } }): Promise<Buffer> => {
+    const kid = decoded.header?.kid
+    const entry = kid === undefined ? ring.candidates()[0] : typeof kid === 'string' ? ring.byKid(kid) : undefined
+    if (entry === undefined) throw unauthorized(JWT_REASONS.UNKNOWN_KID)
+    return Buffer.from(entry.key)
+  }
+  await app.register(fastifyJwt, {
+    secret: { private: signingKey, public: verifyingKey } as never,
+    decode: { complete: true },
+    sign: opts.hmac ? { algorithm: opts.algorithms[0], expiresIn: Math.ceil(opts.expiresIn / 1000) } : {},
+    verify: {
+      algorithms: opts.algorithms,
+      clockTolerance: opts.clockTolerance,
+      requiredClaims: opts.requiredClaims,
+      allowedIss: opts.issuer,
+      allowedAud: opts.audience,
+      allowedSub: opts.subject,
+      maxAge: opts.maxAge,
+      cache: false
+    } as never
+  })
+
+  const api: PyWattJwt = { authenticate: authenticate as onRequestHookHandler, verify, sign, keys: () => ring.kids() }
+  Object.assign(app.pywatt, { jwt: api })
+
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (route.config?.pywatt?.auth !== 'jwt') return
+    const existing = route.onRequest
+    route.onRequest = existing === undefined ? [api.authenticate] : [api.authenticate, ...(Array.isArray(existing) ? existing : [existing])]
+  })
+
+  app.addHook('onReady', async () => {
+    // A route marked auth: 'jwt' declared before this plugin has no hook: fail closed.
+    const unprotected = routeTable.routes.slice(0, routesBefore).filter((r) => r.auth === 'jwt')
+    if (unprotected.length > 0) {
+      throw new ERR_PYWATT_JWT_UNPROTECTED(unprotected.map((r) => `${r.methods.join(',')} ${r.url}`).join('; '))
+    }
+  })
+}
+
+export const jwt = fp(jwtPlugin, {
+  name: 'fastify-pywatt/jwt',
+  fastify: '5.x',
+  dependencies: ['fastify-pywatt'],
+  decorators: { fastify: ['pywatt'] }
+})
+export default jwt
+export { JWT_REASONS, type JwtReason } from '../lib/auth/verify.js'
+export type { JwtAlgorithm } from '../lib/auth/keys.js'

@@ -1,0 +1,193 @@
+import type { Test } from 'tap'
+import { createCache, type Cache, type CacheOptions } from '../../lib/cache/index.js'
+import { sleep, unique } from './helpers.js'
+
+/** What differs per backend, declared rather than hidden. */
+export interface Capabilities {
+  ttlQuery: boolean
+  clear: boolean
+  lock: boolean
+  signedCounters: boolean
+  /** Smallest TTL the backend honours, in ms. */
+  ttlResolution: number
+  /** Whether two `createCache` calls share the data (a server). */
+  shared: boolean
+}
+
+/** The behaviour every cache backend must share. */
+export function cacheContract (t: Test, options: CacheOptions, caps: Capabilities): void {
+  const open = (extra: CacheOptions = {}): Cache => {
+    const cache = createCache({ ...options, ...extra })
+    t.after(() => cache.close())
+    return cache
+  }
+  const fresh = (): Cache => open({ namespace: unique('pwtest') })
+
+  t.test('get, set, has, delete and stats', async (t) => {
+    const c = fresh()
+    t.equal(await c.get('nope'), undefined)
+    await c.set('a', 'x')
+    t.equal(await c.get('a'), 'x')
+    t.equal(await c.has('a'), true)
+    t.equal(await c.has('b'), false)
+    t.equal(await c.delete('a'), true)
+    t.equal(await c.delete('a'), false)
+    t.equal(await c.get('a'), undefined)
+    const s = c.stats()
+    t.same({ ...s, evictions: undefined }, { hits: 1, misses: 2, sets: 1, deletes: 1, evictions: undefined })
+    t.equal(c.kind, options.kind ?? options.url?.split(':')[0].replace('rediss', 'redis') ?? 'memory')
+  })
+
+  t.test('strings, Buffers and JSON round-trip exactly', async (t) => {
+    const c = fresh()
+    const values = [
+      '', 'plain', '123', '-7', '\u0000starts with NUL', '\u0001', 'héllo — 日本語 — 🦀',
+      Buffer.alloc(0), Buffer.from([0, 1, 2, 0xff, 0x80]), Buffer.from('text as bytes'),
+      0, 42, -5, 2 ** 53 + 2, 3.25, true, false, null, [1, 'two', { three: [3] }], { a: { b: 'ü' }, n: null }
+    ]
+    for (const [i, v] of values.entries()) await c.set(`v${i}`, v)
+    for (const [i, v] of values.entries()) {
+      const got = await c.get(`v${i}`)
+      if (Buffer.isBuffer(v)) {
+        t.ok(Buffer.isBuffer(got) && v.equals(got), `buffer ${i}`)
+      } else {
+        t.same(got, v, `value ${i}`)
+        t.equal(typeof got, typeof v)
+      }
+    }
+    const big = Buffer.alloc(1024 * 1024)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff
+    const stored = await c.set('big', big).then(() => true, (err: Error & { code: string }) => {
+      // Memcached's default item cap is 1 MiB including overhead: the refusal must be clear.
+      t.equal(err.code, 'FST_PYWATT_CACHE_OPERATION')
+      t.equal(options.kind ?? 'memcached', 'memcached', 'only memcached may refuse 1 MiB')
+      return false
+    })
+    if (stored) t.ok(big.equals(await c.get('big') as Buffer), '1 MiB value')
+    const bigText = 'ü'.repeat(400 * 1024)
+    await c.set('bigText', bigText)
+    t.equal(await c.get('bigText'), bigText)
+    const mutable = Buffer.from('abc')
+    await c.set('m', mutable)
+    mutable[0] = 0x7a
+    t.equal((await c.get<Buffer>('m'))?.toString(), 'abc', 'a stored Buffer is a copy')
+    await t.rejects(c.set('bad', undefined as unknown as string), { code: 'FST_PYWATT_CACHE_OPERATION' })
+  })
+
+  t.test('TTL: milliseconds, 0 = no expiry, default TTL, expiry', async (t) => {
+    const c = fresh()
+    const ttl = caps.ttlResolution
+    await c.set('short', 'v', { ttl })
+    await c.set('forever', 'v', { ttl: 0 })
+    if (caps.ttlQuery) {
+      const left = await c.ttl('short')
+      t.ok(left !== undefined && left > 0 && left <= ttl, `ttl left ${String(left)}`)
+      t.equal(await c.ttl('forever'), 0)
+      t.equal(await c.ttl('missing'), undefined)
+    } else {
+      await t.rejects(c.ttl('short'), { code: 'FST_PYWATT_CACHE_UNSUPPORTED' })
+    }
+    await sleep(ttl * 2 + 100)
+    t.equal(await c.get('short'), undefined, 'expired')
+    t.equal(await c.has('short'), false)
+    t.equal(await c.get('forever'), 'v')
+    const d = open({ namespace: unique('pwtest'), defaultTtl: ttl })
+    await d.set('x', 1)
+    await d.setMany([['y', 2]])
+    await d.set('z', 3, { ttl: 0 })
+    await sleep(ttl * 2 + 100)
+    t.same(await d.getMany(['x', 'y', 'z']), [undefined, undefined, 3])
+    await t.rejects(c.set('k', 1, { ttl: -1 }), { code: 'FST_PYWATT_CACHE_CONFIG' })
+  })
+
+  t.test('incr and decr', async (t) => {
+    const c = fresh()
+    t.equal(await c.incr('n'), 1)
+    t.equal(await c.incr('n', 10), 11)
+    t.equal(await c.decr('n', 4), 7)
+    t.equal(await c.get('n'), 7, 'a counter reads as a number')
+    await c.set('m', 40)
+    t.equal(await c.incr('m', 2), 42, 'a stored integer can be incremented')
+    if (caps.signedCounters) {
+      t.equal(await c.decr('neg', 3), -3)
+    } else {
+      t.equal(await c.decr('neg', 3), 0, 'unsigned counters stop at 0')
+    }
+    await c.set('s', 'text')
+    await t.rejects(c.incr('s'), { code: 'FST_PYWATT_CACHE_NOT_INTEGER' })
+    await t.rejects(c.incr('n', 1.5), { code: 'FST_PYWATT_CACHE_CONFIG' })
+    const counts = await Promise.all(Array.from({ length: 50 }, () => c.incr('race')))
+    t.equal(Math.max(...counts), 50, 'increments are atomic')
+  })
+
+  t.test('getMany, setMany, deleteMany', async (t) => {
+    const c = fresh()
+    await c.setMany([['a', 'A'], ['b', Buffer.from('B')]])
+    await c.setMany({ c: { n: 1 } })
+    const [a, b, missing, cc] = await c.getMany(['a', 'b', 'x', 'c'])
+    t.equal(a, 'A')
+    t.ok(Buffer.isBuffer(b) && b.toString() === 'B')
+    t.equal(missing, undefined)
+    t.same(cc, { n: 1 })
+    t.same(await c.getMany([]), [])
+    t.equal(await c.deleteMany(['a', 'x', 'c']), 2)
+    t.equal(await c.deleteMany([]), 0)
+    t.same(await c.getMany(['a', 'b']), [undefined, b])
+  })
+
+  t.test('clear(namespace)', async (t) => {
+    const c = fresh()
+    if (!caps.clear) {
+      await t.rejects(c.clear('x'), { code: 'FST_PYWATT_CACHE_UNSUPPORTED', message: /memcached.*clear/ })
+      return
+    }
+    await c.setMany([['users:1', 'a'], ['users:2', 'b'], ['users*:3', 'glob'], ['items:1', 'c'], ['usersx', 'd']])
+    t.equal(await c.clear('users'), 2)
+    t.same(await c.getMany(['users:1', 'users:2', 'users*:3', 'items:1', 'usersx']), [undefined, undefined, 'glob', 'c', 'd'])
+    t.equal(await c.clear('users*'), 1, 'glob characters are literal')
+    const other = fresh()
+    await other.set('keep', 1)
+    t.equal(await c.clear(), 2, 'clear() takes only this cache namespace')
+    t.equal(await other.get('keep'), 1)
+  })
+
+  t.test('lock and unlock, contention between two clients', async (t) => {
+    const ns = unique('pwtest')
+    const a = open({ namespace: ns })
+    const b = caps.shared ? open({ namespace: ns }) : a
+    if (!caps.lock) {
+      await t.rejects(a.lock('job', 1000), { code: 'FST_PYWATT_CACHE_UNSUPPORTED' })
+      await t.rejects(a.unlock('job', 'x'), { code: 'FST_PYWATT_CACHE_UNSUPPORTED' })
+      return
+    }
+    const results = await Promise.all([a.lock('job', 5000), b.lock('job', 5000), a.lock('job', 5000), b.lock('job', 5000)])
+    const winners = results.filter((r) => r !== null)
+    t.equal(winners.length, 1, 'exactly one client holds the lock')
+    const token = winners[0]!
+    t.equal(await b.unlock('job', 'not-the-token'), false, 'a wrong token does not release')
+    t.equal(await a.lock('job', 5000), null)
+    t.equal(await b.unlock('job', token), true)
+    t.equal(await b.unlock('job', token), false, 'a second unlock is a no-op')
+    const again = await b.lock('job', caps.ttlResolution)
+    t.type(again, 'string')
+    await sleep(caps.ttlResolution * 2 + 100)
+    const after = await a.lock('job', 5000)
+    t.type(after, 'string', 'an expired lock can be taken')
+    t.equal(await b.unlock('job', again!), false, 'the old holder cannot release the new lock')
+    await t.rejects(a.lock('job', 0), { code: 'FST_PYWATT_CACHE_CONFIG' })
+  })
+
+  t.test('wrap: cache-aside with one load per key', async (t) => {
+    const c = fresh()
+    let loads = 0
+    const load = async (): Promise<{ items: string[] }> => { loads++; await sleep(20); return { items: ['a'] } }
+    const results = await Promise.all([c.wrap('list', load), c.wrap('list', load), c.wrap('list', load)])
+    t.same(results, [{ items: ['a'] }, { items: ['a'] }, { items: ['a'] }])
+    t.equal(loads, 1)
+    t.same(await c.wrap('list', load), { items: ['a'] })
+    t.equal(loads, 1)
+    await t.rejects(c.wrap('fails', async () => { throw new Error('no source') }), /no source/)
+    t.equal(await c.has('fails'), false)
+    t.equal(await c.wrap('fails', async () => 'ok'), 'ok')
+  })
+}

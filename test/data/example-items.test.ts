@@ -1,0 +1,44 @@
+import t, { type Test } from 'tap'
+import { buildApp } from '../../example/app.js'
+import { FakeOrchestrator } from '../helpers/fake-orchestrator.js'
+import { requireServer, unique } from './helpers.js'
+
+async function exercise (t: Test, opts: Record<string, unknown>, secrets: Record<string, string>): Promise<void> {
+  const orch = new FakeOrchestrator()
+  orch.init()
+  orch.serveSecrets({ API_KEY: 'example-api-key', JWT_SECRET: 'example-jwt-secret-0123456789abcdef', ...secrets })
+  const app = await buildApp({ io: orch.io, exitOnStop: false, ...opts })
+  t.after(() => app.close())
+  const list1 = await app.inject({ url: '/api/items' })
+  t.same(list1.json(), [{ id: 1, name: 'first' }])
+  const before = app.pywatt.cache.stats().hits
+  await app.inject({ url: '/api/items' })
+  t.equal(app.pywatt.cache.stats().hits, before + 1, 'the second list came from the cache')
+  const created = await app.inject({ method: 'POST', url: '/api/items', payload: { name: 'second' } })
+  t.equal(created.statusCode, 201)
+  t.same(created.json(), { id: 2, name: 'second' })
+  t.same((await app.inject({ url: '/api/items' })).json(), [{ id: 1, name: 'first' }, { id: 2, name: 'second' }], 'a write invalidates the cached list')
+  t.same((await app.inject({ url: '/api/items/2' })).json(), { id: 2, name: 'second' })
+  t.equal((await app.inject({ url: '/api/items/99' })).statusCode, 404)
+}
+
+t.test('example items API on the embedded defaults', async (t) => {
+  await exercise(t, {}, {})
+})
+
+t.test('the same code on PostgreSQL and Redis from URL secrets', async (t) => {
+  if (!await requireServer(t, 'PostgreSQL', '127.0.0.1', 5432)) return
+  if (!await requireServer(t, 'Redis', '127.0.0.1', 6379)) return
+  const schema = unique('pwex')
+  const { createDatabase } = await import('../../lib/db/index.js')
+  const admin = createDatabase({ url: 'postgres://postgres@127.0.0.1:5432/test' })
+  await admin.execute(`CREATE SCHEMA ${schema}`)
+  t.after(async () => { await admin.execute(`DROP SCHEMA ${schema} CASCADE`); await admin.close() })
+  // A per-run schema keeps parallel runs apart (search_path through the connection options).
+  process.env.PGOPTIONS = `-c search_path=${schema}`
+  t.after(() => { delete process.env.PGOPTIONS })
+  await exercise(t, { db: { urlSecret: 'DATABASE_URL' }, cache: { urlSecret: 'REDIS_URL', namespace: schema } }, {
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+    REDIS_URL: 'redis://127.0.0.1:6379/0'
+  })
+})
