@@ -36,7 +36,7 @@ export function encodingsOf (value: string): string[] {
 
 /** Characters hashed per step of the skip search. */
 const BLOCK = 3
-const HASH_BITS = 16
+const HASH_BITS = 18
 
 // Multiplicative hashing spreads the three UTF-16 units over the table; a
 // weak hash makes unrelated text collide with secret blocks and shortens jumps.
