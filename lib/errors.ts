@@ -99,3 +99,7 @@ export const ERR_PYWATT_CACHE_NOT_INTEGER = createError<[string]>(
 /** Routes marked `config: { pywatt: { auth: 'jwt' } }` were declared before `fastify-pywatt/jwt` could protect them. */
 export const ERR_PYWATT_JWT_UNPROTECTED = createError<[string]>(
   'FST_PYWATT_JWT_UNPROTECTED', "Routes marked auth: 'jwt' were declared before fastify-pywatt/jwt was registered, so they are not protected: %s", 500)
+
+/** An orchestrator service (`service_request` / `service_operation`) failed or did not answer. */
+export const ERR_PYWATT_SERVICE = createError<[string, string]>(
+  'FST_PYWATT_SERVICE', 'Orchestrator service %s failed: %s', 502)

@@ -2,11 +2,12 @@ import fastifyJwt from '@fastify/jwt'
 import { createSigner } from 'fast-jwt'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { ERR_PYWATT_JWT_SIGN, ERR_PYWATT_JWT_UNAUTHORIZED, ERR_PYWATT_JWT_UNPROTECTED } from '../lib/errors.js'
+import { ERR_PYWATT_INVALID_OPTIONS, ERR_PYWATT_JWT_SIGN, ERR_PYWATT_JWT_UNAUTHORIZED, ERR_PYWATT_JWT_UNPROTECTED } from '../lib/errors.js'
 import { KeyRing } from '../lib/auth/key-ring.js'
 import { parseKeyMaterial } from '../lib/auth/keys.js'
 import { resolveJwtOptions, type JwtOptions } from '../lib/auth/options.js'
-import { bearerToken, JWT_REASONS, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
+import { bearerToken, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
+import { serviceClient, type ServiceClient } from '../lib/services/service-client.js'
 import { kRouteTable } from './index.js'
 
 /**
@@ -91,7 +92,14 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
   const routeTable = (app.pywatt as unknown as Record<symbol, { routes: SeenRouteLike[] }>)[kRouteTable]
   const routesBefore = routeTable.routes.length
 
-  if (opts.key !== undefined) {
+  const remote = opts.validation === 'orchestrator'
+  const channel = app.pywatt.channel
+  if (remote && channel === null) {
+    throw new ERR_PYWATT_INVALID_OPTIONS("jwt validation: 'orchestrator' needs an orchestrator (this module runs standalone)")
+  }
+  if (remote) {
+    // The orchestrator holds the key: the module fetches none.
+  } else if (opts.key !== undefined) {
     load(opts.key, 0)
   } else {
     load(await secrets.fetch(opts.secret), 0)
@@ -142,7 +150,38 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     done()
   }
 
+  const services = remote && channel !== null ? serviceClient(channel, opts.remoteTimeout, app.log) : null
+  let connection: Promise<string> | null = null
+  /** Claims of `token` according to the orchestrator's `Jwt` service (one connection, opened on first use). */
+  const validateRemotely = async (token: string): Promise<Record<string, unknown>> => {
+    const client = services as ServiceClient
+    connection ??= client.open('Jwt').catch((err: Error) => {
+      connection = null
+      throw err
+    })
+    const claims = await client.operate(await connection, 'Jwt', 'validate', { token })
+    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
+      throw new JwtRejection(JWT_REASONS.REMOTE, 'the orchestrator answered without a claims object')
+    }
+    return claims as Record<string, unknown>
+  }
+
+  async function authenticateRemote (this: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    try {
+      const token = bearerToken(request.headers.authorization, opts.maxTokenLength)
+      try {
+        request.user = await validateRemotely(token)
+      } catch (err) {
+        throw err instanceof JwtRejection ? err : new JwtRejection(JWT_REASONS.REMOTE, (err as Error).message)
+      }
+    } catch (err) {
+      reply.header('www-authenticate', 'Bearer')
+      throw reject(request, err)
+    }
+  }
+
   const sign = (payload: PyWattJwtClaims, signOpts: { expiresIn?: number } = {}): string => {
+    if (remote) throw new ERR_PYWATT_JWT_SIGN('tokens are validated by the orchestrator: this module holds no key')
     if (!opts.hmac) throw new ERR_PYWATT_JWT_SIGN('the key is a public key: this module can verify tokens, not sign them')
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new ERR_PYWATT_JWT_SIGN('the payload must be an object')
     const signer = ring.signer((entry) => createSigner({ key: entry.key, algorithm: entry.algorithms[0], kid: entry.kid })) as NonNullable<ReturnType<KeyRing['signer']>>
@@ -182,7 +221,12 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     } as never
   })
 
-  const api: PyWattJwt = { authenticate: authenticate as onRequestHookHandler, verify, sign, keys: () => ring.kids() }
+  const api: PyWattJwt = {
+    authenticate: (remote ? authenticateRemote : authenticate) as onRequestHookHandler,
+    verify,
+    sign,
+    keys: () => ring.kids()
+  }
   Object.assign(app.pywatt, { jwt: api })
 
   app.addHook('onRoute', (route: RouteOptions) => {

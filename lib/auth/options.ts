@@ -33,7 +33,15 @@ export const JwtOptionsSchema = Type.Object({
   /** Longest token accepted, in characters (default 8192). */
   maxTokenLength: Type.Optional(Type.Integer({ minimum: 16 })),
   /** Lifetime of tokens minted by `sign` / `reply.jwtSign`, in milliseconds (default 900 000). */
-  expiresIn: Type.Optional(Type.Integer({ minimum: 1000 }))
+  expiresIn: Type.Optional(Type.Integer({ minimum: 1000 })),
+  /**
+   * `local` (default) verifies tokens in the module; `orchestrator` asks the
+   * orchestrator's `Jwt` service (`service_operation validate`), under the
+   * assumption documented in the README.
+   */
+  validation: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('orchestrator')])),
+  /** How long orchestrator validation may take, in milliseconds (default 5000). */
+  remoteTimeout: Type.Optional(Type.Integer({ minimum: 1 }))
 }, { additionalProperties: false })
 
 export type JwtOptions = Static<typeof JwtOptionsSchema>
@@ -53,6 +61,8 @@ export interface ResolvedJwtOptions {
   rotationOverlap: number
   maxTokenLength: number
   expiresIn: number
+  validation: 'local' | 'orchestrator'
+  remoteTimeout: number
 }
 
 /** Check the options (`FST_PYWATT_INVALID_OPTIONS` naming the first problem) and fill defaults. */
@@ -87,6 +97,8 @@ export function resolveJwtOptions (opts: unknown): ResolvedJwtOptions {
     maxAge: opts.maxAge,
     rotationOverlap: opts.rotationOverlap ?? 300_000,
     maxTokenLength: opts.maxTokenLength ?? 8192,
-    expiresIn: opts.expiresIn ?? 900_000
+    expiresIn: opts.expiresIn ?? 900_000,
+    validation: opts.validation ?? 'local',
+    remoteTimeout: opts.remoteTimeout ?? 5_000
   }
 }
