@@ -45,6 +45,14 @@ export const ERR_PYWATT_CHANNEL_CLOSED = createError<[string]>(
 export const ERR_PYWATT_OUTPUT_OVERFLOW = createError<[number]>(
   'FST_PYWATT_OUTPUT_OVERFLOW', 'Outbound protocol queue is over its cap of %d bytes', 503)
 
+/** A TCP or Unix-socket channel of the Init blob cannot be used as given (address, path length). */
+export const ERR_PYWATT_CHANNEL_CONFIG = createError<[string, string]>(
+  'FST_PYWATT_CHANNEL_CONFIG', 'Invalid %s channel: %s', 500, TypeError)
+
+/** A channel the Init blob marks `required` could not be connected; the module refuses to start. */
+export const ERR_PYWATT_CHANNEL_REQUIRED = createError<[string, string, { cause: unknown }?]>(
+  'FST_PYWATT_CHANNEL_REQUIRED', 'Required %s channel unavailable: %s', 500)
+
 /** `pywatt.listen()` could not bind the address the orchestrator assigned. */
 export const ERR_PYWATT_LISTEN = createError<[string, { cause: unknown }?]>(
   'FST_PYWATT_LISTEN', 'Cannot listen: %s', 500)

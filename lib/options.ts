@@ -1,6 +1,7 @@
 import { Check, Errors, Type, type Static } from '#typebox'
 import { ERR_PYWATT_INVALID_OPTIONS } from './errors.js'
 import { CacheOptionSchema, DbOptionSchema } from './data/options.js'
+import { ChannelsOptionSchema } from './channels/options.js'
 
 const EndpointOption = Type.Object({
   path: Type.String({ minLength: 1 }),
@@ -42,7 +43,9 @@ export const PyWattOptionsSchema = Type.Object({
   /** `fastify.pywatt.db`: URL secret, URL or SQLite settings; `false` to leave it out (default: SQLite, opened on first use). */
   db: Type.Optional(DbOptionSchema),
   /** `fastify.pywatt.cache`: URL secret, URL or memory settings; `false` to leave it out (default: in-memory). */
-  cache: Type.Optional(CacheOptionSchema)
+  cache: Type.Optional(CacheOptionSchema),
+  /** The TCP / Unix-socket channels the Init blob offers: settings, or `false` to ignore them (default: connect them). */
+  channels: Type.Optional(ChannelsOptionSchema)
 }, { additionalProperties: false })
 
 /** The serialisable options of the root plugin. */

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import type { ConnectionOptions } from 'node:tls'
 import type { Readable, Writable } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
@@ -18,6 +19,8 @@ import { attachData } from '../lib/data/wire.js'
 import type { Database } from '../lib/db/index.js'
 import type { Cache } from '../lib/cache/index.js'
 import { DEFAULT_LIMITS, type StdioChannel } from '../lib/transport/stdio-channel.js'
+import type { ChannelSet } from '../lib/channels/channel-set.js'
+import { openChannels } from '../lib/channels/open.js'
 
 /** Streams that replace the process's stdin/stdout (tests, embedding). */
 export interface PyWattIo {
@@ -35,6 +38,12 @@ export interface PyWattOptions extends PyWattSerializableOptions {
    * unless `io.exit` does it.
    */
   io?: PyWattIo
+  /**
+   * TLS settings (CA, client certificate…) for a TCP channel whose Init entry
+   * has `tls_enabled: true`. Without them Node's defaults apply (system CAs,
+   * server name checked).
+   */
+  channelTls?: ConnectionOptions
 }
 
 /**
@@ -51,6 +60,12 @@ export interface PyWattNamespace {
   readonly secrets: SecretStore
   /** The stdio link to the orchestrator; `null` in standalone mode. For sub-plugins. */
   readonly channel: StdioChannel | null
+  /**
+   * Every link to the orchestrator: stdio and the TCP / Unix-socket channels
+   * of the Init blob, with per-channel state and counters, failover sends and
+   * the module-to-module message hook.
+   */
+  readonly channels: ChannelSet
   /** The `source` for HTTP-over-IPC replies (PROTOCOL.md §10.2). */
   readonly replySource: string
   /**
@@ -111,7 +126,7 @@ function exitProcess (code: ExitCode): void {
 }
 
 const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => {
-  const { io, ...serializable } = options
+  const { io, channelTls, ...serializable } = options
   validateOptions(serializable)
   const opts = serializable
   if (app.hasDecorator('pywatt')) throw new ERR_PYWATT_ALREADY_REGISTERED()
@@ -161,11 +176,32 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     if (!standalone) installStdoutGuard(log)
   }
 
+  let channels: ChannelSet
+  try {
+    channels = await openChannels({
+      init: runtime.init,
+      stdio: runtime.channel,
+      option: opts.channels,
+      ...(channelTls === undefined ? {} : { tls: channelTls }),
+      source: runtime.replySource,
+      maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages,
+      log,
+      onShutdown: () => runtime.requestStop('shutdown')
+    })
+  } catch (err) {
+    log.fatal({ err }, 'refusing to start: a required channel is unavailable')
+    runtime.detach()
+    if (processStdioOwner === app) processStdioOwner = null
+    exit(EXIT.REFUSED)
+    throw err
+  }
+
   try {
     await runtime.secrets.fetchAll(opts.secrets ?? [])
   } catch (err) {
     log.fatal({ err }, 'refusing to start: a startup secret is unavailable')
     runtime.detach()
+    await channels.close()
     if (processStdioOwner === app) processStdioOwner = null
     exit(EXIT.REFUSED)
     throw new ERR_PYWATT_INIT((err as Error).message, { cause: err })
@@ -203,6 +239,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     standalone: runtime.standalone,
     secrets: runtime.secrets,
     channel: runtime.channel,
+    channels,
     replySource: runtime.replySource,
     [kBuiltinEndpoints]: builtin,
     [kRouteTable]: routeTable,
@@ -246,11 +283,14 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
 
   app.addHook('onReady', async () => {
     runtime.channel?.dispatcher.seal()
+    channels.dispatcher.seal()
   })
   app.addHook('preClose', async () => {
     runtime.detach()
   })
   app.addHook('onClose', async () => {
+    // Last, so that replies of the drained requests could still use them.
+    await channels.close()
     if (processStdioOwner === app) processStdioOwner = null
   })
 }
@@ -271,4 +311,8 @@ export { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
 export * from '../lib/errors.js'
 export type { SecretStore, RotationEvent, RotationListener, FetchOptions } from '../lib/secrets/store.js'
 export type { StopReason } from '../lib/runtime/runtime.js'
+export type { ChannelSet, ChannelSetStats, ChannelDelivery, ModuleMessageDelivery, ModuleMessageHandler, SendOptions, StdioStats } from '../lib/channels/channel-set.js'
+export type { ChannelStats, ChannelState, SocketChannel, SocketChannelName } from '../lib/channels/socket-channel.js'
+export type { ChannelKind, ChannelsOption } from '../lib/channels/options.js'
+export { UNIX_PATH_MAX, checkUnixPath } from '../lib/channels/config.js'
 export type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { IpcHttpServer } from '../lib/ipc-http/server.js'
+import { encodeHttpReply, type HttpReply } from '../lib/protocol/index.js'
+import type { SocketChannelName } from '../lib/channels/socket-channel.js'
 
 /** Options of `fastify-pywatt/ipc-http`. */
 export interface IpcHttpOptions {
@@ -25,7 +27,9 @@ declare module './index.js' {
 
 /**
  * `fastify-pywatt/ipc-http`: every route of the app reachable through
- * `http_request` messages on stdin, answered on stdout (PROTOCOL.md §10).
+ * `http_request` messages on stdin, answered on stdout (PROTOCOL.md §10), and
+ * on the TCP / Unix-socket channels, answered there with an enveloped
+ * `http_response` (§13.6: Rust answers those with canned bodies; we do not).
  * Requests that arrive before the app is ready wait for it; on close, reading
  * stops first, requests in flight drain, then `onClose` hooks run.
  */
@@ -39,20 +43,29 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
     app.log.debug('standalone: there is no orchestrator to send http_request messages')
     return
   }
-  const send = (json: string): void => {
+  const source = app.pywatt.replySource
+  const send = (reply: HttpReply): void => {
     try {
       // Replies are owed to the orchestrator: they bypass the queue cap.
-      channel.writer.send(json, true)
+      channel.writer.send(encodeHttpReply(reply, source), true)
     } catch (err) {
       app.log.warn({ err }, 'an HTTP-over-IPC reply could not be written: stdout is gone')
     }
   }
   const dispatcher = opts.dispatcher ?? 'lean'
   if (dispatcher !== 'lean' && dispatcher !== 'inject') throw new TypeError("ipc-http: dispatcher must be 'lean' or 'inject'")
-  const server = new IpcHttpServer(app, send, app.pywatt.replySource, app.log, { concurrency, drainTimeout, dispatcher })
+  const server = new IpcHttpServer(app, send, app.log, { concurrency, drainTimeout, dispatcher })
   Object.assign(app.pywatt, { ipcHttp: server.stats })
   channel.dispatcher.on('http_request', (m) => server.handle(m))
   channel.on('invalid', (line: string, err: Error) => server.handleInvalid(line, err))
+  // Requests on the TCP / Unix-socket channels: same routes, replies go back on their channel.
+  const channels = app.pywatt.channels
+  const sinks = {
+    tcp: (reply: HttpReply) => channels.replyHttp('tcp', reply),
+    ipc: (reply: HttpReply) => channels.replyHttp('ipc', reply)
+  }
+  channels.dispatcher.on('http_request', (d) => server.handle(d.message, sinks[d.channel]))
+  channels.on('invalid', (name: SocketChannelName, text: string, err: Error) => server.handleInvalid(text, err, sinks[name]))
   app.addHook('onReady', async () => server.start())
   app.addHook('preClose', async () => {
     if (!await server.close()) app.log.error({ drainTimeout, inFlight: server.inFlight }, 'HTTP-over-IPC requests still running at the drain deadline')

@@ -2,3 +2,4 @@ export { DevOrchestrator, type DevOrchestratorOptions, type ModuleExit } from '.
 export { createGateway } from './gateway.js'
 export { prettyLogLine, endpointTable } from './pretty.js'
 export { freePort } from './free-port.js'
+export { ChannelServer, type ChannelServerTarget, type ChannelHttpResponse } from './channel-server.js'

@@ -8,6 +8,7 @@ import {
 } from '../protocol/index.js'
 import { LineSplitter } from '../transport/line-splitter.js'
 import { freePort } from './free-port.js'
+import { ChannelServer } from './channel-server.js'
 
 /** How the dev orchestrator starts a module. */
 export interface DevOrchestratorOptions {
@@ -31,6 +32,10 @@ export interface DevOrchestratorOptions {
   initLine?: string
   /** Largest module stdout line accepted (default 256 MiB). */
   maxLineBytes?: number
+  /** Offer a TCP channel on 127.0.0.1 (`init.tcp_channel`). */
+  tcpChannel?: { required?: boolean, port?: number }
+  /** Offer a Unix-socket channel at `path` (`init.ipc_channel`). */
+  ipcChannel?: { required?: boolean, path: string }
 }
 
 /** How the module ended. */
@@ -63,6 +68,8 @@ export class DevOrchestrator extends EventEmitter {
   heartbeats = { sent: 0, acked: 0 }
   readonly moduleId: string
   listen = ''
+  /** The orchestrator's end of the channels offered in Init. */
+  readonly channels: { tcp?: ChannelServer, ipc?: ChannelServer } = {}
   #child: ModuleChild | null = null
   #exit: ModuleExit | null = null
   #heartbeatTimer: NodeJS.Timeout | null = null
@@ -90,6 +97,24 @@ export class DevOrchestrator extends EventEmitter {
   /** Spawn the module and send the Init line. */
   async start (): Promise<void> {
     this.listen = this.#opts.listen ?? `127.0.0.1:${await freePort()}`
+    const init: Record<string, unknown> = {
+      orchestrator_api: 'http://127.0.0.1:0',
+      module_id: this.moduleId,
+      env: this.#opts.initEnv ?? {},
+      listen: this.listen
+    }
+    if (this.#opts.tcpChannel !== undefined) {
+      const tcp = new ChannelServer({ kind: 'tcp', ...(this.#opts.tcpChannel.port === undefined ? {} : { port: this.#opts.tcpChannel.port }) })
+      await tcp.listen()
+      this.channels.tcp = tcp
+      init.tcp_channel = { address: tcp.address, tls_enabled: false, required: this.#opts.tcpChannel.required ?? false }
+    }
+    if (this.#opts.ipcChannel !== undefined) {
+      const ipc = new ChannelServer({ kind: 'unix', path: this.#opts.ipcChannel.path })
+      await ipc.listen()
+      this.channels.ipc = ipc
+      init.ipc_channel = { socket_path: ipc.address, required: this.#opts.ipcChannel.required ?? false }
+    }
     const child = spawn(this.#opts.command, this.#opts.args ?? [], {
       cwd: this.#opts.cwd,
       env: { PYWATT_STANDALONE: '0', ...(this.#opts.env ?? process.env) },
@@ -123,12 +148,7 @@ export class DevOrchestrator extends EventEmitter {
         this.#exited({ code, signal })
       }, /* c8 ignore next */ () => {})
     })
-    this.sendRaw(this.#opts.initLine ?? JSON.stringify({
-      orchestrator_api: 'http://127.0.0.1:0',
-      module_id: this.moduleId,
-      env: this.#opts.initEnv ?? {},
-      listen: this.listen
-    }))
+    this.sendRaw(this.#opts.initLine ?? JSON.stringify(init))
     const interval = this.#opts.heartbeatInterval ?? 0
     if (interval > 0) {
       this.#heartbeatTimer = setInterval(() => {
@@ -269,7 +289,8 @@ export class DevOrchestrator extends EventEmitter {
     this.#exit = exit
     for (const pending of this.#pendingHttp.values()) pending.reject(new Error('the module exited before replying'))
     this.#pendingHttp.clear()
-    this.emit('exit', exit)
+    const servers = Object.values(this.channels)
+    Promise.all(servers.map(async (s) => { await s.close() })).then(() => this.emit('exit', exit), /* c8 ignore next */ () => this.emit('exit', exit))
   }
 
   #stopHeartbeats (): void {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { encodeHttpReply, type HttpRequestMessage } from '../protocol/index.js'
+import type { HttpReply, HttpRequestMessage } from '../protocol/index.js'
 import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
 import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean.js'
 
@@ -27,6 +27,14 @@ async function dispatchInject (app: FastifyInstance, request: DispatchRequest): 
   return { statusCode: res.statusCode, headers: res.headers, body: res.rawPayload }
 }
 
+/** Delivers one reply to where its request came from. */
+export type ReplySink = (reply: HttpReply) => void
+
+interface Queued {
+  req: HttpRequestMessage
+  sink: ReplySink
+}
+
 const METHOD = /^[A-Z][A-Z0-9!#$%&'*+.^_`|~-]*$/
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
 
@@ -41,11 +49,10 @@ const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
  */
 export class IpcHttpServer {
   readonly #app: FastifyInstance
-  readonly #send: (json: string) => void
-  readonly #source: string
+  readonly #send: ReplySink
   readonly #log: FastifyBaseLogger
   readonly #opts: IpcHttpServerOptions
-  readonly #queue: HttpRequestMessage[] = []
+  readonly #queue: Queued[] = []
   readonly #ids = new Set<string>()
   readonly #running = new Set<Promise<void>>()
   #started = false
@@ -53,10 +60,13 @@ export class IpcHttpServer {
   /** Replies sent, by outcome. */
   readonly stats = { served: 0, badRequest: 0, failed: 0, unavailable: 0, duplicates: 0 }
 
-  constructor (app: FastifyInstance, send: (json: string) => void, source: string, log: FastifyBaseLogger, opts: IpcHttpServerOptions) {
+  /**
+   * @param send where replies to stdio requests go (the `{content, metadata}` line);
+   * requests from other channels bring their own sink
+   */
+  constructor (app: FastifyInstance, send: ReplySink, log: FastifyBaseLogger, opts: IpcHttpServerOptions) {
     this.#app = app
     this.#send = send
-    this.#source = source
     this.#log = log
     this.#opts = opts
   }
@@ -72,10 +82,10 @@ export class IpcHttpServer {
   }
 
   /** Accept one request; before `start()` it waits (the app is not ready). */
-  handle (req: HttpRequestMessage): void {
+  handle (req: HttpRequestMessage, sink: ReplySink = this.#send): void {
     if (this.#closing) {
       this.stats.unavailable++
-      this.#reply(req.request_id, 503, { error: 'the module is shutting down' })
+      this.#reply(sink, req.request_id, 503, { error: 'the module is shutting down' })
       return
     }
     if (this.#ids.has(req.request_id)) {
@@ -84,7 +94,7 @@ export class IpcHttpServer {
       return
     }
     this.#ids.add(req.request_id)
-    this.#queue.push(req)
+    this.#queue.push({ req, sink })
     this.#pump()
   }
 
@@ -92,7 +102,7 @@ export class IpcHttpServer {
    * A line that failed to decode: if it is an `http_request` whose id can be
    * read, answer 400 naming the problem; otherwise there is nobody to answer.
    */
-  handleInvalid (line: string, err: Error): void {
+  handleInvalid (line: string, err: Error, sink: ReplySink = this.#send): void {
     let parsed: unknown
     try {
       parsed = JSON.parse(line)
@@ -102,7 +112,7 @@ export class IpcHttpServer {
     const id = (parsed as { request_id?: unknown } | null)?.request_id
     if ((parsed as { op?: unknown }).op !== 'http_request' || typeof id !== 'string' || this.#ids.has(id)) return
     this.stats.badRequest++
-    this.#reply(id, 400, { error: err.message })
+    this.#reply(sink, id, 400, { error: err.message })
   }
 
   /** Start serving (the app is ready). */
@@ -117,10 +127,10 @@ export class IpcHttpServer {
    */
   async close (): Promise<boolean> {
     this.#closing = true
-    for (const req of this.#queue.splice(0)) {
+    for (const { req, sink } of this.#queue.splice(0)) {
       this.#ids.delete(req.request_id)
       this.stats.unavailable++
-      this.#reply(req.request_id, 503, { error: 'the module is shutting down' })
+      this.#reply(sink, req.request_id, 503, { error: 'the module is shutting down' })
     }
     if (this.#running.size === 0) return true
     let timer: NodeJS.Timeout | undefined
@@ -132,8 +142,8 @@ export class IpcHttpServer {
 
   #pump (): void {
     while (this.#started && !this.#closing && this.#running.size < this.#opts.concurrency && this.#queue.length > 0) {
-      const req = this.#queue.shift() as HttpRequestMessage
-      const run = this.#serve(req).finally(() => {
+      const { req, sink } = this.#queue.shift() as Queued
+      const run = this.#serve(req, sink).finally(() => {
         this.#running.delete(run)
         this.#ids.delete(req.request_id)
         this.#pump()
@@ -142,10 +152,10 @@ export class IpcHttpServer {
     }
   }
 
-  async #serve (req: HttpRequestMessage): Promise<void> {
+  async #serve (req: HttpRequestMessage, sink: ReplySink): Promise<void> {
     if (!METHOD.test(req.method) || !req.uri.startsWith('/')) {
       this.stats.badRequest++
-      this.#reply(req.request_id, 400, { error: 'not a valid request line: method must be an upper-case token and uri must start with \'/\'' })
+      this.#reply(sink, req.request_id, 400, { error: 'not a valid request line: method must be an upper-case token and uri must start with \'/\'' })
       return
     }
     const headers = requestHeaders(req.headers)
@@ -163,24 +173,24 @@ export class IpcHttpServer {
       this.#log.error({ err, requestId: req.request_id }, 'an http_request could not be dispatched')
       // inject() refuses bad request lines (400); a destroyed response is the module's failure (500).
       const status = closing ? 503 : this.#opts.dispatcher === 'inject' ? 400 : 500
-      this.#reply(req.request_id, status, { error: closing ? 'the module is shutting down' : (err as Error).message })
+      this.#reply(sink, req.request_id, status, { error: closing ? 'the module is shutting down' : (err as Error).message })
       return
     }
     this.stats.served++
-    this.#send(encodeHttpReply({
+    sink({
       request_id: req.request_id,
       status_code: res.statusCode,
       headers: responseHeaders(res.headers),
       body: res.body
-    }, this.#source))
+    })
   }
 
-  #reply (id: string, status: number, body: { error: string }): void {
-    this.#send(encodeHttpReply({
+  #reply (sink: ReplySink, id: string, status: number, body: { error: string }): void {
+    sink({
       request_id: id,
       status_code: status,
       headers: JSON_HEADERS,
       body: Buffer.from(JSON.stringify(body))
-    }, this.#source))
+    })
   }
 }

@@ -1,0 +1,233 @@
+import { EventEmitter } from 'node:events'
+import type { FastifyBaseLogger } from 'fastify'
+import { ERR_PYWATT_CHANNEL_CLOSED } from '../errors.js'
+import {
+  encodeHttpReply, encodeModuleEnvelope, encodeModuleMessage,
+  type HttpReply, type ModuleMessage, type OrchestratorMessage
+} from '../protocol/index.js'
+import { Dispatcher } from '../transport/dispatcher.js'
+import type { StdioChannel } from '../transport/stdio-channel.js'
+import type { ChannelKind } from './options.js'
+import type { ChannelStats, SocketChannel, SocketChannelName } from './socket-channel.js'
+
+/** An orchestrator message that arrived on a socket channel, with the channel it came from. */
+export type ChannelDelivery = {
+  [K in OrchestratorMessage['op']]: { op: K, message: Extract<OrchestratorMessage, { op: K }>, channel: SocketChannelName }
+}[OrchestratorMessage['op']]
+
+/** Counters of the stdio link, in the shape of the socket channels' where they apply. */
+export interface StdioStats {
+  state: 'connected' | 'closed'
+  framesIn: number
+  framesOut: number
+  bytesOut: number
+  malformed: number
+}
+
+/** `fastify.pywatt.channels.stats()`. */
+export interface ChannelSetStats {
+  stdio?: StdioStats
+  tcp?: ChannelStats
+  ipc?: ChannelStats
+  /** Messages that went to another channel than the first choice. */
+  failovers: number
+}
+
+/** A module-to-module message (`routed_module_message` / `routed_module_response`) and its channel. */
+export type ModuleMessageDelivery = Extract<ChannelDelivery, { op: 'routed_module_message' | 'routed_module_response' }>
+
+/** Receives module-to-module messages; see {@link ChannelSet.onModuleMessage}. */
+export type ModuleMessageHandler = (delivery: ModuleMessageDelivery) => void
+
+/** Options of `channels.send()`. */
+export interface SendOptions {
+  /** Channels to try, in order; stdio is always tried last. Default: the `channels.prefer` option. */
+  prefer?: readonly ChannelKind[]
+}
+
+type Encoded = (kind: ChannelKind) => string
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Every link to the orchestrator: stdio (always, unless standalone) and the
+ * TCP / Unix-socket channels the Init blob offered.
+ *
+ * Inbound: socket-channel messages go through one dispatcher (buffered until
+ * their consumer registers, like stdio's), each delivery naming its channel.
+ * Outbound: a message goes to the first usable channel in preference order,
+ * with stdio as the last resort; a frame lost because its connection broke is
+ * sent again on the next channel, so a reply is never lost to a reconnect.
+ * Frames the OS accepted are not sent twice. Replies go back on the channel
+ * their request came from first.
+ *
+ * The core protocol (announce, secrets, rotation acks, HTTP replies to stdio
+ * requests) stays on stdio, where the Rust SDK sends it; `send()` is for
+ * messages the orchestrator accepts on any channel.
+ *
+ * Events: `invalid` (channel, JSON text, error) for a frame that failed to decode.
+ */
+export class ChannelSet extends EventEmitter {
+  readonly dispatcher: Dispatcher<ChannelDelivery>
+  readonly #stdio: StdioChannel | null
+  readonly #sockets: Map<SocketChannelName, SocketChannel>
+  readonly #prefer: readonly ChannelKind[]
+  readonly #source: string
+  readonly #log: FastifyBaseLogger
+  #failovers = 0
+  #closed = false
+  #moduleHandler: ModuleMessageHandler | null = null
+
+  constructor (stdio: StdioChannel | null, sockets: SocketChannel[], opts: { prefer: readonly ChannelKind[], source: string, maxBufferedMessages: number, log: FastifyBaseLogger }) {
+    super()
+    this.#stdio = stdio
+    this.#sockets = new Map(sockets.map((s) => [s.name, s]))
+    this.#prefer = opts.prefer
+    this.#source = opts.source
+    this.#log = opts.log
+    this.dispatcher = new Dispatcher(opts.maxBufferedMessages, (op, count, reason) => {
+      this.#log.warn({ op, count, reason }, reason === 'sealed'
+        ? 'no consumer for this op on the socket channels: message dropped'
+        : 'too many channel messages waiting for a consumer: message dropped')
+    })
+    for (const socket of sockets) {
+      socket.on('message', (message: OrchestratorMessage) => {
+        this.dispatcher.dispatch({ op: message.op, message, channel: socket.name } as ChannelDelivery)
+      })
+      socket.on('invalid', (text: string, err: Error) => this.emit('invalid', socket.name, text, err))
+    }
+  }
+
+  /** The socket channels, by name (absent when the Init blob did not offer one). */
+  get (name: SocketChannelName): SocketChannel | undefined {
+    return this.#sockets.get(name)
+  }
+
+  /** The state of every channel: `connected`, `reconnecting`, `failed`… */
+  health (): Partial<Record<ChannelKind, string>> {
+    const health: Partial<Record<ChannelKind, string>> = {}
+    if (this.#stdio !== null) health.stdio = this.#stdio.writer.closedReason === null ? 'connected' : 'closed'
+    for (const [name, socket] of this.#sockets) health[name] = socket.state
+    return health
+  }
+
+  /** Per-channel counters. */
+  stats (): ChannelSetStats {
+    const stats: ChannelSetStats = { failovers: this.#failovers }
+    if (this.#stdio !== null) {
+      const out = this.#stdio.writer.stats
+      const input = this.#stdio.stats
+      stats.stdio = {
+        state: this.#stdio.writer.closedReason === null ? 'connected' : 'closed',
+        framesIn: input.lines,
+        framesOut: out.lines,
+        bytesOut: out.bytes,
+        malformed: input.malformed
+      }
+    }
+    for (const [name, socket] of this.#sockets) stats[name] = socket.stats()
+    return stats
+  }
+
+  /**
+   * Send a module → orchestrator message on the first usable channel of
+   * `prefer` (enveloped on sockets, a plain line on stdio).
+   *
+   * @returns the channel that took it
+   * @throws FST_PYWATT_CHANNEL_CLOSED when no channel can take it
+   */
+  send (message: ModuleMessage, opts: SendOptions = {}): ChannelKind {
+    return this.#route(this.#order(opts.prefer ?? this.#prefer), (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message), false)
+  }
+
+  /** Answer a message that arrived on `origin` there, failing over if it is gone. */
+  reply (origin: SocketChannelName, message: ModuleMessage): void {
+    this.#replyOn(origin, (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message))
+  }
+
+  /**
+   * Answer an `http_request` that arrived on `origin`: the tagged
+   * `http_response` in an envelope on sockets, the `{content, metadata}`
+   * wrapper on stdio (PROTOCOL.md §10.2, §13.6).
+   */
+  replyHttp (origin: SocketChannelName, reply: HttpReply): void {
+    this.#replyOn(origin, (kind) => kind === 'stdio'
+      ? encodeHttpReply(reply, this.#source)
+      : encodeModuleEnvelope({ op: 'http_response', request_id: reply.request_id, status_code: reply.status_code, headers: reply.headers, body: reply.body ?? EMPTY }))
+  }
+
+  /**
+   * Receive `routed_module_message` and `routed_module_response` messages from
+   * the socket channels (PROTOCOL.md §14). One handler at a time; without one
+   * they are logged and dropped. Returns a function that removes the handler.
+   */
+  onModuleMessage (handler: ModuleMessageHandler): () => void {
+    this.#moduleHandler = handler
+    return () => {
+      if (this.#moduleHandler === handler) this.#moduleHandler = null
+    }
+  }
+
+  /** @internal Hand a module-to-module message to the handler, if any. */
+  deliverModuleMessage (delivery: ModuleMessageDelivery): void {
+    if (this.#moduleHandler === null) {
+      this.#log.warn({ op: delivery.op, channel: delivery.channel }, 'no module message handler (channels.onModuleMessage): message dropped')
+      return
+    }
+    this.#moduleHandler(delivery)
+  }
+
+  /** Start connecting every socket channel. */
+  start (): void {
+    for (const socket of this.#sockets.values()) socket.start()
+  }
+
+  /** Close every socket channel for good (stdio is the runtime's). */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#sockets.values()].map(async (s) => { await s.close() }))
+  }
+
+  #replyOn (origin: SocketChannelName, encode: Encoded): void {
+    try {
+      this.#route(this.#order([origin, ...this.#prefer]), encode, false)
+    } catch (err) {
+      this.#log.error({ err, channel: origin }, 'a reply could not be sent on any channel')
+    }
+  }
+
+  #order (prefer: readonly ChannelKind[]): ChannelKind[] {
+    const order: ChannelKind[] = []
+    for (const kind of [...prefer, ...this.#prefer, 'stdio' as const]) {
+      if (!order.includes(kind)) order.push(kind)
+    }
+    return order
+  }
+
+  #route (order: ChannelKind[], encode: Encoded, rerouted: boolean): ChannelKind {
+    for (let i = 0; i < order.length; i++) {
+      const kind = order[i] as ChannelKind
+      if (kind === 'stdio') {
+        if (this.#stdio === null || this.#stdio.writer.closedReason !== null) continue
+        this.#stdio.writer.send(encode('stdio'), true)
+      } else {
+        const socket = this.#sockets.get(kind)
+        if (socket === undefined) continue
+        const rest = order.slice(i + 1)
+        const sent = socket.send(encode(kind), (err) => {
+          this.#log.warn({ channel: kind, err: { message: err.message } }, 'a frame was lost with its connection: sending it on the next channel')
+          try {
+            this.#route(rest, encode, true)
+          } catch (e) {
+            this.#log.error({ err: e }, 'a message could not be sent on any channel')
+          }
+        })
+        if (!sent) continue
+      }
+      if (i > 0 || rerouted) this.#failovers++
+      return kind
+    }
+    throw new ERR_PYWATT_CHANNEL_CLOSED('no channel to the orchestrator is usable')
+  }
+}
