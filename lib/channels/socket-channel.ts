@@ -6,7 +6,7 @@ import {
   CircuitState, ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleAll,
   type CircuitBreakerPolicy, type IBackoff
 } from 'cockatiel'
-import { decodeOrchestratorFrame, encodeFrame, encodeModuleEnvelope, type FrameFormat, type OrchestratorMessage } from '../protocol/index.js'
+import { decodeOrchestratorFrame, encodeEnvelope, encodeFrame, type FrameFormat, type OrchestratorMessage } from '../protocol/index.js'
 import { FrameReader } from '../transport/frame-reader.js'
 
 /** The socket channels an Init blob can offer (PROTOCOL.md §13). */
@@ -174,6 +174,7 @@ export class SocketChannel extends EventEmitter {
    */
   async connected (timeout: number): Promise<void> {
     if (this.#state === 'connected') return
+    if (this.#state === 'failed' || this.#state === 'closed') throw new Error(this.#why(this.#state))
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error): void => {
         clearTimeout(timer)
@@ -183,11 +184,15 @@ export class SocketChannel extends EventEmitter {
       }
       const onState = (state: ChannelState): void => {
         if (state === 'connected') done()
-        else if (state === 'failed' || state === 'closed') done(new Error(`the channel is ${state}${this.#lastError === null ? '' : ` (${this.#lastError})`}`))
+        else if (state === 'failed' || state === 'closed') done(new Error(this.#why(state)))
       }
       const timer = setTimeout(() => done(new Error(`not connected within ${timeout} ms${this.#lastError === null ? '' : ` (last error: ${this.#lastError})`}`)), timeout)
       this.on('state', onState)
     })
+  }
+
+  #why (state: ChannelState): string {
+    return `the channel is ${state}${this.#lastError === null ? '' : ` (${this.#lastError})`}`
   }
 
   /**
@@ -301,7 +306,8 @@ export class SocketChannel extends EventEmitter {
     this.#log.info({ channel: this.name, reconnect: this.#stats.reconnects > 0 }, 'channel connected')
     this.#setState('connected')
     if (this.#opts.identifyAs !== null) {
-      this.send(encodeModuleEnvelope({ op: 'identify', module_id: this.#opts.identifyAs } as unknown as Parameters<typeof encodeModuleEnvelope>[0]))
+      // Rust cannot serialise identify (§7); this is the shape §7 names as most plausible.
+      this.send(encodeEnvelope({ op: 'identify', module_id: this.#opts.identifyAs }))
     }
   }
 
