@@ -50,7 +50,7 @@ export const ERR_PYWATT_CHANNEL_CONFIG = createError<[string, string]>(
   'FST_PYWATT_CHANNEL_CONFIG', 'Invalid %s channel: %s', 500, TypeError)
 
 /** A channel the Init blob marks `required` could not be connected; the module refuses to start. */
-export const ERR_PYWATT_CHANNEL_REQUIRED = createError<[string, string, { cause: unknown }?]>(
+export const ERR_PYWATT_CHANNEL_REQUIRED = createError<[string, string]>(
   'FST_PYWATT_CHANNEL_REQUIRED', 'Required %s channel unavailable: %s', 500)
 
 /** `pywatt.listen()` could not bind the address the orchestrator assigned. */

@@ -46,7 +46,8 @@ export async function openChannels (opts: OpenChannelsOptions): Promise<ChannelS
   const settings = channelSettings(opts.option === false ? undefined : opts.option)
   const { specs, problems } = channelSpecs(opts.init, opts.option)
   for (const problem of problems) {
-    if (problem.required) throw new ERR_PYWATT_CHANNEL_REQUIRED(problem.name, problem.error.message, { cause: problem.error })
+    // No `cause`: the message already carries it, and pino would print it twice.
+    if (problem.required) throw new ERR_PYWATT_CHANNEL_REQUIRED(problem.name, problem.error.message)
     log.error({ channel: problem.name, err: problem.error }, 'channel not connected: its configuration is unusable')
   }
   const identifyAs = settings.identify ? opts.init.module_id : null
@@ -81,7 +82,7 @@ export async function openChannels (opts: OpenChannelsOptions): Promise<ChannelS
       try {
         await (set.get(spec.name) as SocketChannel).connected(settings.connectTimeout)
       } catch (err) {
-        throw new ERR_PYWATT_CHANNEL_REQUIRED(spec.name, (err as Error).message, { cause: err })
+        throw new ERR_PYWATT_CHANNEL_REQUIRED(spec.name, (err as Error).message)
       }
     }))
   } catch (err) {

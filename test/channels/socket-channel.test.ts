@@ -1,4 +1,4 @@
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { once } from 'node:events'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { mkdtempSync, statSync, existsSync } from 'node:fs'
@@ -10,7 +10,7 @@ import { encodeEnvelope, encodeFrame, encodeModuleEnvelope, readFrame, type Orch
 import { captureLogger } from '../helpers/log-capture.js'
 import { until } from '../helpers/fake-orchestrator.js'
 
-type Tap = Parameters<Parameters<typeof test>[1]>[0]
+type Tap = Test
 
 async function server (t: Tap, kind: 'tcp' | 'unix' = 'tcp'): Promise<ChannelServer> {
   const s = new ChannelServer(kind === 'tcp' ? { kind: 'tcp' } : { kind: 'unix', path: join(mkdtempSync(join(tmpdir(), 'pw-')), 'c.sock') })
