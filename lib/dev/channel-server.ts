@@ -4,7 +4,7 @@ import { chmod, rm } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import {
   decodeModuleFrame, encodeFrame, encodeOrchestratorMessage,
-  type Envelope, type HttpRequestMessage, type ModuleMessage, type OrchestratorMessage
+  type Envelope, type ModuleMessage, type OrchestratorMessage
 } from '../protocol/index.js'
 import { FrameReader } from '../transport/frame-reader.js'
 
@@ -87,7 +87,7 @@ export class ChannelServer extends EventEmitter {
   }
 
   /** Send an `http_request` and resolve with the module's `http_response`. */
-  async request (req: Omit<HttpRequestMessage, 'op' | 'request_id'> & { request_id?: string }): Promise<ChannelHttpResponse> {
+  async request (req: { method: string, uri: string, headers: Record<string, string>, body?: Uint8Array, request_id?: string }): Promise<ChannelHttpResponse> {
     const requestId = req.request_id ?? randomUUID()
     const response = new Promise<ChannelHttpResponse>((resolve) => this.#pendingHttp.set(requestId, resolve))
     this.send({ op: 'http_request', ...req, request_id: requestId } as OrchestratorMessage)

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs, parseEnv } from 'node:util'
 import type { AddressInfo } from 'node:net'
 import { DevOrchestrator } from './orchestrator.js'
-import { createGateway } from './gateway.js'
+import { createGateway, type IpcForward } from './gateway.js'
 import { endpointTable, prettyLogLine } from './pretty.js'
 
 const USAGE = `Usage: pywatt-dev [options] -- <module command> [args...]
@@ -21,6 +21,11 @@ Options:
   --heartbeat <ms>      heartbeat interval (default 5000, 0 = off)
   --ipc                 the gateway forwards over the module's stdin/stdout
                         (HTTP over IPC; the module registers fastify-pywatt/ipc-http)
+  --tcp-channel         offer a TCP channel on 127.0.0.1 (init.tcp_channel)
+  --unix-channel <path> offer a Unix-socket channel at <path> (init.ipc_channel)
+  --channel-required    mark the offered channels required
+  --via <tcp|unix>      the gateway forwards over that channel (implies offering it;
+                        the module registers fastify-pywatt/ipc-http)
   --raw                 print the module's stderr as is
   -h, --help            this text
 
@@ -53,6 +58,10 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
       heartbeat: { type: 'string', default: '5000' },
       raw: { type: 'boolean', default: false },
       ipc: { type: 'boolean', default: false },
+      'tcp-channel': { type: 'boolean', default: false },
+      'unix-channel': { type: 'string' },
+      'channel-required': { type: 'boolean', default: false },
+      via: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -69,13 +78,25 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     secrets[k] = v
   }
 
+  const via = values.via
+  if (via !== undefined && via !== 'tcp' && via !== 'unix') {
+    out.write(`--via must be tcp or unix, not '${via}'\n`)
+    return 2
+  }
+  if (via === 'unix' && values['unix-channel'] === undefined) {
+    out.write('--via unix needs --unix-channel <path>\n')
+    return 2
+  }
+  const required = values['channel-required'] === true
   const dev = new DevOrchestrator({
     command: positionals[0],
     args: positionals.slice(1),
     moduleId: values['module-id'],
     listen: values.listen,
     secrets,
-    heartbeatInterval: Number(values.heartbeat)
+    heartbeatInterval: Number(values.heartbeat),
+    ...(values['tcp-channel'] === true || via === 'tcp' ? { tcpChannel: { required } } : {}),
+    ...(values['unix-channel'] === undefined ? {} : { ipcChannel: { required, path: values['unix-channel'] } })
   })
   dev.on('stderr', (line: string) => out.write((values.raw === true ? line : prettyLogLine(line)) + '\n'))
   dev.on('garbage', (line: string) => say(`module wrote a non-protocol line on stdout (${line.length} chars)`))
@@ -83,12 +104,27 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
   dev.on('missed-ack', (n: number) => say(`${n} heartbeat(s) not acknowledged`))
   dev.on('announce', () => say(endpointTable(dev.announcedListen ?? '', dev.endpoints ?? [])))
 
-  const gateway = createGateway(() => dev.announcedListen, values.ipc === true ? async (req) => await dev.request(req) : undefined)
+  const forward: IpcForward | undefined = via !== undefined
+    ? async (req) => {
+      const server = via === 'tcp' ? dev.channels.tcp : dev.channels.ipc
+      if (server?.socket == null) throw new Error(`the module has not connected its ${via} channel`)
+      const res = await server.request({ ...req, headers: req.headers })
+      return { status_code: res.status_code, headers: res.headers, ...(res.body == null ? {} : { body: res.body }) }
+    }
+    : values.ipc === true ? async (req) => await dev.request(req) : undefined
+  const gateway = createGateway(() => dev.announcedListen, forward)
   await new Promise<void>((resolve) => gateway.listen(Number(values['gateway-port']), '127.0.0.1', resolve))
-  say(`gateway on http://127.0.0.1:${(gateway.address() as AddressInfo).port} -> module${values.ipc === true ? ' (over stdio)' : ''}`)
+  const route = via === undefined ? (values.ipc === true ? ' (over stdio)' : '') : ` (over the ${via} channel)`
+  say(`gateway on http://127.0.0.1:${(gateway.address() as AddressInfo).port} -> module${route}`)
 
   await dev.start()
   say(`started ${positionals.join(' ')} (module id ${dev.moduleId}, listen ${dev.listen})`)
+  for (const [name, server] of Object.entries(dev.channels)) {
+    say(`offering a ${name} channel at ${server.address}${required ? ' (required)' : ''}`)
+    server.on('connection', () => say(`module connected its ${name} channel (${server.connections === 1 ? 'first time' : `reconnect ${server.connections - 1}`})`))
+    server.on('disconnect', () => say(`module's ${name} channel disconnected`))
+    server.on('invalid', (err: Error) => say(`bad frame on the ${name} channel: ${err.message}`))
+  }
 
   const stop = (): void => {
     say('stopping the module (shutdown)')
@@ -109,6 +145,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
         dev.send({ op: 'secret', name: k, value: v })
       } else if (cmd === 'heartbeat') {
         dev.heartbeat()
+        for (const server of Object.values(dev.channels)) if (server.socket !== null) server.send({ op: 'heartbeat' })
       } else if (cmd === 'routes') {
         say(endpointTable(dev.announcedListen ?? '', dev.endpoints ?? []))
       } else if (cmd === 'shutdown') {

@@ -2,9 +2,9 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import { pipeline } from 'node:stream'
 import { parseListenAddress } from '../protocol/index.js'
 
-/** Sends one request over stdio and resolves with the module's reply (`DevOrchestrator.request`). */
+/** Sends one request over stdio or a channel and resolves with the module's reply (`DevOrchestrator.request`). */
 export type IpcForward = (req: { method: string, uri: string, headers: Record<string, string>, body?: Uint8Array }) =>
-Promise<{ status_code: number, headers: Record<string, string>, body?: number[] }>
+Promise<{ status_code: number, headers: Readonly<Record<string, string>>, body?: number[] | Uint8Array }>
 
 /**
  * A local HTTP gateway for `pywatt-dev`: forwards every request to the address
@@ -57,7 +57,7 @@ function forwardOverIpc (ipc: IpcForward, req: IncomingMessage, res: ServerRespo
       res.end(Buffer.from(reply.body ?? []))
     }, (err: Error) => {
       res.writeHead(502, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ error: `module unreachable over stdio: ${err.message}` }))
+      res.end(JSON.stringify({ error: `module unreachable: ${err.message}` }))
     })
   })
 }

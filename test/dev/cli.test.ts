@@ -431,3 +431,28 @@ t.test('createGateway', async (t) => {
     t.match(body, /^partial\{"error":"module unreachable: .*ECONNRESET"\}$/, 'the error is appended and the response ends')
   })
 })
+
+t.test('--tcp-channel / --unix-channel / --via: the module connects both channels and the gateway forwards over one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-cli-'))
+  const path = join(dir, 'dev.sock')
+  const cli = runCli(t, ['--secret', 'API_KEY=cli-key-1', '--secret', 'JWT_SECRET=cli-jwt-secret-0123456789abcdef', '--gateway-port', '0', '--heartbeat', '0',
+    '--tcp-channel', '--unix-channel', path, '--via', 'unix', '--', 'node', EXAMPLE])
+  const [, port] = await cli.stdout.next(/\[pywatt-dev\] gateway on http:\/\/127\.0\.0\.1:(\d+) -> module \(over the unix channel\)\n/)
+  await cli.stdout.next(/\[pywatt-dev\] offering a tcp channel at 127\.0\.0\.1:\d+\n/)
+  await cli.stdout.next(new RegExp(`\\[pywatt-dev\\] offering a ipc channel at ${path.replaceAll('.', '\\.')}\\n`))
+  await cli.stdout.next(/module connected its (tcp|ipc) channel \(first time\)/)
+  await cli.stdout.next(/module connected its (tcp|ipc) channel \(first time\)/)
+  const res = await eventually(async () => await http(`http://127.0.0.1:${port}/hello`), (r) => r.status === 200)
+  t.match(JSON.parse(res.body), { hello: 'world', keyLength: 9 })
+  cli.type('heartbeat')
+  cli.type('shutdown')
+  t.same(await cli.exit, { code: 0, signal: null })
+})
+
+t.test('--via with a bad value, or unix without a path, is a usage error', async (t) => {
+  for (const args of [['--via', 'carrier-pigeon'], ['--via', 'unix']]) {
+    const cli = runCli(t, [...args, '--', 'node', EXAMPLE])
+    t.same(await cli.exit, { code: 2, signal: null })
+    t.match(cli.stdout.text, /--via must be tcp or unix|--via unix needs --unix-channel/)
+  }
+})
