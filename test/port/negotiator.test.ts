@@ -58,7 +58,7 @@ t.test('success:false fails at once with the orchestrator\'s message, without a 
 
   const noReason = negotiator.negotiate()
   reply((sent[1] as PortRequest).request_id, false, 0)
-  await t.rejects(noReason, { reason: 'refused', message: /refused: no reason given/ })
+  await t.rejects(noReason, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'refused', message: /refused: no reason given/ })
 })
 
 t.test('timeouts: one attempt per timeout, a new id each time, the requested port kept, then a timeout error', async (t) => {
@@ -76,7 +76,7 @@ t.test('timeouts: one attempt per timeout, a new id each time, the requested por
   t.equal(sent.length, 3, 'nothing more after the last attempt')
 
   const custom = harness({ timeouts: [20, 20, 20, 20, 20] })
-  await t.rejects(custom.negotiator.negotiate(), { reason: 'timeout', message: /after 5 attempts/ })
+  await t.rejects(custom.negotiator.negotiate(), { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'timeout', message: /after 5 attempts/ })
   t.equal(custom.sent.length, 5, 'the schedule length is the number of attempts')
   t.ok(custom.sent.every((m) => m.specific_port === undefined), 'no port requested stays no port requested')
 })
@@ -110,7 +110,7 @@ t.test('a late refusal for an earlier attempt also settles it', async (t) => {
   const granted = negotiator.negotiate(8200)
   await until(() => sent.length === 2)
   reply((sent[0] as PortRequest).request_id, false, 0, 'taken')
-  await t.rejects(granted, { reason: 'refused', message: /taken/ })
+  await t.rejects(granted, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'refused', message: /taken/ })
 })
 
 t.test('an unknown request_id is logged and ignored; an unsolicited reply never sets a port', async (t) => {
@@ -144,8 +144,8 @@ t.test('"auto-assigned" answers the one negotiation waiting, and only when there
   reply('auto-assigned', true, 4002)
   t.equal(negotiator.pending, 2, 'two waiting: ambiguous, ignored')
   negotiator.close('test over')
-  await t.rejects(a, { reason: 'closed' })
-  await t.rejects(b, { reason: 'closed' })
+  await t.rejects(a, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'closed' })
+  await t.rejects(b, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'closed' })
 })
 
 t.test('a port other than the one requested is used, with a warning', async (t) => {
@@ -164,13 +164,13 @@ t.test('invalid requested ports, send failures and close', async (t) => {
   t.equal(sent.length, 0)
 
   const broken = new PortNegotiator({ send: () => { throw new Error('write EPIPE') }, log: captureLogger().logger, timeouts: [5000] })
-  await t.rejects(broken.negotiate(), { reason: 'send-failed', message: /EPIPE/ })
+  await t.rejects(broken.negotiate(), { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'send-failed', message: /EPIPE/ })
   t.equal(broken.pending, 0, 'no timer left behind')
 
   const waiting = negotiator.negotiate()
   negotiator.close()
-  await t.rejects(waiting, { reason: 'closed', message: /shutting down/ })
-  await t.rejects(negotiator.negotiate(), { reason: 'closed' })
+  await t.rejects(waiting, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'closed', message: /shutting down/ })
+  await t.rejects(negotiator.negotiate(), { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'closed' })
   t.equal(sent.length, 1, 'nothing is sent once closed')
 })
 
@@ -179,7 +179,7 @@ t.test('circuit breaker: opens after N failed negotiations, fails fast, half-ope
   const refuse = async (): Promise<void> => {
     const p = negotiator.negotiate()
     reply((sent.at(-1) as PortRequest).request_id, false, 0, 'no')
-    await t.rejects(p, { reason: 'refused' })
+    await t.rejects(p, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'refused' })
   }
   t.equal(negotiator.breakerState, 'closed')
   await refuse()
@@ -197,9 +197,9 @@ t.test('circuit breaker: opens after N failed negotiations, fails fast, half-ope
   t.equal(negotiator.breakerState, 'half-open')
   t.equal(sent.length, before + 1, 'half-open: one negotiation goes through')
   reply((sent.at(-1) as PortRequest).request_id, false, 0, 'still no')
-  await t.rejects(probe, { reason: 'refused' })
+  await t.rejects(probe, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'refused' })
   t.equal(negotiator.breakerState, 'open', 'a failed try reopens it')
-  await t.rejects(negotiator.negotiate(), { reason: 'circuit-open' })
+  await t.rejects(negotiator.negotiate(), { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'circuit-open' })
 
   await sleep(200)
   const recovered = negotiator.negotiate(3333)
@@ -232,8 +232,8 @@ t.test('defaults: the Rust schedule and breaker', async (t) => {
     t.equal(n.breakerState, 'closed', `still closed after ${i} failures`)
     const p = n.negotiate()
     n.receive({ op: 'port_response', request_id: (sent.at(-1) as PortRequest).request_id, success: false, port: 0 })
-    await t.rejects(p, { reason: 'refused' })
+    await t.rejects(p, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'refused' })
   }
   t.equal(n.breakerState, 'open', 'open after 5')
-  await t.rejects(n.negotiate(), { reason: 'circuit-open', message: /5 failed negotiations in a row.*60000 ms after opening/ })
+  await t.rejects(n.negotiate(), { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'circuit-open', message: /5 failed negotiations in a row.*60000 ms after opening/ })
 })

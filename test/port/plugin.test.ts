@@ -136,7 +136,7 @@ t.test('fallback also covers a refusal and an open breaker', async (t) => {
   const request = await orch.waitFor((l) => l.op === 'port_request')
   orch.send({ op: 'port_response', request_id: request.request_id, success: false, port: 0, error_message: 'no' })
   t.match(await first, /^127\.0\.0\.1:\d+$/)
-  await t.rejects((app.pywatt.negotiatePort as (p?: number) => Promise<number>)(), { reason: 'circuit-open' })
+  await t.rejects((app.pywatt.negotiatePort as (p?: number) => Promise<number>)(), { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'circuit-open' })
 })
 
 t.test('negotiatePort() on demand; close() fails a negotiation still waiting', async (t) => {
@@ -153,8 +153,8 @@ t.test('negotiatePort() on demand; close() fails a negotiation still waiting', a
   const listening = app.pywatt.listen()
   await until(() => orch.ops('port_request').length === 3)
   await app.close()
-  await t.rejects(byOption, { reason: 'closed' })
-  await t.rejects(listening, { reason: 'closed' })
+  await t.rejects(byOption, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'closed' })
+  await t.rejects(listening, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'closed' })
 })
 
 t.test('a closing app does not fall back', async (t) => {
@@ -162,7 +162,7 @@ t.test('a closing app does not fall back', async (t) => {
   const listening = app.pywatt.listen()
   await orch.waitFor((l) => l.op === 'port_request')
   await app.close()
-  await t.rejects(listening, { reason: 'closed' })
+  await t.rejects(listening, { code: 'FST_PYWATT_PORT_NEGOTIATION', reason: 'closed' })
   t.same(orch.ops('announce'), [])
 })
 
