@@ -328,7 +328,7 @@ export class DevOrchestrator extends EventEmitter {
         this.heartbeats.acked++
         break
       case 'port_request':
-        this.#answerPort(message).catch(/* c8 ignore next */ (err: unknown) => this.emit('port-error', err))
+        this.#answerPort(message).catch((err: unknown) => this.emit('port-error', err))
         break
       case 'http_reply': {
         const pending = this.#pendingHttp.get(message.content.request_id)

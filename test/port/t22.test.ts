@@ -1,4 +1,5 @@
 import t from 'tap'
+import { once } from 'node:events'
 import { createServer, connect, type AddressInfo } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { EXIT } from '../../lib/lifecycle/exit-codes.js'
@@ -39,6 +40,7 @@ t.test('the assigned port is taken: a clear error naming the address on stderr, 
   t.after(() => blocker.close())
   const listen = `127.0.0.1:${(blocker.address() as AddressInfo).port}`
   const { dev, stderr } = await startModule(t, EXAMPLE, { listen })
+  await t.rejects(dev.announced(20_000), /exited before/)
   t.same(await dev.waitForExit(20_000), { code: EXIT.REFUSED, signal: null })
   const [entry] = fatal(stderr)
   t.equal(entry?.msg, 'refusing to start: the module cannot listen')
@@ -86,4 +88,14 @@ t.test('the default dev orchestrator grants a port; a refusal makes the module e
   t.equal(entry?.err?.code, 'FST_PYWATT_PORT_NEGOTIATION')
   t.match(entry?.err?.message, /no ports for you/)
   t.equal(dev.announcedListen, null)
+})
+
+t.test('DevOrchestrator: a portResponse that throws is reported as port-error; nothing is answered', async (t) => {
+  const { dev } = await startModule(t, EXAMPLE, {
+    listen: 'not-a-socket-address',
+    portResponse: () => { throw new Error('allocator down') }
+  })
+  const [err] = await once(dev, 'port-error') as [Error]
+  t.match(err.message, 'allocator down')
+  t.same(dev.messages.filter((m) => m.op === 'announce'), [])
 })
