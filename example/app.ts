@@ -3,6 +3,7 @@ import pywatt, { pywattLogger, type PyWattOptions } from '../plugins/index.js'
 import routeDiscovery from '../plugins/route-discovery.js'
 import ipcHttp from '../plugins/ipc-http.js'
 import jwt from '../plugins/jwt.js'
+import portNegotiation from '../plugins/port-negotiation.js'
 
 interface Item { id: number, name: string }
 
@@ -24,6 +25,8 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
   await app.register(pywatt, { secrets: ['API_KEY', 'JWT_SECRET'], db: { filename: ':memory:' }, ...opts })
   await app.register(routeDiscovery)
   await app.register(ipcHttp)
+  // init.listen with a port is used as given; otherwise the port is asked for (port_request).
+  await app.register(portNegotiation)
   // Bearer tokens signed with the JWT_SECRET secret (HS256); after a rotation the
   // previous key verifies for EXAMPLE_JWT_OVERLAP_MS (default 5 minutes).
   await app.register(jwt, { rotationOverlap: Number(process.env.EXAMPLE_JWT_OVERLAP_MS ?? 300_000) })

@@ -111,3 +111,11 @@ export const ERR_PYWATT_JWT_UNPROTECTED = createError<[string]>(
 /** An orchestrator service (`service_request` / `service_operation`) failed or did not answer. */
 export const ERR_PYWATT_SERVICE = createError<[string, string]>(
   'FST_PYWATT_SERVICE', 'Orchestrator service %s failed: %s', 502)
+
+/**
+ * No port was agreed with the orchestrator (`port_request`): it refused, granted
+ * port 0, did not answer in time, or the circuit breaker is open. The error's
+ * `reason` says which (see the README).
+ */
+export const ERR_PYWATT_PORT_NEGOTIATION = createError<[string, { cause: unknown }?]>(
+  'FST_PYWATT_PORT_NEGOTIATION', 'Port negotiation failed: %s', 503)

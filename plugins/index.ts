@@ -13,6 +13,8 @@ import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
 import { mergeEndpoints } from '../lib/discovery/endpoints.js'
 import { RouteTable } from '../lib/discovery/route-table.js'
 import { ModuleRuntime, type StopReason } from '../lib/runtime/runtime.js'
+import type { BindTarget } from '../lib/runtime/bind-target.js'
+import { formatSocketAddress } from '../lib/protocol/listen-address.js'
 import { isStandalone } from '../lib/runtime/standalone.js'
 import type { SecretStore } from '../lib/secrets/store.js'
 import { attachData } from '../lib/data/wire.js'
@@ -109,11 +111,14 @@ export const kEndpointSource = Symbol.for('fastify-pywatt.endpoint-source')
 export const kRouteTable = Symbol.for('fastify-pywatt.route-table')
 /** @internal Endpoints the root plugin adds itself (health). */
 export const kBuiltinEndpoints = Symbol.for('fastify-pywatt.builtin-endpoints')
+/** @internal Lets a sub-plugin (port negotiation) replace the bind target before `listen()` binds. */
+export const kBindResolver = Symbol.for('fastify-pywatt.bind-resolver')
 
 interface InternalNamespace extends PyWattNamespace {
   [kEndpointSource]?: () => EndpointAnnounce[]
   [kBuiltinEndpoints]: EndpointAnnounce[]
   [kRouteTable]: RouteTable
+  [kBindResolver]?: (target: BindTarget) => Promise<BindTarget>
 }
 
 let processStdioOwner: FastifyInstance | null = null
@@ -249,8 +254,11 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       return mergeEndpoints([...builtin, ...(opts.endpoints ?? [])])
     },
     listen: async (): Promise<string> => {
-      const target = runtime.bind
-      let listen = runtime.init.listen
+      const resolve = namespace[kBindResolver]
+      const target = resolve === undefined ? runtime.bind : await resolve(runtime.bind)
+      let listen = target === runtime.bind
+        ? runtime.init.listen
+        : target.kind === 'unix' ? target.path : formatSocketAddress(target.host, target.port)
       try {
         await app.listen(target.kind === 'unix' ? { path: target.path } : { host: target.host, port: target.port })
       } catch (err) {

@@ -36,6 +36,21 @@ export interface DevOrchestratorOptions {
   tcpChannel?: { required?: boolean, port?: number }
   /** Offer a Unix-socket channel at `path` (`init.ipc_channel`). */
   ipcChannel?: { required?: boolean, path: string }
+  /**
+   * How `port_request` is answered: by default the requested port, or a free
+   * 127.0.0.1 port when none is requested. Return `null` to leave it unanswered.
+   */
+  portResponse?: (request: PortRequestLine) => PortGrant | null | Promise<PortGrant | null>
+}
+
+/** A `port_request` the module sent. */
+export type PortRequestLine = Extract<ModuleLine, { op: 'port_request' }>
+
+/** The answer to a `port_request` (its `request_id` is filled in). */
+export interface PortGrant {
+  success: boolean
+  port: number
+  error_message?: string
 }
 
 /** How the module ended. */
@@ -54,6 +69,7 @@ type ModuleChild = ChildProcessByStdio<Writable, Readable, Readable>
  *
  * Events: `line` (raw stdout line), `message` (decoded {@link ModuleLine}),
  * `garbage` (a stdout line that is not a protocol message), `announce`,
+ * `port-error` (a `port_request` could not be answered),
  * `stderr` (one stderr line), `unknown-secret` (name), `exit` ({@link ModuleExit}).
  */
 export class DevOrchestrator extends EventEmitter {
@@ -293,6 +309,14 @@ export class DevOrchestrator extends EventEmitter {
     Promise.all(servers.map(async (s) => { await s.close() })).then(() => this.emit('exit', exit), /* c8 ignore next */ () => this.emit('exit', exit))
   }
 
+  async #answerPort (request: PortRequestLine): Promise<void> {
+    const grant = this.#opts.portResponse === undefined
+      ? { success: true, port: request.specific_port ?? await freePort() }
+      : await this.#opts.portResponse(request)
+    if (grant === null) return
+    this.send({ op: 'port_response', request_id: request.request_id, ...grant })
+  }
+
   #stopHeartbeats (): void {
     if (this.#heartbeatTimer !== null) clearInterval(this.#heartbeatTimer)
     this.#heartbeatTimer = null
@@ -323,6 +347,9 @@ export class DevOrchestrator extends EventEmitter {
         break
       case 'heartbeat_ack':
         this.heartbeats.acked++
+        break
+      case 'port_request':
+        this.#answerPort(message).catch((err: unknown) => this.emit('port-error', err))
         break
       case 'http_reply': {
         const pending = this.#pendingHttp.get(message.content.request_id)

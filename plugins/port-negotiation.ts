@@ -1,0 +1,84 @@
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { PortNegotiator, portNegotiationError, type PortNegotiationError } from '../lib/port/negotiator.js'
+import { resolvePortNegotiationOptions, type PortNegotiationOptions } from '../lib/port/options.js'
+import type { BindTarget } from '../lib/runtime/bind-target.js'
+import { kBindResolver } from './index.js'
+
+export type { PortNegotiationOptions } from '../lib/port/options.js'
+export { PORT_NEGOTIATION_DEFAULTS } from '../lib/port/options.js'
+export type { PortNegotiationError, PortNegotiationReason } from '../lib/port/negotiator.js'
+
+declare module './index.js' {
+  interface PyWattNamespace {
+    /**
+     * Ask the orchestrator for a port (`port_request`) and resolve with the one
+     * it granted: `specific`, else the plugin's `port` option, else any port.
+     * Rejects with `FST_PYWATT_PORT_NEGOTIATION`. Present when
+     * `fastify-pywatt/port-negotiation` is registered.
+     */
+    negotiatePort?: (specific?: number) => Promise<number>
+  }
+}
+
+/** Where a module binds when the orchestrator did not name an IP. */
+const LOOPBACK = '127.0.0.1'
+
+/**
+ * `fastify-pywatt/port-negotiation`: `pywatt.listen()` asks the orchestrator
+ * for a port when `init.listen` is not a TCP address with a port, or when the
+ * `port` option asks for a specific one (PROTOCOL.md §12.5), then binds it and
+ * announces it. A failed negotiation fails `listen()` unless `fallback` is on.
+ */
+const portNegotiationPlugin: FastifyPluginAsync<PortNegotiationOptions> = async (app, options) => {
+  const opts = resolvePortNegotiationOptions(options)
+  const channel = app.pywatt.channel
+  let negotiator: PortNegotiator | null = null
+  if (channel !== null) {
+    const n = new PortNegotiator({
+      send: (message) => channel.send(message),
+      log: app.log,
+      timeouts: opts.timeouts,
+      threshold: opts.threshold,
+      halfOpenAfter: opts.halfOpenAfter
+    })
+    channel.dispatcher.on('port_response', (m) => n.receive(m))
+    // A listen() still waiting must not outlive the app.
+    app.addHook('preClose', async () => n.close())
+    negotiator = n
+  }
+
+  const negotiatePort = async (specific?: number): Promise<number> => {
+    if (negotiator === null) throw portNegotiationError('standalone', 'there is no orchestrator to negotiate with (standalone mode)')
+    return await negotiator.negotiate(specific ?? opts.port)
+  }
+
+  const resolveBind = async (target: BindTarget): Promise<BindTarget> => {
+    if (negotiator === null) {
+      app.log.info('standalone: no port negotiation, listening on HOST/PORT')
+      return target
+    }
+    if (target.kind === 'tcp' && target.port > 0 && opts.port === null) return target
+    const host = target.kind === 'tcp' ? target.host : LOOPBACK
+    try {
+      return { kind: 'tcp', host, port: await negotiatePort() }
+    } catch (err) {
+      if (!opts.fallback || (err as PortNegotiationError).reason === 'closed') throw err
+      app.log.warn({ err, host }, 'port negotiation failed; fallback: binding a port the system picks and announcing it, although the orchestrator never agreed to it')
+      return { kind: 'tcp', host, port: 0 }
+    }
+  }
+
+  const ns = app.pywatt as typeof app.pywatt & { [kBindResolver]?: (target: BindTarget) => Promise<BindTarget> }
+  ns[kBindResolver] = resolveBind
+  ns.negotiatePort = negotiatePort
+}
+
+/** The plugin: register it after `fastify-pywatt`, before calling `pywatt.listen()`. */
+export const portNegotiation = fp(portNegotiationPlugin, {
+  name: 'fastify-pywatt/port-negotiation',
+  fastify: '5.x',
+  dependencies: ['fastify-pywatt'],
+  decorators: { fastify: ['pywatt'] }
+})
+export default portNegotiation
