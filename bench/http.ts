@@ -34,13 +34,13 @@ import { median, ms, percent, rate, ratio, spread, type Row, type Section } from
  * of the transports; req/s and latencies are medians over rounds.
  */
 
-const CONNECTIONS = 64
-const ROUNDS = 2
-const WARMUP_MS = 750
-const DURATION_MS = 2500
-const LOG_LEVEL = 'warn'
+export const CONNECTIONS = 64
+export const ROUNDS = 2
+export const WARMUP_MS = 750
+export const DURATION_MS = 2500
+export const LOG_LEVEL = 'warn'
 /** What `get_secret` answers (and the in-process app reads from the environment). */
-const SECRETS: Record<string, string> = { API_KEY: 'bench-api-key-0123456789', JWT_SECRET: 'bench-jwt-secret-0123456789abcdef0123456789' }
+export const SECRETS: Record<string, string> = { API_KEY: 'bench-api-key-0123456789', JWT_SECRET: 'bench-jwt-secret-0123456789abcdef0123456789' }
 const POST_BYTES = 16 * 1024
 
 const moduleScript = fileURLToPath(new URL('../example/server.js', import.meta.url))
@@ -50,7 +50,7 @@ const cannedScript = fileURLToPath(new URL('./fixtures/canned-child.js', import.
 type Transport = 'http' | 'ipc' | 'ceiling' | 'inject'
 const TRANSPORTS: readonly Transport[] = ['http', 'ipc', 'ceiling', 'inject']
 
-interface Case {
+export interface Case {
   key: 'get' | 'post'
   label: string
   req: IpcRequest
@@ -69,7 +69,7 @@ function jsonOfSize (size: number): Buffer {
   return Buffer.from(text)
 }
 
-function cases (): Case[] {
+export function cases (): Case[] {
   return [
     { key: 'get', label: 'GET /hello', req: { method: 'GET', uri: '/hello', headers: {} } },
     {
@@ -81,7 +81,7 @@ function cases (): Case[] {
 }
 
 /** Plain HTTP on the module's listener, 64 connections. */
-async function httpLoad (listen: string, c: Case, opts: LoadOptions): Promise<LoadResult> {
+export async function httpLoad (listen: string, c: Case, opts: LoadOptions): Promise<LoadResult> {
   const base = {
     url: `http://${listen}${c.req.uri}`,
     connections: opts.connections,
@@ -151,15 +151,15 @@ async function buildInjectApp (): Promise<FastifyInstance> {
   }
 }
 
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+export function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0
 }
 
 /** Requests per second, with a decimal below 10k (the 16 KiB case). */
-const rps = (v: number): string => v >= 1e3 && v < 1e4 ? `${(v / 1e3).toFixed(1)}k req/s` : rate(v, 'req/s')
+export const rps = (v: number): string => v >= 1e3 && v < 1e4 ? `${(v / 1e3).toFixed(1)}k req/s` : rate(v, 'req/s')
 /** A latency: microseconds below 1 ms (inject), else milliseconds. */
 const latency = (v: number): string => v < 1 ? `${Math.round(v * 1000)} µs` : ms(v)
-const fmt = (r: LoadResult): string => `${rps(r.rps).padStart(12)}  p50 ${latency(r.p50).padStart(7)}  p99 ${latency(r.p99).padStart(7)}`
+export const fmt = (r: LoadResult): string => `${rps(r.rps).padStart(12)}  p50 ${latency(r.p50).padStart(7)}  p99 ${latency(r.p99).padStart(7)}`
 
 export const http: Section = {
   name: 'http',

@@ -4,6 +4,7 @@ import { logger } from './logger.js'
 import { jwtBench } from './jwt.js'
 import { http } from './http.js'
 import { data } from './data.js'
+import { channel } from './channel.js'
 import { formatSummary, type Row, type Section } from './report.js'
 
 /**
@@ -22,7 +23,8 @@ const sections: Section[] = [
   logger,
   jwtBench,
   http,
-  data
+  data,
+  channel
 ]
 
 const filters = process.argv.slice(2).map((a) => a.toLowerCase())

@@ -26,7 +26,8 @@ const LOOPBACK = '127.0.0.1'
 
 /**
  * `fastify-pywatt/port-negotiation`: `pywatt.listen()` asks the orchestrator
- * for a port when `init.listen` is not a TCP address with a port, or when the
+ * for a port when `init.listen` is not a TCP address (port 0 included: the
+ * system picks it, as without the plugin), or when the
  * `port` option asks for a specific one (PROTOCOL.md §12.5), then binds it and
  * announces it. A failed negotiation fails `listen()` unless `fallback` is on.
  */
@@ -58,7 +59,8 @@ const portNegotiationPlugin: FastifyPluginAsync<PortNegotiationOptions> = async 
       app.log.info('standalone: no port negotiation, listening on HOST/PORT')
       return target
     }
-    if (target.kind === 'tcp' && target.port > 0 && opts.port === null) return target
+    // Port 0 means "any port": the root plugin binds one and announces it, no round trip needed.
+    if (target.kind === 'tcp' && opts.port === null) return target
     const host = target.kind === 'tcp' ? target.host : LOOPBACK
     try {
       return { kind: 'tcp', host, port: await negotiatePort() }

@@ -18,7 +18,7 @@ import {
   type RegistrationResponse, type StdioHttpReply
 } from './schemas.js'
 import { formatPath, parseStrictJsonDetailed, truncate } from './strict-json.js'
-import { takeTrailingByteArray } from './trailing-bytes.js'
+import { takeTrailingByteArray, takeTrailingByteArrayOfBytes } from './trailing-bytes.js'
 import { normaliseUuid } from './uuid.js'
 import { typeName, under, validate, type Location } from './validate.js'
 
@@ -140,6 +140,16 @@ export function decodeOrchestratorMessage (line: string): OrchestratorMessage {
 }
 
 const FAST_BODY_MIN_LENGTH = 1024
+const OP_PREFIX = Buffer.from('{"op":')
+
+function decodeFrameText (bytes: Uint8Array): string {
+  return decodeUtf8(bytes, 'frame payload')
+}
+
+function startsWithOp (payload: Uint8Array): boolean {
+  for (let i = 0; i < OP_PREFIX.length; i++) if (payload[i] !== OP_PREFIX[i]) return false
+  return true
+}
 
 /**
  * Decode a TCP/UDS frame from the orchestrator (§13.3): formats 1, 3, and 2 when
@@ -150,6 +160,19 @@ const FAST_BODY_MIN_LENGTH = 1024
  * @throws ERR_PYWATT_PROTOCOL on a bad format byte, invalid JSON or a bad message
  */
 export function decodeOrchestratorFrame (format: number, payload: Uint8Array): OrchestratorMessage {
+  // A bare JSON message with a body takes the stdio line's fast path (its byte
+  // array read straight into a Buffer); envelopes and the rest, the generic one.
+  if (format === 1 && payload.length > FAST_BODY_MIN_LENGTH && startsWithOp(payload)) {
+    const fast = takeTrailingByteArrayOfBytes(payload, 'body', decodeFrameText)
+    if (fast !== null) {
+      const { value, at } = parseObject(fast.rest)
+      const message = orchestratorFromObject(value, at)
+      if (message.op === 'http_request') {
+        message.body = fast.bytes
+        return message
+      }
+    }
+  }
   const { value, text, floats } = parseFramePayload(format, payload)
   const obj = asObject(value)
   const at: Location = { text, floats, prefix: [] }

@@ -64,6 +64,17 @@ export function takeTrailingByteArray (line: string, key: string): { rest: strin
   return { rest: `${line.slice(0, found.keyStart)}"${key}":null${line.slice(found.after)}`, bytes: found.bytes }
 }
 
+/**
+ * {@link takeTrailingByteArray} on UTF-8 bytes (a frame payload): the array is
+ * ASCII, so it is located and read on the bytes themselves; only the rest is
+ * decoded, by `decode` (which rejects invalid UTF-8).
+ */
+export function takeTrailingByteArrayOfBytes (payload: Uint8Array, key: string, decode: (bytes: Uint8Array) => string): { rest: string, bytes: Buffer } | null {
+  const found = locate(payload, Buffer.from(key, 'latin1'))
+  if (found === null) return null
+  return { rest: `${decode(payload.subarray(0, found.keyStart))}"${key}":null${decode(payload.subarray(found.after))}`, bytes: found.bytes }
+}
+
 /** `1,22,255` (with optional whitespace) between `from` and `to`; `null` if anything else is there. */
 function parseByteList (text: Uint8Array, from: number, to: number): Buffer | null {
   // At most one byte per two characters ("1,"): allocate once, trim at the end.

@@ -59,10 +59,15 @@ t.test('end to end: listen() sends port_request, binds the granted port on 127.0
   t.equal(res.status, 200, 'and the app really listens there')
 })
 
-t.test('init.listen with port 0: negotiate, bind the IP the orchestrator named', async (t) => {
-  const { orch, app } = await boot(t, '[::1]:0')
-  const listening = app.pywatt.listen()
+t.test('init.listen with port 0: no negotiation, the system picks; with the port option, negotiate and bind the IP the orchestrator named', async (t) => {
+  const any = await boot(t, '[::1]:0')
+  const picked = await any.app.pywatt.listen()
+  t.match(picked, /^\[::1\]:\d+$/)
+  t.same(any.orch.ops('port_request'), [], 'port 0 is a usable address')
+
   const port = await freePort('::1')
+  const { orch, app } = await boot(t, '[::1]:0', { port })
+  const listening = app.pywatt.listen()
   grant(orch, await orch.waitFor((l) => l.op === 'port_request'), port)
   t.equal(await listening, `[::1]:${port}`)
   t.equal((await orch.waitFor((l) => l.op === 'announce')).listen, `[::1]:${port}`)
@@ -131,7 +136,7 @@ t.test('opt-in fallback: the port really bound is announced, reachable on loopba
 })
 
 t.test('fallback also covers a refusal and an open breaker', async (t) => {
-  const { orch, app } = await boot(t, '127.0.0.1:0', { fallback: true, breaker: { threshold: 1, halfOpenAfter: 60_000 } })
+  const { orch, app } = await boot(t, '/tmp/unused.sock', { fallback: true, breaker: { threshold: 1, halfOpenAfter: 60_000 } })
   const first = app.pywatt.listen()
   const request = await orch.waitFor((l) => l.op === 'port_request')
   orch.send({ op: 'port_response', request_id: request.request_id, success: false, port: 0, error_message: 'no' })
