@@ -8,7 +8,7 @@ export const EXIT = {
   OK: 0,
   /** Crash: an uncaught exception or unhandled rejection (Node's own code). */
   CRASH: 1,
-  /** Refused to start: no Init, an invalid Init, or startup secrets unavailable. */
+  /** Refused to start: no Init, an invalid Init, startup secrets or a required channel unavailable. */
   REFUSED: 2,
   /** Forced stop: the drain deadline passed, or a second signal arrived. */
   FORCED: 3,
