@@ -1,7 +1,8 @@
 import { test, type Test } from 'tap'
 import { once } from 'node:events'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
-import { mkdtempSync, statSync, existsSync } from 'node:fs'
+import { mkdtempSync, readFileSync, statSync, existsSync } from 'node:fs'
+import { createServer as createTlsServer } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ChannelServer } from '../../lib/dev/channel-server.js'
@@ -273,4 +274,45 @@ test('a peer that stops reading pauses the channel\'s reading until it drains', 
   s.send({ op: 'heartbeat' })
   await until(() => messages.length === 1)
   t.pass('reading resumed after the drain')
+})
+
+test('tls_enabled: the channel speaks TLS and checks the server certificate', async (t) => {
+  // A self-signed test certificate for 127.0.0.1, valid until 2126 (test/fixtures/tls).
+  const key = readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url))
+  const cert = readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url))
+  const received: Buffer[] = []
+  const server = createTlsServer({ key, cert }, (socket) => {
+    socket.on('data', (chunk: Buffer) => received.push(chunk))
+    socket.on('error', () => {})
+    socket.write(encodeFrame('{"op":"heartbeat"}'))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => { server.close() })
+  const { port } = server.address() as AddressInfo
+  const target: ChannelTarget = { kind: 'tcp', host: '127.0.0.1', port, tls: true }
+
+  const { ch, messages } = channel(t, target, { tls: { ca: cert } })
+  ch.start()
+  await ch.connected(2_000)
+  await until(() => messages.length === 1)
+  t.equal(messages[0]?.op, 'heartbeat')
+  ch.send(encodeModuleEnvelope({ op: 'heartbeat_ack' }))
+  await until(() => readFrame(Buffer.concat(received)) !== undefined)
+  t.equal(JSON.parse(readFrame(Buffer.concat(received))?.payload.toString() ?? '').content.op, 'heartbeat_ack')
+
+  const { ch: untrusting } = channel(t, target, { reconnect: { initialDelay: 5, maxDelay: 5, maxAttempts: 1 } })
+  untrusting.start()
+  await t.rejects(untrusting.connected(5_000), /self[- ]signed certificate/, 'without the CA the server is not trusted')
+})
+
+test('a peer that half-closes (FIN) is treated as gone: the channel reconnects', async (t) => {
+  const s = await server(t)
+  const { ch } = channel(t, targetOf(s))
+  ch.start()
+  await ch.connected(2_000)
+  const first = await s.connected()
+  first.end()
+  await until(() => ch.stats().reconnects === 1)
+  t.equal(ch.state, 'connected')
 })
