@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import { buildApp } from '../../example/app.js'
 import { FakeOrchestrator } from '../helpers/fake-orchestrator.js'
 import { requireServer, unique } from './helpers.js'
+import { EXAMPLE, startModule } from '../helpers/modules.js'
 
 async function exercise (t: Test, opts: Record<string, unknown>, secrets: Record<string, string>): Promise<void> {
   const orch = new FakeOrchestrator()
@@ -41,4 +42,28 @@ t.test('the same code on PostgreSQL and Redis from URL secrets', async (t) => {
     DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
     REDIS_URL: 'redis://127.0.0.1:6379/0'
   })
+})
+
+t.test('the built example under the dev orchestrator: DATABASE_URL and REDIS_URL in its environment switch it to PostgreSQL and Redis', async (t) => {
+  if (!await requireServer(t, 'PostgreSQL', '127.0.0.1', 5432)) return
+  if (!await requireServer(t, 'Redis', '127.0.0.1', 6379)) return
+  const schema = unique('pwdev')
+  const { createDatabase } = await import('../../lib/db/index.js')
+  const admin = createDatabase({ url: 'postgres://postgres@127.0.0.1:5432/test' })
+  await admin.execute(`CREATE SCHEMA ${schema}`)
+  t.after(async () => { await admin.execute(`DROP SCHEMA ${schema} CASCADE`); await admin.close() })
+  const urls = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', REDIS_URL: 'redis://127.0.0.1:6379/0' }
+  const { dev, stderr } = await startModule(t, EXAMPLE, {
+    secrets: { API_KEY: 'example-api-key', JWT_SECRET: 'example-jwt-secret-0123456789abcdef', ...urls },
+    extraEnv: { ...urls, PGOPTIONS: `-c search_path=${schema}`, EXAMPLE_CACHE_NAMESPACE: schema }
+  })
+  await dev.announced()
+  t.ok(dev.messages.some((m) => m.op === 'get_secret' && m.name === 'DATABASE_URL'), 'the URL came as a secret')
+  const created = await fetch(`http://${dev.listen}/api/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'on-postgres' }) })
+  t.equal(created.status, 201)
+  const rows = await admin.query<{ name: string }>(`SELECT name FROM ${schema}.items ORDER BY id`)
+  t.same(rows.map((r) => r.name), ['first', 'on-postgres'], 'the rows are in PostgreSQL')
+  t.same(await (await fetch(`http://${dev.listen}/api/items`)).json(), [{ id: 1, name: 'first' }, { id: 2, name: 'on-postgres' }])
+  t.same(await dev.shutdown(), { code: 0, signal: null })
+  t.notOk(stderr.some((l) => l.includes('postgres://postgres@')), 'the URL is never logged')
 })
