@@ -26,8 +26,10 @@ export interface MemcachedSettings {
 export class MemcachedBackend implements CacheBackend {
   readonly kind = 'memcached' as const
   readonly client: memjs.Client
+  readonly #timeout: number
 
   constructor (s: MemcachedSettings) {
+    this.#timeout = s.commandTimeout
     this.client = loadDriver<typeof memjs>('memjs').Client.create(`${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`, {
       username: s.user,
       password: s.password,
@@ -38,12 +40,19 @@ export class MemcachedBackend implements CacheBackend {
   }
 
   async #run<R> (work: () => Promise<R>, key?: string): Promise<R> {
+    let timer: NodeJS.Timeout | undefined
     try {
-      return await work()
+      // memjs can leave the first command after a reconnect unanswered (its
+      // request timer is not armed on that path): our own deadline settles it.
+      return await Promise.race([work(), new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer from Memcached within ${this.#timeout} ms`)), this.#timeout)
+      })])
     } catch (err) {
       const message = (err as Error).message
       if (key !== undefined && /non-numeric/i.test(message)) throw new ERR_PYWATT_CACHE_NOT_INTEGER(key)
       throw new ERR_PYWATT_CACHE_OPERATION(message, { cause: err })
+    } finally {
+      clearTimeout(timer)
     }
   }
 
