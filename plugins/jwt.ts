@@ -1,10 +1,10 @@
-import fastifyJwt from '@fastify/jwt'
-import { createSigner } from 'fast-jwt'
+import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { ERR_PYWATT_INVALID_OPTIONS, ERR_PYWATT_JWT_SIGN, ERR_PYWATT_JWT_UNAUTHORIZED, ERR_PYWATT_JWT_UNPROTECTED } from '../lib/errors.js'
 import { KeyRing } from '../lib/auth/key-ring.js'
 import { parseKeyMaterial } from '../lib/auth/keys.js'
+import { fastJwt, setUpFastifyJwt, type FastifyJwtDecorators } from '../lib/auth/lazy.js'
 import { resolveJwtOptions, type JwtOptions } from '../lib/auth/options.js'
 import { bearerToken, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
 import { serviceClient, type ServiceClient } from '../lib/services/service-client.js'
@@ -184,17 +184,18 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     if (remote) throw new ERR_PYWATT_JWT_SIGN('tokens are validated by the orchestrator: this module holds no key')
     if (!opts.hmac) throw new ERR_PYWATT_JWT_SIGN('the key is a public key: this module can verify tokens, not sign them')
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new ERR_PYWATT_JWT_SIGN('the payload must be an object')
-    const signer = ring.signer((entry) => createSigner({ key: entry.key, algorithm: entry.algorithms[0], kid: entry.kid })) as NonNullable<ReturnType<KeyRing['signer']>>
+    const signer = ring.signer((entry) => fastJwt().createSigner({ key: entry.key, algorithm: entry.algorithms[0], kid: entry.kid })) as NonNullable<ReturnType<KeyRing['signer']>>
     const now = Math.floor(Date.now() / 1000)
     const expiresIn = signOpts.expiresIn ?? opts.expiresIn
     return signer.sign({ ...payload, exp: payload.exp ?? now + Math.ceil(expiresIn / 1000) })
   }
 
-  // @fastify/jwt provides request.jwtVerify, reply.jwtSign and request.user. Its
-  // key functions read the ring: signing uses the current key; verifying picks
-  // the key by kid (current key without one). Keys are handed over as Buffers so
-  // that @fastify/jwt builds a verifier per call instead of caching one per key
-  // forever (a retired key must not keep a verifier alive).
+  // @fastify/jwt provides request.jwtVerify, request.jwtDecode, reply.jwtSign,
+  // fastify.jwt and request.user. Its key functions read the ring: signing uses
+  // the current key; verifying picks the key by kid (current key without one).
+  // Keys are handed over as Buffers so that @fastify/jwt builds a verifier per
+  // call instead of caching one per key forever (a retired key must not keep a
+  // verifier alive).
   const signingKey = async (): Promise<string> => {
     if (!opts.hmac) throw new ERR_PYWATT_JWT_SIGN('the key is a public key: this module can verify tokens, not sign them')
     return ring.candidates()[0].key
@@ -205,7 +206,7 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     if (entry === undefined) throw unauthorized(JWT_REASONS.UNKNOWN_KID)
     return Buffer.from(entry.key)
   }
-  await app.register(fastifyJwt, {
+  const fastifyJwtOptions = {
     secret: { private: signingKey, public: verifyingKey } as never,
     decode: { complete: true },
     sign: opts.hmac ? { algorithm: opts.algorithms[0], expiresIn: Math.ceil(opts.expiresIn / 1000) } : {},
@@ -219,7 +220,20 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
       maxAge: opts.maxAge,
       cache: false
     } as never
-  })
+  } satisfies FastifyJWTOptions
+  // It is set up on first use (lib/auth/lazy.ts) behind forwarders declared
+  // now. Its options are fixed here and made of values the options schema has
+  // checked, so deferring it cannot move a refusal from registration to a request.
+  let fastifyJwt: FastifyJwtDecorators | undefined
+  const decorators = (): FastifyJwtDecorators => {
+    fastifyJwt ??= setUpFastifyJwt(fastifyJwtOptions)
+    return fastifyJwt
+  }
+  app.decorate('jwt', { getter: () => decorators().jwt })
+  app.decorateRequest('user', null as never)
+  app.decorateRequest('jwtVerify', function (this: FastifyRequest, ...args: unknown[]) { return decorators().jwtVerify.apply(this, args) })
+  app.decorateRequest('jwtDecode', function (this: FastifyRequest, ...args: unknown[]) { return decorators().jwtDecode.apply(this, args) })
+  app.decorateReply('jwtSign', function (this: FastifyReply, ...args: unknown[]) { return decorators().jwtSign.apply(this, args) })
 
   const api: PyWattJwt = {
     authenticate: (remote ? authenticateRemote : authenticate) as onRequestHookHandler,

@@ -1,6 +1,6 @@
-import { createVerifier } from 'fast-jwt'
 import { ERR_PYWATT_JWT_KEY } from '../errors.js'
 import type { KeyMaterial } from './keys.js'
+import { fastJwt } from './lazy.js'
 
 /** The claim checks every verifier of a ring applies (fast-jwt options, validated by the plugin). */
 export interface ClaimChecks {
@@ -65,12 +65,27 @@ export class KeyRing {
 
   /** Build the verifiers of a key generation (throws on a key fast-jwt refuses). */
   prepare (keys: readonly KeyMaterial[]): RingEntry[] {
-    return keys.map((k) => ({ ...k, retireAt: Infinity, verify: this.#verifier(k) }))
+    return keys.map((k) => ({ ...k, retireAt: Infinity, verify: k.family === 'hmac' ? this.#deferredVerifier(k) : this.#verifier(k) }))
+  }
+
+  /**
+   * An HMAC key's verifier, built by its first token. With an HS-only
+   * allow-list fast-jwt does not inspect the key, so an empty secret is all it
+   * can refuse (the claim checks are valid by the options schema): refused
+   * here, it fails at registration as before, without loading fast-jwt.
+   */
+  #deferredVerifier (k: KeyMaterial): Verify {
+    if (k.key.length === 0) throw new ERR_PYWATT_JWT_KEY('the HMAC secret is empty')
+    let verify: Verify | undefined
+    return (token) => {
+      verify ??= this.#verifier(k)
+      return verify(token)
+    }
   }
 
   #verifier (k: KeyMaterial): Verify {
     try {
-      return createVerifier({
+      return fastJwt().createVerifier({
         key: k.key,
         algorithms: k.algorithms,
         clockTolerance: this.#checks.clockTolerance,

@@ -61,6 +61,27 @@ t.test('sign: returns a string, adds iat/exp/kid; reply.jwtSign and request.jwtV
   t.equal(calls.viaJwtVerify, 2)
 })
 
+t.test('@fastify/jwt, set up on first use: its decorators are there from registration, fastify.jwt and request.jwtDecode work', async (t) => {
+  const orch = new FakeOrchestrator()
+  orch.serveSecrets({ JWT_SECRET: SECRET })
+  const app = Fastify()
+  t.after(() => app.close())
+  orch.init()
+  await app.register(pywatt, { io: orch.io })
+  await app.register(jwt)
+  t.ok(app.hasDecorator('jwt'))
+  t.ok(app.hasRequestDecorator('user') && app.hasRequestDecorator('jwtVerify') && app.hasRequestDecorator('jwtDecode'))
+  t.ok(app.hasReplyDecorator('jwtSign'))
+  app.get('/decode', async (req) => await req.jwtDecode())
+  await app.ready()
+  const token = app.pywatt.jwt!.sign({ sub: 'user-3' })
+  const decoded = (await app.inject({ url: '/decode', headers: bearer(token) })).json()
+  t.equal(decoded.payload.sub, 'user-3')
+  t.equal(decoded.header.kid, app.pywatt.jwt!.keys().current[0])
+  t.equal(app.jwt.decode<{ payload: { sub: string } }>(token)?.payload.sub, 'user-3')
+  t.equal(app.jwt, app.jwt, 'set up once')
+})
+
 t.test('rotation: new key at once, old key during the overlap window, then refused', async (t) => {
   const overlap = 600
   const { app, orch, values, log } = await boot(t, { rotationOverlap: overlap })
