@@ -2,12 +2,10 @@ import { EventEmitter } from 'node:events'
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
-import {
-  CircuitState, ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleAll,
-  type CircuitBreakerPolicy, type IBackoff
-} from 'cockatiel'
+import type { CircuitBreakerPolicy, ExponentialBackoff, IBackoff } from 'cockatiel'
 import { decodeOrchestratorFrame, encodeEnvelope, encodeFrame, type FrameFormat, type OrchestratorMessage } from '../protocol/index.js'
 import { FrameReader } from '../transport/frame-reader.js'
+import { breakerStateName, cockatiel, type BreakerState } from '../resilience/cockatiel.js'
 
 /** The socket channels an Init blob can offer (PROTOCOL.md §13). */
 export type SocketChannelName = 'tcp' | 'ipc'
@@ -62,7 +60,7 @@ export type ChannelState = 'connecting' | 'connected' | 'reconnecting' | 'failed
 /** Counters of one channel, readable from `fastify.pywatt.channels.stats()`. */
 export interface ChannelStats {
   state: ChannelState
-  breaker: 'closed' | 'open' | 'half-open'
+  breaker: BreakerState
   framesIn: number
   framesOut: number
   bytesIn: number
@@ -76,13 +74,6 @@ export interface ChannelStats {
   /** Successful connections after a lost one. */
   reconnects: number
 }
-
-const BREAKER_STATE = {
-  [CircuitState.Closed]: 'closed',
-  [CircuitState.Open]: 'open',
-  [CircuitState.HalfOpen]: 'half-open',
-  [CircuitState.Isolated]: 'open'
-} as const
 
 /**
  * One TCP or Unix-socket channel to the orchestrator (PROTOCOL.md §13): the
@@ -127,6 +118,7 @@ export class SocketChannel extends EventEmitter {
     this.name = opts.name
     this.#opts = opts
     this.#log = opts.log
+    const { circuitBreaker, handleAll, ConsecutiveBreaker, ExponentialBackoff } = cockatiel()
     this.#breaker = circuitBreaker(handleAll, {
       halfOpenAfter: opts.breaker.halfOpenAfter,
       breaker: new ConsecutiveBreaker(opts.breaker.threshold)
@@ -147,8 +139,7 @@ export class SocketChannel extends EventEmitter {
   /** True when a frame written now would be sent: connected and the breaker lets it through. */
   get usable (): boolean {
     if (this.#state !== 'connected') return false
-    const state = this.#breaker.state
-    return state !== CircuitState.Open || Date.now() - this.#openedAt >= this.#opts.breaker.halfOpenAfter
+    return breakerStateName(this.#breaker.state) !== 'open' || Date.now() - this.#openedAt >= this.#opts.breaker.halfOpenAfter
   }
 
   /** The current connection, if any (diagnostics and tests). */
@@ -158,7 +149,7 @@ export class SocketChannel extends EventEmitter {
 
   /** A snapshot of the counters. */
   stats (): ChannelStats {
-    return { state: this.#state, breaker: BREAKER_STATE[this.#breaker.state], ...this.#stats }
+    return { state: this.#state, breaker: breakerStateName(this.#breaker.state), ...this.#stats }
   }
 
   /** Begin connecting (once). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyError } from 'fastify'
-import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll, type CircuitBreakerPolicy } from 'cockatiel'
+import type { CircuitBreakerPolicy } from 'cockatiel'
+import { breakerStateName, cockatiel, type BreakerState } from '../resilience/cockatiel.js'
 import { ERR_PYWATT_PORT_NEGOTIATION } from '../errors.js'
 import type { ModuleMessage, OrchestratorMessage } from '../protocol/index.js'
 import { isUuid, normaliseUuid } from '../protocol/uuid.js'
@@ -31,7 +32,7 @@ export function portNegotiationError (reason: PortNegotiationReason, message: st
 }
 
 /** The state of a negotiator's circuit breaker. */
-export type BreakerState = 'closed' | 'open' | 'half-open'
+export type { BreakerState }
 
 /** How a {@link PortNegotiator} talks and how patient it is. */
 export interface PortNegotiatorOptions {
@@ -75,7 +76,7 @@ export class PortNegotiator {
   readonly #timeouts: readonly number[]
   readonly #threshold: number
   readonly #halfOpenAfter: number
-  readonly #breaker: CircuitBreakerPolicy
+  #breaker: CircuitBreakerPolicy | null = null
   readonly #byId = new Map<string, Negotiation>()
   readonly #active = new Set<Negotiation>()
   #closed: string | null = null
@@ -86,20 +87,28 @@ export class PortNegotiator {
     this.#timeouts = [...(opts.timeouts ?? PORT_NEGOTIATION_DEFAULTS.timeouts)]
     this.#threshold = opts.threshold ?? PORT_NEGOTIATION_DEFAULTS.threshold
     this.#halfOpenAfter = opts.halfOpenAfter ?? PORT_NEGOTIATION_DEFAULTS.halfOpenAfter
-    this.#breaker = circuitBreaker(handleAll, {
+  }
+
+  // Built by the first negotiation: most modules never negotiate, and loading
+  // cockatiel would cost their cold start.
+  #policy (): CircuitBreakerPolicy {
+    if (this.#breaker !== null) return this.#breaker
+    const { circuitBreaker, handleAll, ConsecutiveBreaker } = cockatiel()
+    const breaker = circuitBreaker(handleAll, {
       halfOpenAfter: this.#halfOpenAfter,
       breaker: new ConsecutiveBreaker(this.#threshold)
     })
-    this.#breaker.onBreak(() => this.#log.error({ threshold: this.#threshold, halfOpenAfter: this.#halfOpenAfter },
+    breaker.onBreak(() => this.#log.error({ threshold: this.#threshold, halfOpenAfter: this.#halfOpenAfter },
       'port negotiation circuit breaker opened: negotiations fail at once until it half-opens'))
-    this.#breaker.onHalfOpen(() => this.#log.info('port negotiation circuit breaker half-open: one negotiation is let through'))
-    this.#breaker.onReset(() => this.#log.info('port negotiation circuit breaker closed'))
+    breaker.onHalfOpen(() => this.#log.info('port negotiation circuit breaker half-open: one negotiation is let through'))
+    breaker.onReset(() => this.#log.info('port negotiation circuit breaker closed'))
+    this.#breaker = breaker
+    return breaker
   }
 
   /** The circuit breaker's state. */
   get breakerState (): BreakerState {
-    const state = this.#breaker.state
-    return state === CircuitState.Closed ? 'closed' : state === CircuitState.HalfOpen ? 'half-open' : 'open'
+    return this.#breaker === null ? 'closed' : breakerStateName(this.#breaker.state)
   }
 
   /** Negotiations waiting for an answer. */
@@ -117,9 +126,9 @@ export class PortNegotiator {
     }
     if (this.#closed !== null) throw portNegotiationError('closed', this.#closed)
     try {
-      return await this.#breaker.execute(() => this.#run(specific))
+      return await this.#policy().execute(() => this.#run(specific))
     } catch (err) {
-      if (err instanceof BrokenCircuitError) {
+      if (cockatiel().isBrokenCircuitError(err)) {
         throw portNegotiationError('circuit-open',
           `the circuit breaker is open after ${this.#threshold} failed negotiations in a row; nothing was sent (it lets one through ${this.#halfOpenAfter} ms after opening)`, err)
       }
