@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { IpcHttpServer } from '../lib/ipc-http/server.js'
-import { encodeHttpReply, type HttpReply } from '../lib/protocol/index.js'
+import type { HttpReply } from '../lib/protocol/index.js'
 import type { SocketChannelName } from '../lib/channels/socket-channel.js'
 
 /** Options of `fastify-pywatt/ipc-http`. */
@@ -46,8 +46,7 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
   const source = app.pywatt.replySource
   const send = (reply: HttpReply): void => {
     try {
-      // Replies are owed to the orchestrator: they bypass the queue cap.
-      channel.writer.send(encodeHttpReply(reply, source), true)
+      channel.sendHttpReply(reply, source)
     } catch (err) {
       app.log.warn({ err }, 'an HTTP-over-IPC reply could not be written: stdout is gone')
     }

@@ -3,8 +3,8 @@ import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_INIT } from '../errors.js'
 import {
-  decodeInit, decodeOrchestratorMessage, encodeModuleMessage,
-  type InitBlob, type ModuleMessage, type OrchestratorMessage
+  decodeInit, decodeOrchestratorMessage, encodeHttpReply, encodeModuleMessage,
+  type HttpReply, type InitBlob, type ModuleMessage, type OrchestratorMessage
 } from '../protocol/index.js'
 import { Dispatcher } from './dispatcher.js'
 import { LineSplitter, type LineFault } from './line-splitter.js'
@@ -119,6 +119,14 @@ export class StdioChannel extends EventEmitter {
   /** Encode and queue one message. See {@link ProtocolWriter.send} for `essential`. */
   send (message: ModuleMessage, essential = false): void {
     this.writer.send(encodeModuleMessage(message), essential)
+  }
+
+  /**
+   * Queue the `{content, metadata}` reply to an `http_request` (PROTOCOL.md
+   * §10.2). Replies are owed to the orchestrator: they bypass the queue cap.
+   */
+  sendHttpReply (reply: HttpReply, source: string): void {
+    this.writer.send(encodeHttpReply(reply, source), true)
   }
 
   /** Stop reading stdin (shutdown): later lines are not dispatched. */
