@@ -85,7 +85,8 @@ export function createBackend (options: CacheOptions = {}): CacheBackend {
  * milliseconds, `0` means no expiry, an absent TTL means `defaultTtl`.
  */
 export class Cache {
-  readonly #backend: CacheBackend
+  #backend: CacheBackend
+  readonly #retiring = new Set<{ backend: CacheBackend, timer: NodeJS.Timeout }>()
   readonly #prefix: string
   readonly #defaultTtl: number
   readonly #flights = new Map<string, Promise<unknown>>()
@@ -215,9 +216,31 @@ export class Cache {
     return { ...this.#stats, evictions: this.#backend.evictions() }
   }
 
-  /** Close the client this cache created. */
-  close (): Promise<void> {
-    return this.#backend.close()
+  /**
+   * Swap the backend (rotation of the cache URL): new commands go to `backend`
+   * at once; the old client is closed `grace` milliseconds later, when every
+   * command sent to it has finished or timed out. Values are not copied.
+   */
+  replace (backend: CacheBackend, grace: number): void {
+    const old = this.#backend
+    this.#backend = backend
+    const entry = {
+      backend: old,
+      timer: setTimeout(() => {
+        this.#retiring.delete(entry)
+        old.close().catch(/* c8 ignore next */ () => {})
+      }, grace)
+    }
+    entry.timer.unref()
+    this.#retiring.add(entry)
+  }
+
+  /** Close the client this cache created (and any still retiring after a swap). */
+  async close (): Promise<void> {
+    const retiring = [...this.#retiring]
+    this.#retiring.clear()
+    for (const r of retiring) clearTimeout(r.timer)
+    await Promise.all([this.#backend.close(), ...retiring.map(async (r) => { await r.backend.close() })])
   }
 }
 

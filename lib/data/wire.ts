@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Static } from '#typebox'
-import { createCache, type Cache } from '../cache/index.js'
+import { CACHE_DEFAULTS, createBackend, createCache, type Cache } from '../cache/index.js'
 import { Database, createDriver, resolveDatabaseConfig } from '../db/index.js'
 import type { SecretStore } from '../secrets/store.js'
 import type { CacheOptionSchema, DbOptionSchema } from './options.js'
@@ -70,6 +70,23 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     }
     if (url !== undefined) open()
     Object.defineProperty(namespace, 'cache', { enumerable: true, get: open })
+    if (urlSecret !== undefined) {
+      secrets.onRotate([urlSecret], async ({ value }) => {
+        let backend
+        try {
+          backend = createBackend({ ...rest, url: value })
+          // A round trip proves the new server answers before any command goes there.
+          await backend.has('pywatt:rotation-probe')
+        } catch (err) {
+          await backend?.close().catch(/* c8 ignore next */ () => {})
+          log.error({ err: { message: (err as Error).message }, secret: urlSecret }, 'the rotated cache URL does not work; keeping the current client')
+          return
+        }
+        // Two command timeouts: a command sent just before the swap has finished or failed by then.
+        open().replace(backend, 2 * (rest.commandTimeout ?? CACHE_DEFAULTS.commandTimeout) + 100)
+        log.info({ secret: urlSecret }, 'cache client swapped after rotation')
+      })
+    }
   }
 
   app.addHook('onClose', async () => {

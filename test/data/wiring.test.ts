@@ -111,3 +111,57 @@ t.test('PostgreSQL and Redis from URL secrets; rotation to a new password', asyn
   log.logger.info(`leak check ${password} ${encodeURIComponent(password)}`)
   t.notOk(log.lines.some((l) => l.includes(password) || l.includes(encodeURIComponent(password))), 'the password never reaches a log line')
 })
+
+t.test('a rotated cache URL swaps the client: a URL that does not answer is refused, new commands go to the new server', async (t) => {
+  if (!await requireServer(t, 'Redis', '127.0.0.1', 6379)) return
+  const { createCache } = await import('../../lib/cache/index.js')
+  const namespace = `rot-${process.pid}-${Date.now()}`
+  const orch = new FakeOrchestrator()
+  orch.init()
+  orch.send({ op: 'secret', name: 'REDIS_URL', value: 'redis://127.0.0.1:6379/0' })
+  const log = captureLogger('info')
+  const app = Fastify({ loggerInstance: log.logger })
+  t.after(() => app.close())
+  await app.register(pywatt, { io: orch.io, cache: { urlSecret: 'REDIS_URL', namespace, commandTimeout: 200 } })
+  const { cache } = app.pywatt
+  const db1 = createCache({ url: 'redis://127.0.0.1:6379/1', namespace })
+  t.after(async () => { await db1.deleteMany(['after']); await db1.close() })
+  await cache.set('before', 'in-db-0')
+
+  // A rotated URL that does not answer keeps the current client.
+  orch.send({ op: 'rotated', keys: ['REDIS_URL'], rotation_id: 'r0' })
+  await until(() => orch.ops('get_secret').filter((x) => x.name === 'REDIS_URL').length === 1)
+  orch.send({ op: 'secret', name: 'REDIS_URL', value: 'redis://127.0.0.1:1/0', rotation_id: 'r0' })
+  await until(() => log.entries().some((e) => /cache URL does not work/.test(e.msg)), 10_000)
+  t.equal(await cache.get('before'), 'in-db-0', 'still on the first server')
+
+  orch.send({ op: 'rotated', keys: ['REDIS_URL'], rotation_id: 'r1' })
+  await until(() => orch.ops('get_secret').filter((x) => x.name === 'REDIS_URL').length === 2)
+  orch.send({ op: 'secret', name: 'REDIS_URL', value: 'redis://127.0.0.1:6379/1', rotation_id: 'r1' })
+  await until(() => log.entries().some((e) => /cache client swapped/.test(e.msg)), 10_000)
+  t.equal(app.pywatt.cache, cache, 'the same object, a new client')
+  await cache.set('after', 'in-db-1')
+  t.equal(await db1.get('after'), 'in-db-1', 'new commands reach the rotated server')
+  t.equal(await cache.get('before'), undefined, 'values are not copied between servers')
+})
+
+t.test('Cache.replace closes the old backend after the grace, or at close() if that comes first', async (t) => {
+  const { Cache, createBackend } = await import('../../lib/cache/index.js')
+  const closed: string[] = []
+  const tracked = (name: string) => {
+    const backend = createBackend()
+    const close = backend.close.bind(backend)
+    backend.close = async () => { closed.push(name); await close() }
+    return backend
+  }
+  const cache = new Cache(tracked('first'))
+  await cache.set('k', 'v1')
+  cache.replace(tracked('second'), 30)
+  t.equal(await cache.get('k'), undefined, 'the new backend serves at once')
+  t.same(closed, [], 'the old one is not closed yet')
+  await sleep(60)
+  t.same(closed, ['first'], 'closed after the grace')
+  cache.replace(tracked('third'), 60_000)
+  await cache.close()
+  t.same(closed.sort(), ['first', 'second', 'third'], 'close() does not wait for the grace')
+})
