@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
-import type { CircuitBreakerPolicy, ExponentialBackoff, IBackoff } from 'cockatiel'
+import type { CircuitBreakerPolicy, CircuitState, ExponentialBackoff, IBackoff } from 'cockatiel'
 import { decodeOrchestratorFrame, encodeEnvelope, encodeFrame, type FrameFormat, type OrchestratorMessage } from '../protocol/index.js'
 import { FrameReader } from '../transport/frame-reader.js'
 import { breakerStateName, cockatiel, type BreakerState } from '../resilience/cockatiel.js'
@@ -112,13 +112,17 @@ export class SocketChannel extends EventEmitter {
   #pausedForPressure = false
   #started = false
   #lastError: string | null = null
+  /** A write failed and no write has succeeded through the breaker since. */
+  #failing = false
+  readonly #closedState: CircuitState
 
   constructor (opts: SocketChannelOptions) {
     super()
     this.name = opts.name
     this.#opts = opts
     this.#log = opts.log
-    const { circuitBreaker, handleAll, ConsecutiveBreaker, ExponentialBackoff } = cockatiel()
+    const { circuitBreaker, handleAll, ConsecutiveBreaker, ExponentialBackoff, CircuitState } = cockatiel()
+    this.#closedState = CircuitState.Closed
     this.#breaker = circuitBreaker(handleAll, {
       halfOpenAfter: opts.breaker.halfOpenAfter,
       breaker: new ConsecutiveBreaker(opts.breaker.threshold)
@@ -197,11 +201,27 @@ export class SocketChannel extends EventEmitter {
     const socket = this.#socket
     if (socket === null || !this.usable) return false
     const frame = encodeFrame(json)
-    this.#breaker.execute(() => this.#write(socket, frame)).catch((err: Error) => {
-      this.#stats.errors++
-      onLost?.(err)
+    if (this.#breaker.state !== this.#closedState || this.#failing) {
+      // Open, half-open, or failures not yet cleared by a success: the breaker
+      // sees this write, which may be the trial that closes it.
+      this.#breaker.execute(() => new Promise<void>((resolve, reject) => {
+        this.#write(socket, frame, (err) => { if (err == null) resolve(); else reject(err) })
+      })).then(() => { this.#failing = false }, (err: Error) => this.#lost(err, onLost))
+      return true
+    }
+    // Healthy: no promise per frame; only a failure is reported to the breaker.
+    this.#write(socket, frame, (err) => {
+      if (err == null) return
+      this.#failing = true
+      this.#breaker.execute(() => { throw err }).catch(() => {})
+      this.#lost(err, onLost)
     })
     return true
+  }
+
+  #lost (err: Error, onLost: ((err: Error) => void) | undefined): void {
+    this.#stats.errors++
+    onLost?.(err)
   }
 
   /** Close for good: no reconnect. Pending writes are flushed first (bounded). */
@@ -219,26 +239,24 @@ export class SocketChannel extends EventEmitter {
     clearTimeout(timer)
   }
 
-  #write (socket: Socket, frame: Buffer): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (!this.#corked) {
-        // Frames of one tick leave in one writev.
-        this.#corked = true
-        socket.cork()
-        process.nextTick(() => {
-          this.#corked = false
-          socket.uncork()
-        })
-      }
-      this.#stats.framesOut++
-      this.#stats.bytesOut += frame.length
-      socket.write(frame, (err) => { if (err == null) resolve(); else reject(err) })
-      if (!this.#pausedForPressure && socket.writableLength > this.#opts.highWaterBytes) {
-        // Stop taking work while the orchestrator is not reading (RELIABILITY.md H3).
-        this.#pausedForPressure = true
-        socket.pause()
-      }
-    })
+  #write (socket: Socket, frame: Buffer, done: (err?: Error | null) => void): void {
+    if (!this.#corked) {
+      // Frames of one tick leave in one writev.
+      this.#corked = true
+      socket.cork()
+      process.nextTick(() => {
+        this.#corked = false
+        socket.uncork()
+      })
+    }
+    this.#stats.framesOut++
+    this.#stats.bytesOut += frame.length
+    socket.write(frame, done)
+    if (!this.#pausedForPressure && socket.writableLength > this.#opts.highWaterBytes) {
+      // Stop taking work while the orchestrator is not reading (RELIABILITY.md H3).
+      this.#pausedForPressure = true
+      socket.pause()
+    }
   }
 
   #setState (state: ChannelState): void {
