@@ -27,6 +27,8 @@ export class MemcachedBackend implements CacheBackend {
   readonly kind = 'memcached' as const
   readonly client: memjs.Client
   readonly #timeout: number
+  readonly #pending = new Set<{ at: number, reject: (err: Error) => void }>()
+  #sweeper: NodeJS.Timeout | null = null
 
   constructor (s: MemcachedSettings) {
     this.#timeout = s.commandTimeout
@@ -40,20 +42,50 @@ export class MemcachedBackend implements CacheBackend {
   }
 
   async #run<R> (work: () => Promise<R>, key?: string): Promise<R> {
-    let timer: NodeJS.Timeout | undefined
     try {
-      // memjs can leave the first command after a reconnect unanswered (its
-      // request timer is not armed on that path): our own deadline settles it.
-      return await Promise.race([work(), new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer from Memcached within ${this.#timeout} ms`)), this.#timeout)
-      })])
+      return await this.#deadline(work())
     } catch (err) {
       const message = (err as Error).message
       if (key !== undefined && /non-numeric/i.test(message)) throw new ERR_PYWATT_CACHE_NOT_INTEGER(key)
       throw new ERR_PYWATT_CACHE_OPERATION(message, { cause: err })
-    } finally {
-      clearTimeout(timer)
     }
+  }
+
+  /**
+   * memjs can leave the first command after a reconnect unanswered (its request
+   * timer is not armed on that path): our own deadline settles every command.
+   * One sweeping interval while commands are pending, not a timer per command.
+   */
+  #deadline<R> (running: Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const entry = { at: Date.now() + this.#timeout, reject }
+      this.#pending.add(entry)
+      this.#sweeper ??= this.#startSweeper()
+      running.then((value) => {
+        this.#pending.delete(entry)
+        resolve(value)
+      }, (err: unknown) => {
+        this.#pending.delete(entry)
+        reject(err)
+      })
+    })
+  }
+
+  #startSweeper (): NodeJS.Timeout {
+    const sweeper = setInterval(() => {
+      const now = Date.now()
+      for (const entry of this.#pending) {
+        if (entry.at > now) continue
+        this.#pending.delete(entry)
+        entry.reject(new Error(`no answer from Memcached within ${this.#timeout} ms`))
+      }
+      if (this.#pending.size === 0) {
+        clearInterval(sweeper)
+        this.#sweeper = null
+      }
+    }, Math.max(10, Math.ceil(this.#timeout / 4)))
+    sweeper.unref()
+    return sweeper
   }
 
   async get (key: string): Promise<CacheValue | undefined> {

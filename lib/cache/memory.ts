@@ -50,13 +50,21 @@ export class MemoryBackend implements CacheBackend {
     if (!this.#lru.has(key)) throw new ERR_PYWATT_CACHE_OPERATION(`the value of '${key}' is larger than the memory cache's byte cap`)
   }
 
-  async get (key: string): Promise<CacheValue | undefined> {
+  getNow (key: string): CacheValue | undefined {
     const stored = this.#lru.get(key)
     return stored === undefined ? undefined : load(stored)
   }
 
-  async set (key: string, value: CacheValue, ttl: number): Promise<void> {
+  setNow (key: string, value: CacheValue, ttl: number): void {
     this.#set(key, store(value), ttl)
+  }
+
+  async get (key: string): Promise<CacheValue | undefined> {
+    return this.getNow(key)
+  }
+
+  async set (key: string, value: CacheValue, ttl: number): Promise<void> {
+    this.setNow(key, value, ttl)
   }
 
   async delete (key: string): Promise<boolean> {

@@ -48,6 +48,9 @@ export interface CacheBackend {
   readonly kind: CacheKind
   get: (key: string) => Promise<CacheValue | undefined>
   set: (key: string, value: CacheValue, ttl: number) => Promise<void>
+  /** In-process backends answer at once: the cache then returns one resolved promise. */
+  getNow?: (key: string) => CacheValue | undefined
+  setNow?: (key: string, value: CacheValue, ttl: number) => void
   delete: (key: string) => Promise<boolean>
   has: (key: string) => Promise<boolean>
   ttl: (key: string) => Promise<number | undefined>

@@ -8,13 +8,20 @@ import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBod
 
 const STATEMENT_CACHE = 256
 
-function bindable (params: readonly unknown[]): unknown[] {
-  return params.map((p) => {
-    if (typeof p === 'boolean') return p ? 1 : 0
-    if (p === undefined) return null
-    if (p instanceof Date) return p.toISOString()
-    return p
-  })
+function convert (p: unknown): unknown {
+  if (typeof p === 'boolean') return p ? 1 : 0
+  if (p === undefined) return null
+  if (p instanceof Date) return p.toISOString()
+  return p
+}
+
+/** Parameters better-sqlite3 can bind; the array is copied only when a value needs converting. */
+function bindable (params: readonly unknown[]): readonly unknown[] {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]
+    if (typeof p === 'boolean' || p === undefined || p instanceof Date) return params.map(convert)
+  }
+  return params
 }
 
 /**
@@ -77,9 +84,18 @@ export class SqliteDriver implements Driver {
     }
   }
 
-  async #exclusive<R> (work: () => R): Promise<R> {
-    if (this.#closed) throw new ERR_PYWATT_DB_CLOSED('the database is closed')
-    if (!this.#lock.held) return work()
+  #exclusive<R> (work: () => R): Promise<R> {
+    if (this.#closed) return Promise.reject(new ERR_PYWATT_DB_CLOSED('the database is closed'))
+    if (this.#lock.held) return this.#afterLock(work)
+    // No transaction holds the connection: run now, without an async frame.
+    try {
+      return Promise.resolve(work())
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  async #afterLock<R> (work: () => R): Promise<R> {
     await this.#lock.acquire(this.#acquireTimeout)
     try {
       return work()
