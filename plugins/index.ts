@@ -285,7 +285,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       status: 'OK',
       module_id: runtime.moduleId,
       uptime_s: Math.round((Date.now() - started) / 1000),
-      node: process.version
+      node: process.version,
+      channels: channels.health()
     }))
   }
 

@@ -45,6 +45,7 @@ t.test('channels.send: preference order, stdio last, failover counted when a cha
   await until(() => ipc.received.length === 1 && tcp.received.length === 1)
   await orch.waitFor((l) => l.op === 'heartbeat_ack')
   t.same(channels.health(), { stdio: 'connected', tcp: 'connected', ipc: 'connected' })
+  t.same((await app.inject({ url: '/health' })).json().channels, { stdio: 'connected', tcp: 'connected', ipc: 'connected' }, 'the health route reports them')
   t.equal(channels.stats().failovers, 0)
 
   ipc.dropConnection()
