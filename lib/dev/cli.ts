@@ -120,7 +120,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
   await dev.start()
   say(`started ${positionals.join(' ')} (module id ${dev.moduleId}, listen ${dev.listen})`)
   for (const [name, server] of Object.entries(dev.channels)) {
-    say(`offering a ${name} channel at ${server.address}${required ? ' (required)' : ''}`)
+    say(`offering the module the ${name} channel at ${server.address}${required ? ' (required)' : ''}`)
     server.on('connection', () => say(`module connected its ${name} channel (${server.connections === 1 ? 'first time' : `reconnect ${server.connections - 1}`})`))
     server.on('disconnect', () => say(`module's ${name} channel disconnected`))
     server.on('invalid', (err: Error) => say(`bad frame on the ${name} channel: ${err.message}`))

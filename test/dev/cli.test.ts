@@ -438,8 +438,8 @@ t.test('--tcp-channel / --unix-channel / --via: the module connects both channel
   const cli = runCli(t, ['--secret', 'API_KEY=cli-key-1', '--secret', 'JWT_SECRET=cli-jwt-secret-0123456789abcdef', '--gateway-port', '0', '--heartbeat', '0',
     '--tcp-channel', '--unix-channel', path, '--via', 'unix', '--', 'node', EXAMPLE])
   const [, port] = await cli.stdout.next(/\[pywatt-dev\] gateway on http:\/\/127\.0\.0\.1:(\d+) -> module \(over the unix channel\)\n/)
-  await cli.stdout.next(/\[pywatt-dev\] offering a tcp channel at 127\.0\.0\.1:\d+\n/)
-  await cli.stdout.next(new RegExp(`\\[pywatt-dev\\] offering a ipc channel at ${path.replaceAll('.', '\\.')}\\n`))
+  await cli.stdout.next(/\[pywatt-dev\] offering the module the tcp channel at 127\.0\.0\.1:\d+\n/)
+  await cli.stdout.next(new RegExp(`\\[pywatt-dev\\] offering the module the ipc channel at ${path.replaceAll('.', '\\.')}\\n`))
   await cli.stdout.next(/module connected its (tcp|ipc) channel \(first time\)/)
   await cli.stdout.next(/module connected its (tcp|ipc) channel \(first time\)/)
   const res = await eventually(async () => await http(`http://127.0.0.1:${port}/hello`), (r) => r.status === 200)
