@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { decodeModuleEnvelope } from '../lib/protocol/index.js'
 import { ChannelPeer } from './fixtures/channel-load.js'
 import { startModule, stopModule, type LoadOptions, type LoadResult } from './fixtures/ipc-load.js'
-import { CONNECTIONS, DURATION_MS, LOG_LEVEL, ROUNDS, SECRETS, WARMUP_MS, cases, fmt, httpLoad, rps, sameBytes, type Case } from './http.js'
-import { median, percent, ratio, spread, type Row, type Section } from './report.js'
+import { CONNECTIONS, LOG_LEVEL, SECRETS, WARMUP_MS, DURATION_MS, cases, httpLoad, measureRounds, rps, sameBytes, type Aggregate, type Case } from './http.js'
+import { ratio, type Row, type Section } from './report.js'
 
 /**
  * HTTP requests over the TCP and Unix-socket channels (issue 6, "Performance"),
@@ -62,37 +62,10 @@ export const channel: Section = {
           case 'unix': return await unix.load(c.req, opts)
         }
       }
-      const results = new Map<string, LoadResult[]>()
-      for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? TRANSPORTS : [...TRANSPORTS].reverse()
-        for (const c of list) {
-          for (const t of order) {
-            const r = await measure(c, t)
-            if (r.non2xx > 0) log(`channel     WARNING: ${c.label} ${t}: ${r.non2xx} non-2xx replies`)
-            log(`channel     round ${round + 1} ${c.label.padEnd(22)} ${t.padEnd(6)}${fmt(r)}  n=${r.requests}`)
-            const key = `${c.key}/${t}`
-            results.set(key, [...(results.get(key) ?? []), r])
-          }
-        }
-      }
+      const medians = await measureRounds('channel', list, TRANSPORTS, measure, log)
       const rows: Row[] = []
       for (const c of list) {
-        const agg = (t: Transport): LoadResult & { spread: number } => {
-          const rs = results.get(`${c.key}/${t}`) ?? []
-          const values = rs.map((r) => r.rps)
-          return {
-            requests: rs.reduce((a, r) => a + r.requests, 0),
-            seconds: rs.reduce((a, r) => a + r.seconds, 0),
-            rps: median(values),
-            p50: median(rs.map((r) => r.p50)),
-            p99: median(rs.map((r) => r.p99)),
-            non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
-            spread: spread(values)
-          }
-        }
-        const m = Object.fromEntries(TRANSPORTS.map((t) => [t, agg(t)])) as Record<Transport, ReturnType<typeof agg>>
-        log(`channel     ${c.label}, ${CONNECTIONS} in flight, medians of ${ROUNDS} rounds of ${DURATION_MS / 1000} s:`)
-        for (const t of TRANSPORTS) log(`channel       ${t.padEnd(6)}${fmt(m[t])}  spread ${percent(m[t].spread)}`)
+        const m = medians.get(c.key) as Record<Transport, Aggregate>
         const name = c.key === 'get' ? 'channel GET' : 'channel POST 16K'
         for (const t of ['tcp', 'unix'] as const) {
           rows.push({

@@ -161,6 +161,59 @@ export const rps = (v: number): string => v >= 1e3 && v < 1e4 ? `${(v / 1e3).toF
 const latency = (v: number): string => v < 1 ? `${Math.round(v * 1000)} µs` : ms(v)
 export const fmt = (r: LoadResult): string => `${rps(r.rps).padStart(12)}  p50 ${latency(r.p50).padStart(7)}  p99 ${latency(r.p99).padStart(7)}`
 
+/** A transport's medians over the rounds, with the spread of its req/s. */
+export type Aggregate = LoadResult & { spread: number }
+
+/**
+ * Measure every case on every transport in `ROUNDS` rounds whose order
+ * alternates, logging each measurement, then log and return each transport's
+ * medians per case.
+ */
+export async function measureRounds<T extends string> (
+  section: string,
+  list: readonly Case[],
+  transports: readonly T[],
+  measure: (c: Case, t: T) => Promise<LoadResult>,
+  log: (line: string) => void
+): Promise<Map<Case['key'], Record<T, Aggregate>>> {
+  const tag = section.padEnd(12)
+  const width = Math.max(...transports.map((t) => t.length)) + 2
+  const results = new Map<string, LoadResult[]>()
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? transports : [...transports].reverse()
+    for (const c of list) {
+      for (const t of order) {
+        const r = await measure(c, t)
+        if (r.non2xx > 0) log(`${tag}WARNING: ${c.label} ${t}: ${r.non2xx} non-2xx replies`)
+        log(`${tag}round ${round + 1} ${c.label.padEnd(22)} ${t.padEnd(width)}${fmt(r)}  n=${r.requests}`)
+        const key = `${c.key}/${t}`
+        results.set(key, [...(results.get(key) ?? []), r])
+      }
+    }
+  }
+  const medians = new Map<Case['key'], Record<T, Aggregate>>()
+  for (const c of list) {
+    const agg = (t: T): Aggregate => {
+      const rs = results.get(`${c.key}/${t}`) ?? []
+      const values = rs.map((r) => r.rps)
+      return {
+        requests: rs.reduce((a, r) => a + r.requests, 0),
+        seconds: rs.reduce((a, r) => a + r.seconds, 0),
+        rps: median(values),
+        p50: median(rs.map((r) => r.p50)),
+        p99: median(rs.map((r) => r.p99)),
+        non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+        spread: spread(values)
+      }
+    }
+    const m = Object.fromEntries(transports.map((t) => [t, agg(t)])) as Record<T, Aggregate>
+    log(`${tag}${c.label}, ${CONNECTIONS} in flight, medians of ${ROUNDS} rounds of ${DURATION_MS / 1000} s:`)
+    for (const t of transports) log(`${tag}  ${t.padEnd(width)}${fmt(m[t])}  spread ${percent(m[t].spread)}`)
+    medians.set(c.key, m)
+  }
+  return medians
+}
+
 export const http: Section = {
   name: 'http',
   async run ({ log }): Promise<Row[]> {
@@ -199,7 +252,6 @@ export const http: Section = {
         log(`http        ${c.label.padEnd(22)} request body ${c.req.body?.length ?? 0} B, reply line ${probe.line.length} B (canned ${cannedProbe.line.length} B), body ${ipcBody.length} B`)
       }
 
-      const results = new Map<string, LoadResult[]>()
       const opts: LoadOptions = { connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: DURATION_MS }
       const injectApp = app
       const measure = async (c: Case, t: Transport): Promise<LoadResult> => {
@@ -210,37 +262,11 @@ export const http: Section = {
           case 'inject': return await injectLoad(injectApp, c, opts)
         }
       }
-      for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? TRANSPORTS : [...TRANSPORTS].reverse()
-        for (const c of list) {
-          for (const t of order) {
-            const r = await measure(c, t)
-            if (r.non2xx > 0) log(`http        WARNING: ${c.label} ${t}: ${r.non2xx} non-2xx replies`)
-            log(`http        round ${round + 1} ${c.label.padEnd(22)} ${t.padEnd(8)}${fmt(r)}  n=${r.requests}`)
-            const key = `${c.key}/${t}`
-            results.set(key, [...(results.get(key) ?? []), r])
-          }
-        }
-      }
+      const medians = await measureRounds('http', list, TRANSPORTS, measure, log)
 
       const rows: Row[] = []
       for (const c of list) {
-        const agg = (t: Transport): LoadResult & { spread: number } => {
-          const rs = results.get(`${c.key}/${t}`) ?? []
-          const rps = rs.map((r) => r.rps)
-          return {
-            requests: rs.reduce((a, r) => a + r.requests, 0),
-            seconds: rs.reduce((a, r) => a + r.seconds, 0),
-            rps: median(rps),
-            p50: median(rs.map((r) => r.p50)),
-            p99: median(rs.map((r) => r.p99)),
-            non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
-            spread: spread(rps)
-          }
-        }
-        const m = Object.fromEntries(TRANSPORTS.map((t) => [t, agg(t)])) as Record<Transport, ReturnType<typeof agg>>
-        log(`http        ${c.label}, ${CONNECTIONS} in flight, medians of ${ROUNDS} rounds of ${DURATION_MS / 1000} s:`)
-        for (const t of TRANSPORTS) log(`http          ${t.padEnd(8)}${fmt(m[t])}  spread ${percent(m[t].spread)}`)
+        const m = medians.get(c.key) as Record<Transport, Aggregate>
         const ipcHttp = m.ipc.rps / m.http.rps
         const ipcCeiling = m.ipc.rps / m.ceiling.rps
         log(`http          IPC / plain HTTP ${ratio(ipcHttp)}  IPC / ceiling ${ratio(ipcCeiling)}  IPC / inject ${ratio(m.ipc.rps / m.inject.rps)}  (autocannon latencies have 1 ms resolution)`)

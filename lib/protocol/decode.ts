@@ -124,22 +124,28 @@ export function decodeInit (line: string): InitBlob {
 export function decodeOrchestratorMessage (line: string): OrchestratorMessage {
   // Only a body of some size is worth the detour (and only http_request has one).
   if (line.length > FAST_BODY_MIN_LENGTH) {
-    const fast = takeTrailingByteArray(line, 'body')
-    if (fast !== null) {
-      const { value, at } = parseObject(fast.rest)
-      const message = orchestratorFromObject(value, at)
-      if (message.op === 'http_request') {
-        message.body = fast.bytes
-        return message
-      }
-      // Another op ending in a `body` array: decode it the generic way.
-    }
+    const message = withTrailingBody(takeTrailingByteArray(line, 'body'))
+    if (message !== null) return message
   }
   const { value, at } = parseObject(line)
   return orchestratorFromObject(value, at)
 }
 
 const FAST_BODY_MIN_LENGTH = 1024
+
+/**
+ * The `http_request` whose body array was cut off (`rest` has `"body":null`),
+ * with the bytes put back; `null` when nothing was cut, or for another op
+ * ending in a `body` array, which takes the generic path.
+ */
+function withTrailingBody (fast: { rest: string, bytes: Buffer } | null): OrchestratorMessage | null {
+  if (fast === null) return null
+  const { value, at } = parseObject(fast.rest)
+  const message = orchestratorFromObject(value, at)
+  if (message.op !== 'http_request') return null
+  message.body = fast.bytes
+  return message
+}
 const OP_PREFIX = Buffer.from('{"op":')
 
 function decodeFrameText (bytes: Uint8Array): string {
@@ -163,15 +169,8 @@ export function decodeOrchestratorFrame (format: number, payload: Uint8Array): O
   // A bare JSON message with a body takes the stdio line's fast path (its byte
   // array read straight into a Buffer); envelopes and the rest, the generic one.
   if (format === 1 && payload.length > FAST_BODY_MIN_LENGTH && startsWithOp(payload)) {
-    const fast = takeTrailingByteArrayOfBytes(payload, 'body', decodeFrameText)
-    if (fast !== null) {
-      const { value, at } = parseObject(fast.rest)
-      const message = orchestratorFromObject(value, at)
-      if (message.op === 'http_request') {
-        message.body = fast.bytes
-        return message
-      }
-    }
+    const message = withTrailingBody(takeTrailingByteArrayOfBytes(payload, 'body', decodeFrameText))
+    if (message !== null) return message
   }
   const { value, text, floats } = parseFramePayload(format, payload)
   const obj = asObject(value)

@@ -1,12 +1,11 @@
 import t, { type Test } from 'tap'
-import { connect } from 'node:net'
-import { networkInterfaces } from 'node:os'
 import Fastify from 'fastify'
 import pywatt from '../../plugins/index.js'
 import portNegotiation, { type PortNegotiationOptions } from '../../plugins/port-negotiation.js'
 import { freePort } from '../../lib/dev/free-port.js'
 import { FakeOrchestrator, until, type Line } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
+import { accepts, externalIPv4 } from '../helpers/net.js'
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -23,22 +22,6 @@ async function boot (t: Test, listen: string, opts: PortNegotiationOptions = {})
 
 function grant (orch: FakeOrchestrator, request: Line, port: number): void {
   orch.send({ op: 'port_response', request_id: request.request_id, success: true, port, error_message: null })
-}
-
-/** Whether a TCP connection to host:port is accepted. */
-async function accepts (host: string, port: number): Promise<boolean> {
-  return await new Promise<boolean>((resolve) => {
-    const socket = connect({ host, port })
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => resolve(false))
-  })
-}
-
-function externalIPv4 (): string | undefined {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
-  }
-  return undefined
 }
 
 t.test('end to end: listen() sends port_request, binds the granted port on 127.0.0.1 and announces it', async (t) => {

@@ -1,27 +1,12 @@
 import t from 'tap'
 import { once } from 'node:events'
-import { createServer, connect, type AddressInfo } from 'node:net'
-import { networkInterfaces } from 'node:os'
+import { createServer, type AddressInfo } from 'node:net'
 import { EXIT } from '../../lib/lifecycle/exit-codes.js'
 import { freePort } from '../../lib/dev/free-port.js'
 import { EXAMPLE, startModule } from '../helpers/modules.js'
+import { accepts, externalIPv4 } from '../helpers/net.js'
 
 // RELIABILITY.md T22 with the built example as a real child process.
-
-async function accepts (host: string, port: number): Promise<boolean> {
-  return await new Promise<boolean>((resolve) => {
-    const socket = connect({ host, port })
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => resolve(false))
-  })
-}
-
-function externalIPv4 (): string | undefined {
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
-  }
-  return undefined
-}
 
 function fatal (stderr: string[]): Array<{ msg: string, err?: { code?: string, message?: string } }> {
   return stderr.flatMap((l) => {
