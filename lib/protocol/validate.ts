@@ -1,4 +1,4 @@
-import { Kind, OptionalKind, TypeCompiler, ValueErrorType, type TSchema, type TypeCheck, type ValueError } from '#typebox'
+import { Check, Errors, Kind, OptionalKind, TypeCompiler, ValueErrorType, type TSchema, type TypeCheck, type ValueError } from '#typebox'
 import { ERR_PYWATT_PROTOCOL } from '../errors.js'
 import { ARRAY_ITEM, formatPath, pathAtOffset, truncate, type FloatLiteral } from './strict-json.js'
 
@@ -32,6 +32,25 @@ export function checker<T extends TSchema> (schema: T): TypeCheck<T> {
 }
 
 /**
+ * Uses of a schema checked by TypeBox's interpreter before it is compiled.
+ * Compiling generates and evaluates code (about 4 ms for the Init schema on a
+ * slow core), which only pays off for schemas checked again and again: Init
+ * and most control messages arrive once or rarely, `http_request` all the time.
+ */
+const INTERPRETED_USES = 2
+const uses = new WeakMap<TSchema, number>()
+
+/** Whether `value` matches `schema`: interpreted for its first uses, compiled after. */
+function matches (schema: TSchema, value: unknown): boolean {
+  const check = compiled.get(schema)
+  if (check !== undefined) return check.Check(value)
+  const n = (uses.get(schema) ?? 0) + 1
+  if (n > INTERPRETED_USES) return checker(schema).Check(value)
+  uses.set(schema, n)
+  return Check(schema, value)
+}
+
+/**
  * Check that `value` matches `schema`, including the rule `JSON.parse` cannot
  * see: integer fields reject float-formatted literals (`4102.0`, `1e3`). Then
  * drop the keys of `Option` fields that hold `null`, in place, so that decoded
@@ -40,9 +59,8 @@ export function checker<T extends TSchema> (schema: T): TypeCheck<T> {
  * @throws ERR_PYWATT_PROTOCOL naming the first offending field
  */
 export function validate (schema: TSchema, value: unknown, at: Location): void {
-  const check = checker(schema)
-  if (!check.Check(value)) {
-    const first = check.Errors(value).First() as ValueError
+  if (!matches(schema, value)) {
+    const first = Errors(schema, value).First() as ValueError
     throw new ERR_PYWATT_PROTOCOL(describe(first, value, at.prefix))
   }
   for (const f of at.floats) {
@@ -127,7 +145,7 @@ function dropNullOptions (schema: SchemaShape, value: unknown): void {
     }
     case 'Union': {
       // The first member with options that the value matches decides (e.g. T in Option<T>).
-      const member = (schema.anyOf as SchemaShape[]).find((m) => hasOptions(m) && checker(m).Check(value))
+      const member = (schema.anyOf as SchemaShape[]).find((m) => hasOptions(m) && matches(m, value))
       if (member !== undefined) dropNullOptions(member, value)
       break
     }
