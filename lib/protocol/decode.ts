@@ -134,6 +134,26 @@ export function decodeOrchestratorMessage (line: string): OrchestratorMessage {
 const FAST_BODY_MIN_LENGTH = 1024
 
 /**
+ * The fast path of {@link decodeOrchestratorMessage} for a stdin line still
+ * in bytes: an `http_request` whose body array ends the line has the array read
+ * straight from the bytes and only the rest decoded as text. `null` when the
+ * path does not apply or the line has any problem: the caller then decodes the
+ * line as text, which rejects it with the precise error.
+ */
+export function decodeHttpRequestBytes (line: Uint8Array): OrchestratorMessage | null {
+  if (line.length <= FAST_BODY_MIN_LENGTH || !startsWithOp(line)) return null
+  try {
+    return withTrailingBody(takeTrailingByteArrayOfBytes(line, 'body', decodeLineText))
+  } catch {
+    return null
+  }
+}
+
+function decodeLineText (bytes: Uint8Array): string {
+  return decodeUtf8(bytes, 'line')
+}
+
+/**
  * The `http_request` whose body array was cut off (`rest` has `"body":null`),
  * with the bytes put back; `null` when nothing was cut, or for another op
  * ending in a `body` array, which takes the generic path.

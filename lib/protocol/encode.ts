@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ERR_PYWATT_ENCODE } from '../errors.js'
-import { bytesToJsonArray, type ByteInput } from './bytes.js'
+import { bytesToJsonArray, bytesToJsonArrayBuffer, type ByteInput } from './bytes.js'
 import { isSocketAddress } from './listen-address.js'
 import { isUuid, normaliseUuid } from './uuid.js'
 import type {
@@ -218,21 +218,32 @@ export function encodeInitBlob (blob: InitBlob): string {
  * @param source the module id for `metadata.source` (`PYWATT_MODULE_ID`, else `init.module_id`)
  */
 export function encodeHttpReply (reply: HttpReply, source: string): string {
-  const requestId = str(reply.request_id, 'request_id')
-  return object([
-    ['content', object([
-      ['body', bytes(reply.body ?? EMPTY, 'body')],
-      ['headers', strMap(reply.headers, 'headers')],
-      ['request_id', requestId],
-      ['status_code', u16(reply.status_code, 'status_code')]
-    ])],
-    ['metadata', object([
-      ['id', JSON.stringify(randomUUID())],
-      ['properties', object([['correlation_id', requestId]])],
-      ['source', str(source, 'source')]
-    ])]
-  ])
+  const [head, body, tail] = encodeHttpReplyParts(reply, source)
+  return head + body.toString('latin1') + tail
 }
+
+/**
+ * {@link encodeHttpReply} in three pieces whose concatenation is the line: the
+ * JSON before the body array, the array as ASCII bytes, the JSON after it.
+ * Writers that send bytes use it, so that a large body never becomes a string.
+ *
+ * @throws ERR_PYWATT_ENCODE for invalid field values
+ */
+export function encodeHttpReplyParts (reply: HttpReply, source: string): [head: string, body: Buffer, tail: string] {
+  const requestId = str(reply.request_id, 'request_id')
+  const body = reply.body ?? EMPTY
+  if (!(body instanceof Uint8Array) && !Array.isArray(body)) fail('body', 'bytes (a Uint8Array or an array of integers 0..255)', body)
+  const array = bytesToJsonArrayBuffer(body, 'body')
+  // The keys of both objects in the order serde writes them (sorted).
+  const tail = `,"headers":${strMap(reply.headers, 'headers')},"request_id":${requestId},"status_code":${u16(reply.status_code, 'status_code')}},"metadata":${object([
+    ['id', JSON.stringify(randomUUID())],
+    ['properties', object([['correlation_id', requestId]])],
+    ['source', str(source, 'source')]
+  ])}}`
+  return [HTTP_REPLY_HEAD, array, tail]
+}
+
+const HTTP_REPLY_HEAD = '{"content":{"body":'
 
 /**
  * Wrap any JSON value in a `Message` envelope: `{"id","content","metadata"}`,

@@ -79,6 +79,48 @@ export function takeTrailingByteArrayOfBytes (payload: Uint8Array, key: string, 
 function parseByteList (text: Uint8Array, from: number, to: number): Buffer | null {
   // At most one byte per two characters ("1,"): allocate once, trim at the end.
   const out = Buffer.allocUnsafe((to - from + 1) >> 1)
+  if (from === to) return out.subarray(0, 0)
+  const k = parseCompact(text, from, to, out)
+  if (k >= 0) return out.subarray(0, k)
+  return k === NOT_COMPACT ? parseSpaced(text, from, to, out) : null
+}
+
+const NOT_COMPACT = -1
+const INVALID = -2
+
+/**
+ * The list as serde writes it, digits and commas only: one step per number
+ * rather than per character. The number of bytes written to `out`, or
+ * `NOT_COMPACT` at the first character that is not a digit or a comma (left
+ * to {@link parseSpaced}), or `INVALID`.
+ */
+function parseCompact (text: Uint8Array, from: number, to: number, out: Buffer): number {
+  let i = from
+  let k = 0
+  // `to` is the offset of the `]`, so reading `text[to]` stays in the line and is never a digit.
+  for (;;) {
+    let n = (text[i] as number) - DIGIT_0
+    if (n < 0 || n > 9) return NOT_COMPACT
+    let d = (text[++i] as number) - DIGIT_0
+    if (d >= 0 && d <= 9) {
+      if (n === 0) return INVALID // JSON has no leading zeros
+      n = n * 10 + d
+      d = (text[++i] as number) - DIGIT_0
+      if (d >= 0 && d <= 9) {
+        n = n * 10 + d
+        if (n > 255) return INVALID
+        i++
+      }
+    }
+    out[k++] = n
+    if (i === to) return k
+    if (text[i] !== COMMA) return NOT_COMPACT
+    i++
+  }
+}
+
+/** The general case, one character at a time, whitespace allowed between tokens. */
+function parseSpaced (text: Uint8Array, from: number, to: number, out: Buffer): Buffer | null {
   let k = 0
   let n = 0
   let digits = 0

@@ -19,6 +19,12 @@ export type LineFault =
 export interface LineSplitterHandlers {
   /** A complete line, decoded, without its `\n`. */
   onLine: (line: string) => void
+  /**
+   * Offered each complete line as bytes before it is decoded; returning `true`
+   * claims it (a consumer that reads part of a large line without decoding
+   * it), `false` has it decoded and delivered to `onLine` as usual.
+   */
+  onRawLine?: (line: Buffer) => boolean
   /** A line that was dropped; never includes the line's content. */
   onFault: (fault: LineFault) => void
 }
@@ -135,6 +141,7 @@ export class LineSplitter {
   }
 
   #emit (bytes: Buffer): void {
+    if (this.#handlers.onRawLine?.(bytes) === true) return
     let text: string
     try {
       text = decoder.decode(bytes)

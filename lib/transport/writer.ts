@@ -13,7 +13,7 @@ export interface ProtocolWriterOptions {
   maxQueuedBytes: number
 }
 
-type WriteFn = (chunk: string, cb: (err?: Error | null) => void) => boolean
+type WriteFn = (chunk: string | Uint8Array, cb: (err?: Error | null) => void) => boolean
 
 /**
  * The one writer of protocol lines (PROTOCOL.md §3.1). Each message is a single
@@ -67,13 +67,35 @@ export class ProtocolWriter extends EventEmitter {
    * Throws `FST_PYWATT_CHANNEL_CLOSED` or `FST_PYWATT_OUTPUT_OVERFLOW`.
    */
   send (json: string, essential = false): void {
+    this.#admit(essential)
+    const line = json + '\n'
+    this.#lines++
+    this.#bytes += line.length
+    this.#write(line, onWriteError)
+    this.#checkPressure()
+  }
+
+  /**
+   * {@link send} for a line given in pieces (strings of ASCII-safe JSON or
+   * bytes), written one after the other within the same cork, so the line
+   * leaves whole: a large byte array is sent as it is, never turned into a string.
+   */
+  sendParts (parts: readonly [string, Uint8Array, string], essential = false): void {
+    this.#admit(essential)
+    const [head, body, tail] = parts
+    this.#lines++
+    this.#bytes += head.length + body.length + tail.length + 1
+    this.#write(head, onWriteError)
+    this.#write(body, onWriteError)
+    this.#write(tail + '\n', onWriteError)
+    this.#checkPressure()
+  }
+
+  #admit (essential: boolean): void {
     if (this.#closedReason !== null) throw new ERR_PYWATT_CHANNEL_CLOSED(this.#closedReason)
     if (!essential && this.#output.writableLength > this.#opts.maxQueuedBytes) {
       throw new ERR_PYWATT_OUTPUT_OVERFLOW(this.#opts.maxQueuedBytes)
     }
-    const line = json + '\n'
-    this.#lines++
-    this.#bytes += line.length
     // stdout on a Linux pipe is synchronous: one write(2) per line. Lines sent
     // in the same tick are corked and leave in one writev when it ends.
     if (!this.#corked) {
@@ -81,7 +103,9 @@ export class ProtocolWriter extends EventEmitter {
       this.#output.cork()
       process.nextTick(this.#uncork)
     }
-    this.#write(line, onWriteError)
+  }
+
+  #checkPressure (): void {
     if (!this.#pressured && this.#output.writableLength > this.#opts.highWaterBytes) {
       this.#pressured = true
       this.emit('pressure')

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { decodeOrchestratorMessage, type HttpRequestMessage } from '../../lib/protocol/index.js'
+import { decodeHttpRequestBytes, decodeOrchestratorMessage, type HttpRequestMessage } from '../../lib/protocol/index.js'
 import { takeTrailingByteArray } from '../../lib/protocol/trailing-bytes.js'
 
 const big = Array.from({ length: 2000 }, (_, i) => (i * 7) & 0xff)
@@ -48,4 +48,32 @@ t.test('decoding a long http_request: same message either way; errors still prec
   t.throws(() => decodeOrchestratorMessage(`${head},"body":null,"body":[${big.join(',')}]}`), { message: /duplicate/ })
   const other = decodeOrchestratorMessage(`{"op":"heartbeat","pad":"${'x'.repeat(2000)}","body":[1,2,3]}`)
   t.same(other.op, 'heartbeat', 'another op ending in a body array decodes the generic way')
+})
+
+t.test('a compact list switches to the general reader at the first blank, and still rejects what it must', async (t) => {
+  t.same([...(takeTrailingByteArray(`${head},"body":[1,2, 3 ,255]}`, 'body')?.bytes ?? [])], [1, 2, 3, 255])
+  t.same([...(takeTrailingByteArray(`${head},"body":[0,10,100,0]}`, 'body')?.bytes ?? [])], [0, 10, 100, 0], 'one, two and three digits, and zero')
+  for (const list of ['1000', '00', '300', '1,2,00', '7,-1', '1, 01']) {
+    t.equal(takeTrailingByteArray(`${head},"body":[${list}]}`, 'body'), null, list)
+  }
+})
+
+t.test('decodeHttpRequestBytes: the line read from its bytes, or null for the text path to judge', async (t) => {
+  const line = `${head},"body":[${big.join(',')}]}`
+  const msg = decodeHttpRequestBytes(Buffer.from(line)) as HttpRequestMessage
+  t.same(msg, decodeOrchestratorMessage(line), 'the same message as the text path')
+  t.ok(Buffer.isBuffer(msg.body))
+  const nonAscii = `{"op":"http_request","request_id":"r","method":"POST","uri":"/é","headers":{"x":"✓"},"body":[${big.join(',')}]}`
+  t.same(decodeHttpRequestBytes(Buffer.from(nonAscii)), decodeOrchestratorMessage(nonAscii), 'UTF-8 outside the array')
+  const invalidUtf8 = Buffer.concat([Buffer.from('{"op":"http_request","request_id":"'), Buffer.from([0xff]), Buffer.from(`","method":"POST","uri":"/","headers":{},"body":[${big.join(',')}]}`)])
+  for (const [name, bytes] of [
+    ['short', Buffer.from(`${head},"body":[1]}`)],
+    ['not op first', Buffer.from(`{"request_id":"r","op":"http_request","method":"POST","uri":"/","headers":{},"body":[${big.join(',')}]}`)],
+    ['invalid UTF-8 before the array', invalidUtf8],
+    ['a bad field', Buffer.from(`{"op":"http_request","request_id":7,"method":"POST","uri":"/","headers":{},"body":[${big.join(',')}]}`)],
+    ['another op', Buffer.from(`{"op":"heartbeat","pad":"${'x'.repeat(2000)}","body":[1,2,3]}`)],
+    ['a bad array', Buffer.from(`${head},"body":[${big.join(',')},256]}`)]
+  ] as const) {
+    t.equal(decodeHttpRequestBytes(bytes), null, name)
+  }
 })

@@ -102,3 +102,30 @@ t.test('flush waits for queued bytes', async (t) => {
   await f
   t.equal(flushed, true)
 })
+
+t.test('a line in parts leaves whole, bytes as they are, in the same batch as its neighbours', async (t) => {
+  const batches: Buffer[][] = []
+  const out = new Writable({
+    writev (chunks, cb) { batches.push(chunks.map((c) => Buffer.from(c.chunk as Buffer | string))); cb() },
+    write (chunk, _enc, cb) { batches.push([Buffer.from(chunk as Buffer)]); cb() }
+  })
+  const w = new ProtocolWriter(out, { highWaterBytes: 1024, maxQueuedBytes: 4096 })
+  w.send('{"n":0}')
+  w.sendParts(['{"a":', Buffer.from('[1,2,255]'), '}'])
+  w.send('{"n":1}')
+  await w.flush()
+  t.equal(batches.length, 1, 'one writev')
+  t.equal(Buffer.concat(batches[0] ?? []).toString(), '{"n":0}\n{"a":[1,2,255]}\n{"n":1}\n')
+  t.same(w.stats, { lines: 3, bytes: 32 })
+})
+
+t.test('sendParts obeys the same cap and closed state as send', async (t) => {
+  const out = new Writable({ write (_chunk, _enc, cb) { setTimeout(cb, 50) } })
+  const w = new ProtocolWriter(out, { highWaterBytes: 8, maxQueuedBytes: 16 })
+  w.sendParts(['{"a":', Buffer.alloc(32, 0x31), '}'])
+  t.throws(() => w.sendParts(['{"a":', Buffer.from('[1]'), '}']), { code: 'FST_PYWATT_OUTPUT_OVERFLOW' })
+  t.doesNotThrow(() => w.sendParts(['{"a":', Buffer.from('[1]'), '}'], true), 'essential lines pass')
+  out.destroy(new Error('gone'))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.throws(() => w.sendParts(['{"a":', Buffer.from('[1]'), '}'], true), { code: 'FST_PYWATT_CHANNEL_CLOSED' })
+})
