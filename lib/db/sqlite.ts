@@ -108,6 +108,10 @@ export class SqliteDriver implements Driver {
     return this.#exclusive(() => this.#query(sql, params))
   }
 
+  queryNow (sql: string, params: readonly unknown[]): Row[] | null {
+    return this.#closed || this.#lock.held ? null : this.#query(sql, params)
+  }
+
   execute (sql: string, params: readonly unknown[]): Promise<ExecuteResult> {
     return this.#exclusive(() => this.#execute(sql, params))
   }

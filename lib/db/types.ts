@@ -32,6 +32,13 @@ export type TransactionBody<R> = (tx: Queryable) => Promise<R>
 export interface Driver {
   readonly dialect: Dialect
   query: (sql: string, params: readonly unknown[]) => Promise<Row[]>
+  /**
+   * In-process drivers only: run the query at once and return its rows, or
+   * `null` when it cannot run now (a transaction holds the connection, or the
+   * driver is closed). Throws the query's error. Lets `query` answer with a
+   * single promise step.
+   */
+  queryNow?: (sql: string, params: readonly unknown[]) => Row[] | null
   execute: (sql: string, params: readonly unknown[]) => Promise<ExecuteResult>
   transaction: <R>(body: TransactionBody<R>) => Promise<R>
   ping: () => Promise<void>
