@@ -32,8 +32,11 @@ for (let b = 0; b < 256; b++) {
  * @throws ERR_PYWATT_ENCODE when an element is not an integer 0..255
  */
 export function bytesToJsonArray (bytes: ByteInput, field = 'body'): string {
-  if (bytes.length === 0) return '[]'
-  return bytesToJsonArrayBuffer(bytes, field).toString('latin1')
+  const n = bytes.length
+  if (n === 0) return '[]'
+  if (n > SCRATCH_BYTES) return bytesToJsonArrayBuffer(bytes, field).toString('latin1')
+  // Small arrays (most replies) are written into one reused buffer: no allocation but the string.
+  return scratch.toString('latin1', 0, writeArray(plainBytes(bytes, field), scratch, scratchView))
 }
 
 /**
@@ -47,22 +50,35 @@ export function bytesToJsonArray (bytes: ByteInput, field = 'body'): string {
 export function bytesToJsonArrayBuffer (bytes: ByteInput, field = 'body'): Buffer {
   const n = bytes.length
   if (n === 0) return Buffer.from('[]')
-  // A plain array must hold bytes only; a Uint8Array cannot hold anything else.
-  // Always a plain Uint8Array view (not a Buffer subclass) keeps the loop below monomorphic.
-  const data = bytes instanceof Uint8Array ? new Uint8Array(bytes.buffer, bytes.byteOffset, n) : checkedBytes(bytes, field)
   // Room for the last word's spare bytes past the final comma.
   const out = Buffer.allocUnsafe(n * 4 + 4)
-  const view = new DataView(out.buffer, out.byteOffset, out.length)
+  return out.subarray(0, writeArray(plainBytes(bytes, field), out, new DataView(out.buffer, out.byteOffset, out.length)))
+}
+
+const SCRATCH_BYTES = 4096
+const scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES * 4 + 4)
+const scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.length)
+
+/**
+ * A plain Uint8Array view of the bytes (not a Buffer subclass, which keeps the
+ * loop of {@link writeArray} monomorphic); a number array must hold bytes only.
+ */
+function plainBytes (bytes: ByteInput, field: string): Uint8Array {
+  return bytes instanceof Uint8Array ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) : checkedBytes(bytes, field)
+}
+
+/** Write the non-empty `data` as `[…]` at the start of `out` (room for 4 bytes per byte, plus 4); returns the length. */
+function writeArray (data: Uint8Array, out: Buffer, view: DataView): number {
   out[0] = 0x5b
   let pos = 1
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < data.length; i++) {
     const b = data[i] as number
     view.setUint32(pos, WORD[b] as number, true)
     pos += LEN[b] as number
   }
   // Replace the last comma with the closing bracket.
   out[pos - 1] = 0x5d
-  return out.subarray(0, pos)
+  return pos
 }
 
 function checkedBytes (bytes: readonly number[], field: string): Uint8Array {

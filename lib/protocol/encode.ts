@@ -218,14 +218,14 @@ export function encodeInitBlob (blob: InitBlob): string {
  * @param source the module id for `metadata.source` (`PYWATT_MODULE_ID`, else `init.module_id`)
  */
 export function encodeHttpReply (reply: HttpReply, source: string): string {
-  const [head, body, tail] = encodeHttpReplyParts(reply, source)
-  return head + body.toString('latin1') + tail
+  const requestId = str(reply.request_id, 'request_id')
+  return HTTP_REPLY_HEAD + bytes(reply.body ?? EMPTY, 'body') + httpReplyTail(reply, requestId, source)
 }
 
 /**
  * {@link encodeHttpReply} in three pieces whose concatenation is the line: the
  * JSON before the body array, the array as ASCII bytes, the JSON after it.
- * Writers that send bytes use it, so that a large body never becomes a string.
+ * Writers that send bytes use it for large bodies, which then never become strings.
  *
  * @throws ERR_PYWATT_ENCODE for invalid field values
  */
@@ -233,14 +233,13 @@ export function encodeHttpReplyParts (reply: HttpReply, source: string): [head: 
   const requestId = str(reply.request_id, 'request_id')
   const body = reply.body ?? EMPTY
   if (!(body instanceof Uint8Array) && !Array.isArray(body)) fail('body', 'bytes (a Uint8Array or an array of integers 0..255)', body)
-  const array = bytesToJsonArrayBuffer(body, 'body')
-  // The keys of both objects in the order serde writes them (sorted).
-  const tail = `,"headers":${strMap(reply.headers, 'headers')},"request_id":${requestId},"status_code":${u16(reply.status_code, 'status_code')}},"metadata":${object([
-    ['id', JSON.stringify(randomUUID())],
-    ['properties', object([['correlation_id', requestId]])],
-    ['source', str(source, 'source')]
-  ])}}`
-  return [HTTP_REPLY_HEAD, array, tail]
+  return [HTTP_REPLY_HEAD, bytesToJsonArrayBuffer(body, 'body'), httpReplyTail(reply, requestId, source)]
+}
+
+/** Everything after the body array, keys in the order serde writes them (sorted). */
+function httpReplyTail (reply: HttpReply, requestId: string, source: string): string {
+  return `,"headers":${strMap(reply.headers, 'headers')},"request_id":${requestId},"status_code":${u16(reply.status_code, 'status_code')}},` +
+    `"metadata":{"id":"${randomUUID()}","properties":{"correlation_id":${requestId}},"source":${str(source, 'source')}}}`
 }
 
 const HTTP_REPLY_HEAD = '{"content":{"body":'
@@ -446,8 +445,9 @@ function json (value: unknown, field: string): string {
 
 function strMap (value: unknown, field: string): string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'an object of strings', value)
-  for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') fail(`${field}.${k}`, 'a string', v)
+  const map = value as Record<string, unknown>
+  for (const k in map) {
+    if (Object.hasOwn(map, k) && typeof map[k] !== 'string') fail(`${field}.${k}`, 'a string', map[k])
   }
   const out = JSON.stringify(value)
   checkSurrogates(out, field)

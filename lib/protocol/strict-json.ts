@@ -68,7 +68,7 @@ export function parseStrictJsonDetailed (text: string): StrictJsonResult {
     throw new ERR_PYWATT_PROTOCOL(describeSyntaxError(err as Error))
   }
   // The scan relies on the text being valid JSON, so it runs only after the parse.
-  const floats = scanStructure(text)
+  const floats = text.length <= SHORT_TEXT ? scanShort(text) : scanStructure(text)
   if (text.indexOf('\\u') !== -1 && SURROGATE_ESCAPE.test(text)) checkWellFormed(value, [])
   else if (!isWellFormed(text)) checkWellFormed(value, [])
   return { value, floats }
@@ -160,6 +160,86 @@ function scanStructure (text: string): FloatLiteral[] {
       pos = tokenAt + 1
     }
   }
+}
+
+/**
+ * Up to this length a text is scanned one character at a time ({@link scanShort}):
+ * no regex call per token, which is what dominates on a typical control line or
+ * a small `http_request`. Longer texts are mostly long number arrays, which the
+ * regex of {@link scanStructure} jumps over in one native step.
+ */
+const SHORT_TEXT = 2048
+
+/**
+ * {@link scanStructure} for short texts, with the same results: each object's
+ * keys checked for duplicates and `__proto__`, and the first float-formatted
+ * literal of every distinct path, at the offset the `FLOAT` pattern would give
+ * (the last integer digit, or the `-` of `-0`).
+ */
+function scanShort (text: string): FloatLiteral[] {
+  let floats: FloatLiteral[] | undefined
+  let seenFloatPaths: Set<string> | undefined
+  // One frame per open object (its keys so far) or array (`null`).
+  const stack: Array<Set<string> | null> = []
+  const keyOf: string[] = []
+  const n = text.length
+  let i = 0
+  while (i < n) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      const end = stringEnd(text, i + 1)
+      if (isKeyAt(text, end + 1)) {
+        const keys = stack[stack.length - 1] as Set<string>
+        const key = decodeKey(text, i, end)
+        if (key === '__proto__') throw new ERR_PYWATT_PROTOCOL('forbidden key `__proto__` (prototype poisoning)')
+        if (keys.has(key)) throw new ERR_PYWATT_PROTOCOL(`duplicate key \`${truncate(key)}\``)
+        keys.add(key)
+        keyOf[stack.length - 1] = key
+      }
+      i = end + 1
+    } else if (c === 0x7b) {
+      stack.push(new Set())
+      i++
+    } else if (c === 0x5b) {
+      stack.push(null)
+      i++
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop()
+      i++
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      // A number literal: integer digits, then a fraction or an exponent makes it a float.
+      const start = i
+      if (c === 0x2d) i++
+      const digits = i
+      while (i < n && isDigit(text.charCodeAt(i))) i++
+      const next = i < n ? text.charCodeAt(i) : 0
+      let at = -1
+      if (next === 0x2e || next === 0x65 || next === 0x45) at = i - 1
+      else if (c === 0x2d && i - digits === 1 && text.charCodeAt(digits) === 0x30) at = start
+      if (at !== -1) {
+        const path = stack.map((f, d) => f === null ? ARRAY_ITEM : keyOf[d] as string)
+        const id = path.join('\u0000')
+        seenFloatPaths ??= new Set()
+        if (!seenFloatPaths.has(id)) {
+          seenFloatPaths.add(id)
+          ;(floats ??= []).push({ path, offset: at })
+        }
+      }
+      // The rest of the literal (fraction, exponent) holds no structure.
+      while (i < n && isNumberPart(text.charCodeAt(i))) i++
+    } else {
+      i++
+    }
+  }
+  return floats ?? []
+}
+
+function isDigit (c: number): boolean {
+  return c >= 0x30 && c <= 0x39
+}
+
+function isNumberPart (c: number): boolean {
+  return isDigit(c) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d
 }
 
 function findFloat (text: string, from: number): number {

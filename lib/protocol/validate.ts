@@ -127,13 +127,30 @@ function isOption (schema: SchemaShape): boolean {
 }
 
 // Runs on values that already passed the check, so shapes can be trusted.
+interface OptionProperty { key: string, prop: SchemaShape, option: boolean }
+const optionPropertyCache = new WeakMap<SchemaShape, OptionProperty[]>()
+
+/** The properties of an object schema that are options or hold some, listed once per schema. */
+function optionProperties (schema: SchemaShape): OptionProperty[] {
+  let list = optionPropertyCache.get(schema)
+  if (list === undefined) {
+    list = []
+    for (const [key, prop] of Object.entries(schema.properties as Record<string, SchemaShape>)) {
+      const option = isOption(prop)
+      if (option || hasOptions(prop)) list.push({ key, prop, option })
+    }
+    optionPropertyCache.set(schema, list)
+  }
+  return list
+}
+
 function dropNullOptions (schema: SchemaShape, value: unknown): void {
   switch (schema[Kind]) {
     case 'Object': {
       const obj = value as Record<string, unknown>
-      for (const [key, prop] of Object.entries(schema.properties as Record<string, SchemaShape>)) {
+      for (const { key, prop, option } of optionProperties(schema)) {
         const v = obj[key]
-        if (v === null && isOption(prop)) delete obj[key]
+        if (v === null && option) delete obj[key]
         else if (v != null && hasOptions(prop)) dropNullOptions(prop, v)
       }
       break

@@ -3,15 +3,15 @@ import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_INIT } from '../errors.js'
 import {
-  decodeHttpRequestBytes, decodeInit, decodeOrchestratorMessage, encodeHttpReplyParts, encodeModuleMessage,
+  decodeHttpRequestBytes, decodeInit, decodeOrchestratorMessage, encodeHttpReply, encodeHttpReplyParts, encodeModuleMessage,
   type HttpReply, type InitBlob, type ModuleMessage, type OrchestratorMessage
 } from '../protocol/index.js'
 import { Dispatcher } from './dispatcher.js'
 import { LineSplitter, type LineFault } from './line-splitter.js'
 import { ProtocolWriter } from './writer.js'
 
-/** Body arrays from this size on are written as bytes, never as a string. */
-const LARGE_BODY_ARRAY = 16 * 1024
+/** Reply bodies from this many bytes on are written as bytes, never as a string. */
+const LARGE_BODY = 4096
 
 /** Limits of a {@link StdioChannel}; every one is configurable through the plugin options. */
 export interface StdioLimits {
@@ -130,10 +130,9 @@ export class StdioChannel extends EventEmitter {
    * §10.2). Replies are owed to the orchestrator: they bypass the queue cap.
    */
   sendHttpReply (reply: HttpReply, source: string): void {
-    const parts = encodeHttpReplyParts(reply, source)
     // A small reply is cheaper as one string than as three writes.
-    if (parts[1].length < LARGE_BODY_ARRAY) this.writer.send(parts[0] + parts[1].toString('latin1') + parts[2], true)
-    else this.writer.sendParts(parts, true)
+    if ((reply.body?.length ?? 0) < LARGE_BODY) this.writer.send(encodeHttpReply(reply, source), true)
+    else this.writer.sendParts(encodeHttpReplyParts(reply, source), true)
   }
 
   /** Stop reading stdin (shutdown): later lines are not dispatched. */

@@ -75,3 +75,62 @@ t.test('formatPath and pathAtOffset', async (t) => {
   t.same(pathAtOffset(text, text.indexOf('6.0')), ['a', 1, 'b', 1])
   t.same(pathAtOffset(text, text.indexOf('"s"') + 4), ['s'])
 })
+
+t.test('short and long texts are scanned to the same result (property test over random documents)', async (t) => {
+  // A seeded generator, so a failure replays.
+  let seed = 20261127
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return (seed >>> 8) % n
+  }
+  const numbers = ['0', '-0', '7', '-12', '255', '1.5', '-0.0', '2e3', '1E-2', '-3.25e+4', '0.1']
+  const strings = ['"a"', '"op"', '"x\\"y"', '"\\\\"', '"\\u006fp"', '"}{[]:,"', '"1.5e3"', '"-0"', '""']
+  const keys = ['"a"', '"b"', '"op"', '"\\u006fp"', '"k\\\\"', '"__proto__"', '"1.5"']
+  const value = (depth: number): string => {
+    const kind = depth > 3 ? rnd(4) : rnd(6)
+    if (kind === 0) return numbers[rnd(numbers.length)] as string
+    if (kind === 1) return strings[rnd(strings.length)] as string
+    if (kind === 2) return ['true', 'false', 'null'][rnd(3)] as string
+    if (kind === 3) return numbers[rnd(numbers.length)] as string
+    const blank = (): string => [' ', '', '\n', ''][rnd(4)] as string
+    if (kind === 4) return `[${Array.from({ length: rnd(4) }, () => blank() + value(depth + 1) + blank()).join(',')}]`
+    // Keys may repeat (duplicates) or be __proto__ now and then, to compare the errors too.
+    const count = rnd(4)
+    const used = new Set<string>()
+    const members: string[] = []
+    for (let i = 0; i < count; i++) {
+      let key = keys[rnd(keys.length)] as string
+      if (used.has(key) && rnd(3) !== 0) key = `"m${i}"`
+      if (key === '"__proto__"' && rnd(4) !== 0) key = `"p${i}"`
+      used.add(key)
+      members.push(`${key}${blank()}:${blank()}${value(depth + 1)}`)
+    }
+    return `{${members.join(',')}}`
+  }
+  const outcome = (text: string): unknown => {
+    try {
+      return parseStrictJsonDetailed(text).floats
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+  let compared = 0
+  let floats = 0
+  let errors = 0
+  for (let i = 0; i < 3000; i++) {
+    const text = value(0)
+    if (text.length > 2000) continue
+    const short = outcome(text)
+    // Trailing blanks push the same document past the short-text limit.
+    const long = outcome(text + ' '.repeat(2100))
+    if (typeof short === 'string') errors++
+    else if ((short as unknown[]).length > 0) floats++
+    if (JSON.stringify(short) !== JSON.stringify(long)) {
+      t.fail(`${text} → short ${JSON.stringify(short)}, long ${JSON.stringify(long)}`)
+      return
+    }
+    compared++
+  }
+  t.ok(compared > 2500, `${compared} documents compared`)
+  t.ok(floats > 100 && errors > 100, `both outcomes exercised: ${floats} with floats, ${errors} rejected`)
+})
