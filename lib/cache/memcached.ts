@@ -6,6 +6,15 @@ import type { CacheBackend, CacheValue } from './types.js'
 
 const THIRTY_DAYS_S = 30 * 24 * 3600
 
+/** A command waiting for its answer, failed by the sweeper past its deadline. */
+interface Pending { at: number, fail: (err: Error) => void }
+
+/** memjs's error as ours; a non-numeric counter is named as such. */
+function commandError (err: Error, key: string | undefined): Error {
+  if (key !== undefined && /non-numeric/i.test(err.message)) return new ERR_PYWATT_CACHE_NOT_INTEGER(key)
+  return new ERR_PYWATT_CACHE_OPERATION(err.message, { cause: err })
+}
+
 /** Memcached expiry: whole seconds, rounded up; past 30 days it must be a Unix time. */
 export function memcachedExpiry (ttl: number, now = Date.now()): number {
   if (ttl <= 0) return 0
@@ -27,7 +36,7 @@ export class MemcachedBackend implements CacheBackend {
   readonly kind = 'memcached' as const
   readonly client: memjs.Client
   readonly #timeout: number
-  readonly #pending = new Set<{ at: number, reject: (err: Error) => void }>()
+  readonly #pending = new Set<Pending>()
   #sweeper: NodeJS.Timeout | null = null
 
   constructor (s: MemcachedSettings) {
@@ -41,32 +50,24 @@ export class MemcachedBackend implements CacheBackend {
     })
   }
 
-  async #run<R> (work: () => Promise<R>, key?: string): Promise<R> {
-    try {
-      return await this.#deadline(work())
-    } catch (err) {
-      const message = (err as Error).message
-      if (key !== undefined && /non-numeric/i.test(message)) throw new ERR_PYWATT_CACHE_NOT_INTEGER(key)
-      throw new ERR_PYWATT_CACHE_OPERATION(message, { cause: err })
-    }
-  }
-
   /**
+   * Run one command through memjs's callback form, settling a single promise
+   * of ours (memjs's promise form would add its own on every command).
+   *
    * memjs can leave the first command after a reconnect unanswered (its request
    * timer is not armed on that path): our own deadline settles every command.
    * One sweeping interval while commands are pending, not a timer per command.
    */
-  #deadline<R> (running: Promise<R>): Promise<R> {
+  #call<R> (start: (done: (err: Error | null, value: R) => void) => void, key?: string): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const entry = { at: Date.now() + this.#timeout, reject }
+      const entry: Pending = { at: Date.now() + this.#timeout, fail: (err) => reject(commandError(err, key)) }
       this.#pending.add(entry)
       this.#sweeper ??= this.#startSweeper()
-      running.then((value) => {
-        this.#pending.delete(entry)
-        resolve(value)
-      }, (err: unknown) => {
-        this.#pending.delete(entry)
-        reject(err)
+      start((err, value) => {
+        // Already failed by the sweeper: a late answer changes nothing.
+        if (!this.#pending.delete(entry)) return
+        if (err == null) resolve(value)
+        else entry.fail(err)
       })
     })
   }
@@ -77,7 +78,7 @@ export class MemcachedBackend implements CacheBackend {
       for (const entry of this.#pending) {
         if (entry.at > now) continue
         this.#pending.delete(entry)
-        entry.reject(new Error(`no answer from Memcached within ${this.#timeout} ms`))
+        entry.fail(new Error(`no answer from Memcached within ${this.#timeout} ms`))
       }
       if (this.#pending.size === 0) {
         clearInterval(sweeper)
@@ -89,17 +90,17 @@ export class MemcachedBackend implements CacheBackend {
   }
 
   async get (key: string): Promise<CacheValue | undefined> {
-    const { value } = await this.#run(() => this.client.get(key))
+    const value = await this.#call<Buffer | null>((done) => { this.client.get(key, done) })
     return value === null ? undefined : decode(value)
   }
 
   async set (key: string, value: CacheValue, ttl: number): Promise<void> {
     const bytes = encode(value)
-    await this.#run(() => this.client.set(key, bytes, { expires: memcachedExpiry(ttl) }))
+    await this.#call<boolean | null>((done) => { this.client.set(key, bytes, { expires: memcachedExpiry(ttl) }, done) })
   }
 
-  delete (key: string): Promise<boolean> {
-    return this.#run(() => this.client.delete(key))
+  async delete (key: string): Promise<boolean> {
+    return await this.#call<boolean | null>((done) => { this.client.delete(key, done) }) === true
   }
 
   async has (key: string): Promise<boolean> {
@@ -112,9 +113,11 @@ export class MemcachedBackend implements CacheBackend {
 
   /** Memcached counters are unsigned: `decr` stops at 0, a missing key starts at 0. */
   async incr (key: string, by: number): Promise<number> {
-    const { value } = await this.#run(() => by >= 0
-      ? this.client.increment(key, by, { initial: by })
-      : this.client.decrement(key, -by, { initial: 0 }), key)
+    const value = await this.#call<number | null | undefined>((done) => {
+      const counted = (err: Error | null, _success: boolean | null, value?: number | null): void => done(err, value)
+      if (by >= 0) this.client.increment(key, by, { initial: by }, counted)
+      else this.client.decrement(key, -by, { initial: 0 }, counted)
+    }, key)
     return Number(value)
   }
 
