@@ -10,3 +10,17 @@ const requireFromHere = createRequire(import.meta.url)
 export function loadDriver<T> (name: string): T {
   return requireFromHere(name) as T
 }
+
+/**
+ * The file a driver package ships at `subpath`, if it is there. Drivers with a
+ * native addon search a dozen candidate paths for it on first use; handing them
+ * the path skips that search.
+ */
+export function driverFile (name: string, subpath: string): string | undefined {
+  try {
+    // Resolution fails for a file that is not there.
+    return requireFromHere.resolve(`${name}/${subpath}`)
+  } catch {
+    return undefined
+  }
+}
