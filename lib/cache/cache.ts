@@ -117,7 +117,12 @@ export class Cache {
   /** The stored value, or `undefined`. */
   get<T = CacheValue> (key: string): Promise<T | undefined> {
     const backend = this.#backend
-    if (backend.getNow !== undefined) return Promise.resolve(this.#counted(backend.getNow(this.#prefix + key)) as T | undefined)
+    if (backend.getNow !== undefined) {
+      const value = backend.getNow(this.#prefix + key)
+      if (value === undefined) this.#stats.misses++
+      else this.#stats.hits++
+      return Promise.resolve(value as T | undefined)
+    }
     return backend.get(this.#prefix + key).then(this.#counted) as Promise<T | undefined>
   }
 
