@@ -89,14 +89,28 @@ export class MemcachedBackend implements CacheBackend {
     return sweeper
   }
 
-  async get (key: string): Promise<CacheValue | undefined> {
-    const value = await this.#call<Buffer | null>((done) => { this.client.get(key, done) })
-    return value === null ? undefined : decode(value)
+  // get and set are the hot path: one promise each, the value decoded in the callback.
+  get (key: string): Promise<CacheValue | undefined> {
+    return this.#call<CacheValue | undefined>((done) => {
+      this.client.get(key, (err, value) => {
+        let decoded: CacheValue | undefined
+        if (err === null && value !== null) {
+          // Thrown here, an error would land inside memjs: it fails this command instead.
+          try {
+            decoded = decode(value)
+          } catch (cause) {
+            done(cause as Error, undefined)
+            return
+          }
+        }
+        done(err, decoded)
+      })
+    })
   }
 
-  async set (key: string, value: CacheValue, ttl: number): Promise<void> {
+  set (key: string, value: CacheValue, ttl: number): Promise<void> {
     const bytes = encode(value)
-    await this.#call<boolean | null>((done) => { this.client.set(key, bytes, { expires: memcachedExpiry(ttl) }, done) })
+    return this.#call<void>((done) => { this.client.set(key, bytes, { expires: memcachedExpiry(ttl) }, (err) => done(err)) })
   }
 
   async delete (key: string): Promise<boolean> {
