@@ -54,7 +54,9 @@ export class IpcHttpServer {
   readonly #opts: IpcHttpServerOptions
   readonly #queue: Queued[] = []
   readonly #ids = new Set<string>()
-  readonly #running = new Set<Promise<void>>()
+  #active = 0
+  /** Set while closing with requests running: called when the last one ends. */
+  #drained: (() => void) | null = null
   #started = false
   #closing = false
   /** Replies sent, by outcome. */
@@ -78,7 +80,7 @@ export class IpcHttpServer {
 
   /** Requests running now. */
   get inFlight (): number {
-    return this.#running.size
+    return this.#active
   }
 
   /** Accept one request; before `start()` it waits (the app is not ready). */
@@ -132,57 +134,66 @@ export class IpcHttpServer {
       this.stats.unavailable++
       this.#reply(sink, req.request_id, 503, { error: 'the module is shutting down' })
     }
-    if (this.#running.size === 0) return true
+    if (this.#active === 0) return true
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<false>((resolve) => { timer = setTimeout(resolve, this.#opts.drainTimeout, false) })
-    const drained = await Promise.race([Promise.all(this.#running).then(() => true), deadline])
+    const drained = new Promise<true>((resolve) => { this.#drained = () => resolve(true) })
+    const result = await Promise.race([drained, deadline])
     clearTimeout(timer)
-    return drained
+    return result
   }
 
   #pump (): void {
-    while (this.#started && !this.#closing && this.#running.size < this.#opts.concurrency && this.#queue.length > 0) {
+    while (this.#started && !this.#closing && this.#active < this.#opts.concurrency && this.#queue.length > 0) {
       const { req, sink } = this.#queue.shift() as Queued
-      const run = this.#serve(req, sink).finally(() => {
-        this.#running.delete(run)
-        this.#ids.delete(req.request_id)
-        this.#pump()
-      })
-      this.#running.add(run)
+      this.#active++
+      // #serve settles every outcome itself and never rejects.
+      this.#serve(req, sink)
     }
   }
 
+  // One async frame per request, its bookkeeping in `finally`: no promise chained onto it.
   async #serve (req: HttpRequestMessage, sink: ReplySink): Promise<void> {
-    if (!METHOD.test(req.method) || !req.uri.startsWith('/')) {
-      this.stats.badRequest++
-      this.#reply(sink, req.request_id, 400, { error: 'not a valid request line: method must be an upper-case token and uri must start with \'/\'' })
-      return
-    }
-    const headers = requestHeaders(req.headers)
-    const body = req.body
-    // Fastify reads a body only when its length is declared.
-    if (body !== undefined) headers['content-length'] = String(body.length)
-    const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body }
-    let res: DispatchResult
     try {
-      res = this.#opts.dispatcher === 'lean' ? await dispatchLean(this.#app, request) : await dispatchInject(this.#app, request)
+      if (!METHOD.test(req.method) || !req.uri.startsWith('/')) {
+        this.stats.badRequest++
+        this.#reply(sink, req.request_id, 400, { error: 'not a valid request line: method must be an upper-case token and uri must start with \'/\'' })
+        return
+      }
+      const headers = requestHeaders(req.headers)
+      const body = req.body
+      // Fastify reads a body only when its length is declared.
+      if (body !== undefined) headers['content-length'] = String(body.length)
+      const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body }
+      let res: DispatchResult
+      try {
+        res = this.#opts.dispatcher === 'lean' ? await dispatchLean(this.#app, request) : await dispatchInject(this.#app, request)
+      } catch (err) {
+        const closing = (err as { code?: string }).code === 'FST_ERR_REOPENED_CLOSE_SERVER'
+        if (closing) this.stats.unavailable++
+        else this.stats.failed++
+        this.#log.error({ err, requestId: req.request_id }, 'an http_request could not be dispatched')
+        // inject() refuses bad request lines (400); a destroyed response is the module's failure (500).
+        const status = closing ? 503 : this.#opts.dispatcher === 'inject' ? 400 : 500
+        this.#reply(sink, req.request_id, status, { error: closing ? 'the module is shutting down' : (err as Error).message })
+        return
+      }
+      this.stats.served++
+      sink({
+        request_id: req.request_id,
+        status_code: res.statusCode,
+        headers: responseHeaders(res.headers),
+        body: res.body
+      })
     } catch (err) {
-      const closing = (err as { code?: string }).code === 'FST_ERR_REOPENED_CLOSE_SERVER'
-      if (closing) this.stats.unavailable++
-      else this.stats.failed++
-      this.#log.error({ err, requestId: req.request_id }, 'an http_request could not be dispatched')
-      // inject() refuses bad request lines (400); a destroyed response is the module's failure (500).
-      const status = closing ? 503 : this.#opts.dispatcher === 'inject' ? 400 : 500
-      this.#reply(sink, req.request_id, status, { error: closing ? 'the module is shutting down' : (err as Error).message })
-      return
+      // A sink that throws (its channel gone) must not leave the request counted as running.
+      this.#log.error({ err, requestId: req.request_id }, 'an HTTP-over-IPC reply could not be sent')
+    } finally {
+      this.#active--
+      this.#ids.delete(req.request_id)
+      if (this.#active === 0) this.#drained?.()
+      this.#pump()
     }
-    this.stats.served++
-    sink({
-      request_id: req.request_id,
-      status_code: res.statusCode,
-      headers: responseHeaders(res.headers),
-      body: res.body
-    })
   }
 
   #reply (sink: ReplySink, id: string, status: number, body: { error: string }): void {
