@@ -77,3 +77,47 @@ t.test('decodeHttpRequestBytes: the line read from its bytes, or null for the te
     t.equal(decodeHttpRequestBytes(bytes), null, name)
   }
 })
+
+t.test('the byte path agrees with the text path on random http_request lines, valid or not', async (t) => {
+  let seed = 7
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return (seed >>> 8) % n
+  }
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)] as T
+  const numbers = (): string => {
+    const out: string[] = []
+    for (let i = 0, n = 300 + rnd(600); i < n; i++) out.push(String(rnd(256)))
+    // Now and then one element that no byte array may hold, or a blank JSON allows.
+    if (rnd(4) === 0) out[rnd(out.length)] = pick(['256', '01', '-1', '1.0', '1e2', '"7"', ' 7 ', '', 'null', '1000'])
+    return out.join(pick([',', ',', ', ']))
+  }
+  let fast = 0
+  let rejected = 0
+  for (let i = 0; i < 800; i++) {
+    const fields = [
+      // Mostly valid values, so that both outcomes come up.
+      `"request_id":${pick(['"r-1"', '"é✓"', '"a\\"b"', '"r-2"', '"r-3"', '7'])}`,
+      `"method":${pick(['"POST"', '"GET"', '"PUT"', 'null'])}`,
+      `"uri":${pick(['"/x"', '"/é?q=1"', '"/\\u00e9"', '"/y"'])}`,
+      `"headers":${pick(['{}', '{"a":"b"}', '{"x-é":"✓"}', '{}', '{"a":1}', '{"a":"b","a":"c"}'])}`
+    ]
+    const line = `{"op":"http_request",${fields.join(',')},"body":[${numbers()}]${pick(['', '', ' ', ',"x":1'])}}`
+    let text: unknown
+    try {
+      text = decodeOrchestratorMessage(line)
+    } catch {
+      text = null
+      rejected++
+    }
+    const bytes = decodeHttpRequestBytes(Buffer.from(line))
+    if (bytes === null) continue
+    fast++
+    if (text === null) {
+      t.fail(`the byte path accepted a line the text path rejects: ${line.slice(0, 200)}`)
+      return
+    }
+    t.same(bytes, text, `line ${i}`)
+  }
+  t.ok(fast > 100 && rejected > 50, `both outcomes exercised: ${fast} read from bytes, ${rejected} rejected by the text path`)
+})
