@@ -51,12 +51,14 @@ export function encodeFrame (payload: Uint8Array | string, format: number = FRAM
   if (format !== FRAME_FORMAT.Json) {
     throw new ERR_PYWATT_ENCODE(`frame format ${format} must not be emitted; only format 1 (JSON) is sent (PROTOCOL.md §13.8)`)
   }
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload
-  if (body.length > 0xffffffff) throw new ERR_PYWATT_ENCODE(`frame payload of ${body.length} bytes does not fit a u32 length`)
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length)
-  frame.writeUInt32BE(body.length, 0)
+  // A string is encoded straight into the frame: no intermediate Buffer of the payload.
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length
+  if (length > 0xffffffff) throw new ERR_PYWATT_ENCODE(`frame payload of ${length} bytes does not fit a u32 length`)
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length)
+  frame.writeUInt32BE(length, 0)
   frame[4] = format
-  frame.set(body, FRAME_HEADER_BYTES)
+  if (typeof payload === 'string') frame.write(payload, FRAME_HEADER_BYTES, 'utf8')
+  else frame.set(payload, FRAME_HEADER_BYTES)
   return frame
 }
 
