@@ -94,7 +94,7 @@ export class MemcachedBackend implements CacheBackend {
     return this.#call<CacheValue | undefined>((done) => {
       this.client.get(key, (err, value) => {
         let decoded: CacheValue | undefined
-        if (err === null && value !== null) {
+        if (err == null && value !== null) {
           // Thrown here, an error would land inside memjs: it fails this command instead.
           try {
             decoded = decode(value)
