@@ -1,8 +1,25 @@
 import t, { type Test } from 'tap'
 import { buildApp } from '../../example/app.js'
 import { FakeOrchestrator } from '../helpers/fake-orchestrator.js'
+import type { Database } from '../../lib/db/index.js'
 import { requireServer, unique } from './helpers.js'
 import { EXAMPLE, startModule } from '../helpers/modules.js'
+
+/**
+ * A fresh PostgreSQL schema for this run (dropped afterwards) and the admin
+ * connection that made it, once PostgreSQL and Redis are both reachable;
+ * `null` when the test is skipped.
+ */
+async function postgresAndRedis (t: Test, prefix: string): Promise<{ schema: string, admin: Database } | null> {
+  if (!await requireServer(t, 'PostgreSQL', '127.0.0.1', 5432)) return null
+  if (!await requireServer(t, 'Redis', '127.0.0.1', 6379)) return null
+  const schema = unique(prefix)
+  const { createDatabase } = await import('../../lib/db/index.js')
+  const admin = createDatabase({ url: 'postgres://postgres@127.0.0.1:5432/test' })
+  await admin.execute(`CREATE SCHEMA ${schema}`)
+  t.after(async () => { await admin.execute(`DROP SCHEMA ${schema} CASCADE`); await admin.close() })
+  return { schema, admin }
+}
 
 async function exercise (t: Test, opts: Record<string, unknown>, secrets: Record<string, string>): Promise<void> {
   const orch = new FakeOrchestrator()
@@ -28,13 +45,9 @@ t.test('example items API on the embedded defaults', async (t) => {
 })
 
 t.test('the same code on PostgreSQL and Redis from URL secrets', async (t) => {
-  if (!await requireServer(t, 'PostgreSQL', '127.0.0.1', 5432)) return
-  if (!await requireServer(t, 'Redis', '127.0.0.1', 6379)) return
-  const schema = unique('pwex')
-  const { createDatabase } = await import('../../lib/db/index.js')
-  const admin = createDatabase({ url: 'postgres://postgres@127.0.0.1:5432/test' })
-  await admin.execute(`CREATE SCHEMA ${schema}`)
-  t.after(async () => { await admin.execute(`DROP SCHEMA ${schema} CASCADE`); await admin.close() })
+  const pg = await postgresAndRedis(t, 'pwex')
+  if (pg === null) return
+  const { schema } = pg
   // A per-run schema keeps parallel runs apart (search_path through the connection options).
   process.env.PGOPTIONS = `-c search_path=${schema}`
   t.after(() => { delete process.env.PGOPTIONS })
@@ -45,13 +58,9 @@ t.test('the same code on PostgreSQL and Redis from URL secrets', async (t) => {
 })
 
 t.test('the built example under the dev orchestrator: DATABASE_URL and REDIS_URL in its environment switch it to PostgreSQL and Redis', async (t) => {
-  if (!await requireServer(t, 'PostgreSQL', '127.0.0.1', 5432)) return
-  if (!await requireServer(t, 'Redis', '127.0.0.1', 6379)) return
-  const schema = unique('pwdev')
-  const { createDatabase } = await import('../../lib/db/index.js')
-  const admin = createDatabase({ url: 'postgres://postgres@127.0.0.1:5432/test' })
-  await admin.execute(`CREATE SCHEMA ${schema}`)
-  t.after(async () => { await admin.execute(`DROP SCHEMA ${schema} CASCADE`); await admin.close() })
+  const pg = await postgresAndRedis(t, 'pwdev')
+  if (pg === null) return
+  const { schema, admin } = pg
   const urls = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', REDIS_URL: 'redis://127.0.0.1:6379/0' }
   const { dev, stderr } = await startModule(t, EXAMPLE, {
     secrets: { API_KEY: 'example-api-key', JWT_SECRET: 'example-jwt-secret-0123456789abcdef', ...urls },

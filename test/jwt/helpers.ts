@@ -1,5 +1,5 @@
 import { createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import pywatt from '../../plugins/index.js'
 import jwt, { type PyWattJwtOptions } from '../../plugins/jwt.js'
@@ -56,14 +56,8 @@ export interface Booted {
  * `/protected` (route config), `/manual` (authenticate as preHandler), `/open`.
  */
 export async function boot (t: Test, jwtOpts: PyWattJwtOptions = {}, values: Record<string, string> = { JWT_SECRET: SECRET }): Promise<Booted> {
-  const orch = new FakeOrchestrator()
-  orch.serveSecrets(values)
   const log = captureLogger()
-  const app = Fastify({ loggerInstance: log.logger })
-  t.after(() => app.close())
-  orch.init()
-  await app.register(pywatt, { io: orch.io })
-  await app.register(jwt, jwtOpts)
+  const { app, orch } = await withJwt(t, jwtOpts, values, log.logger)
   const calls = { protected: 0, manual: 0, open: 0, viaJwtVerify: 0 }
   app.get('/protected', { config: { pywatt: { auth: 'jwt' } } }, async (req) => {
     calls.protected++
@@ -85,6 +79,21 @@ export async function boot (t: Test, jwtOpts: PyWattJwtOptions = {}, values: Rec
   })
   await app.ready()
   return { app, orch, log, calls, values }
+}
+
+/**
+ * An app under the fake orchestrator with pywatt and the jwt plugin registered,
+ * not ready yet: the caller adds its routes.
+ */
+export async function withJwt (t: Test, jwtOpts: PyWattJwtOptions = {}, values: Record<string, string> = { JWT_SECRET: SECRET }, logger?: FastifyBaseLogger): Promise<{ app: FastifyInstance, orch: FakeOrchestrator }> {
+  const orch = new FakeOrchestrator()
+  orch.serveSecrets(values)
+  const app = Fastify(logger === undefined ? {} : { loggerInstance: logger })
+  t.after(() => app.close())
+  orch.init()
+  await app.register(pywatt, { io: orch.io })
+  await app.register(jwt, jwtOpts)
+  return { app, orch }
 }
 
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })

@@ -5,7 +5,7 @@ import pywatt from '../../plugins/index.js'
 import jwt, { JWT_REASONS } from '../../plugins/jwt.js'
 import { FakeOrchestrator, until } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
-import { boot, bearer, claims, hsToken, nowSec, pkToken, rsaPair, SECRET } from './helpers.js'
+import { boot, bearer, claims, hsToken, nowSec, pkToken, rsaPair, SECRET, withJwt } from './helpers.js'
 
 const HS = { alg: 'HS256', typ: 'JWT' }
 const NEW_SECRET = 'the-second-jwt-secret-fedcba9876543210'
@@ -62,13 +62,7 @@ t.test('sign: returns a string, adds iat/exp/kid; reply.jwtSign and request.jwtV
 })
 
 t.test('@fastify/jwt, set up on first use: its decorators are there from registration, fastify.jwt and request.jwtDecode work', async (t) => {
-  const orch = new FakeOrchestrator()
-  orch.serveSecrets({ JWT_SECRET: SECRET })
-  const app = Fastify()
-  t.after(() => app.close())
-  orch.init()
-  await app.register(pywatt, { io: orch.io })
-  await app.register(jwt)
+  const { app } = await withJwt(t)
   t.ok(app.hasDecorator('jwt'))
   t.ok(app.hasRequestDecorator('user') && app.hasRequestDecorator('jwtVerify') && app.hasRequestDecorator('jwtDecode'))
   t.ok(app.hasReplyDecorator('jwtSign'))
@@ -203,13 +197,7 @@ t.test('unusable public keys are refused with FST_PYWATT_JWT_KEY', async (t) => 
 })
 
 t.test('route config: the hook goes first, before the route\'s own onRequest hooks', async (t) => {
-  const orch = new FakeOrchestrator()
-  orch.serveSecrets({ JWT_SECRET: SECRET })
-  const app = Fastify()
-  t.after(() => app.close())
-  orch.init()
-  await app.register(pywatt, { io: orch.io })
-  await app.register(jwt)
+  const { app } = await withJwt(t)
   const seen: string[] = []
   app.get('/one', { config: { pywatt: { auth: 'jwt' } }, onRequest: async () => { seen.push('one') } }, async () => 'x')
   app.get('/two', { config: { pywatt: { auth: 'jwt' } }, onRequest: [async () => { seen.push('two') }] }, async () => 'x')
