@@ -105,25 +105,16 @@ export class Cache {
     return opts?.ttl === undefined ? this.#defaultTtl : checkTtl(opts.ttl)
   }
 
-  // get and set are the hot path: a `then` each instead of an async frame.
-  readonly #counted = (value: CacheValue | undefined): CacheValue | undefined => {
-    if (value === undefined) this.#stats.misses++
-    else this.#stats.hits++
-    return value
-  }
-
+  // set is a hot path: a `then` instead of an async frame.
   readonly #countSet = (): void => { this.#stats.sets++ }
 
   /** The stored value, or `undefined`. */
-  get<T = CacheValue> (key: string): Promise<T | undefined> {
+  async get<T = CacheValue> (key: string): Promise<T | undefined> {
     const backend = this.#backend
-    if (backend.getNow !== undefined) {
-      const value = backend.getNow(this.#prefix + key)
-      if (value === undefined) this.#stats.misses++
-      else this.#stats.hits++
-      return Promise.resolve(value as T | undefined)
-    }
-    return backend.get(this.#prefix + key).then(this.#counted) as Promise<T | undefined>
+    const value = backend.getNow !== undefined ? backend.getNow(this.#prefix + key) : await backend.get(this.#prefix + key)
+    if (value === undefined) this.#stats.misses++
+    else this.#stats.hits++
+    return value as T | undefined
   }
 
   set (key: string, value: CacheValue, opts?: SetOptions): Promise<void> {

@@ -52,7 +52,7 @@ export class MemoryBackend implements CacheBackend {
 
   getNow (key: string): CacheValue | undefined {
     const stored = this.#lru.get(key)
-    return stored === undefined ? undefined : load(stored)
+    return stored === undefined || typeof stored === 'string' ? stored : load(stored)
   }
 
   setNow (key: string, value: CacheValue, ttl: number): void {
