@@ -6,7 +6,7 @@ import memjs from 'memjs'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 import { CACHE_DEFAULTS, createCache } from '../lib/cache/index.js'
-import { createDatabase } from '../lib/db/index.js'
+import { createDatabase, DEFAULT_POOL } from '../lib/db/index.js'
 import { median, percent, rate, spread, type Row, type Section } from './report.js'
 
 /**
@@ -17,7 +17,8 @@ import { median, percent, rate, spread, type Row, type Section } from './report.
  * handler would do). A backend whose server is not reachable is reported and
  * skipped.
  *
- * The raw clients get the settings the suite gives its own (the memory cache's
+ * The raw clients get the settings the suite gives its own (the pool size and
+ * timeouts of pg and mysql2, mysql2's big-number parsing, the memory cache's
  * entry and byte caps, the command timeout of Redis and Memcached), so the
  * ratio measures the API layer, not a feature the raw client was spared.
  *
@@ -102,7 +103,15 @@ export const data: Section = {
 
     rows.push(...await backend('postgres', log, async () => {
       const db = createDatabase({ url: 'postgres://postgres@127.0.0.1:5432/test' })
-      const raw = new pg.Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 10 })
+      const raw = new pg.Pool({
+        host: '127.0.0.1',
+        port: 5432,
+        user: 'postgres',
+        database: 'test',
+        max: DEFAULT_POOL.max,
+        idleTimeoutMillis: DEFAULT_POOL.idleTimeout,
+        connectionTimeoutMillis: DEFAULT_POOL.acquireTimeout
+      })
       try {
         await db.ping()
         return [await compare('postgres query', {
@@ -118,7 +127,18 @@ export const data: Section = {
 
     rows.push(...await backend('mariadb', log, async () => {
       const db = createDatabase({ url: 'mysql://root@127.0.0.1:3306/test' })
-      const raw = mysql.createPool({ host: '127.0.0.1', port: 3306, user: 'root', database: 'test', connectionLimit: 10, charset: 'utf8mb4' })
+      const raw = mysql.createPool({
+        host: '127.0.0.1',
+        port: 3306,
+        user: 'root',
+        database: 'test',
+        connectionLimit: DEFAULT_POOL.max,
+        maxIdle: DEFAULT_POOL.max,
+        idleTimeout: DEFAULT_POOL.idleTimeout,
+        connectTimeout: DEFAULT_POOL.acquireTimeout,
+        charset: 'utf8mb4',
+        supportBigNumbers: true
+      })
       try {
         await db.ping()
         return [await compare('mariadb query', {
