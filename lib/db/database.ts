@@ -6,6 +6,13 @@ import { PostgresDriver } from './postgres.js'
 import { SqliteDriver } from './sqlite.js'
 import type { DatabaseOptions, Dialect, Driver, ExecuteResult, Queryable, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
 
+/** A driver that can answer a query synchronously (SQLite). */
+type InProcessDriver = Driver & Required<Pick<Driver, 'queryNow'>>
+
+function answersAtOnce (driver: Driver): driver is InProcessDriver {
+  return driver.queryNow !== undefined
+}
+
 /** @internal Build the driver of a resolved configuration (no I/O for pools: they connect lazily). */
 export function createDriver (config: ResolvedDatabaseConfig, log?: FastifyBaseLogger): Driver {
   if (config.dialect === 'postgres') return new PostgresDriver(config, log)
@@ -77,17 +84,15 @@ export class Database implements Queryable {
 
   query<T = Row> (sql: string, params: readonly unknown[] = []): Promise<T[]> {
     const driver = this.#slot.driver
-    // An in-process driver answers at once: one promise step, as a direct call
-    // in an async function would take. Nothing can be retired meanwhile.
-    if (driver.queryNow !== undefined && !this.#closed) {
-      try {
-        const rows = driver.queryNow(sql, params)
-        if (rows !== null) return Promise.resolve(rows as T[])
-      } catch (err) {
-        return Promise.reject(err)
-      }
-    }
+    if (answersAtOnce(driver) && !this.#closed) return this.#queryNow(driver, sql, params) as Promise<T[]>
     return this.#use((d) => d.query(sql, params) as Promise<T[]>)
+  }
+
+  // An in-process driver answers at once, settled by an async frame (cheaper
+  // than Promise.resolve). Nothing can be retired meanwhile. `null`: it is busy
+  // (a transaction holds it), so the query waits its turn.
+  async #queryNow (driver: InProcessDriver, sql: string, params: readonly unknown[]): Promise<Row[]> {
+    return driver.queryNow(sql, params) ?? await this.#use((d) => d.query(sql, params))
   }
 
   async queryOne<T = Row> (sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
