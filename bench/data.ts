@@ -28,7 +28,7 @@ import { median, percent, rate, spread, type Row, type Section } from './report.
  * rounds: a slow stretch lowers both halves of a pair instead of one side.
  */
 
-const ROUNDS = 9
+const ROUNDS = 15
 const ROUND_MS = 300
 const CONCURRENCY = 32
 const TARGET = { op: '>=' as const, value: 0.95 }
