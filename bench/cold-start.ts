@@ -10,9 +10,12 @@ import { median, ms, spread, percent, ratio, type Row, type Section } from './re
  * Cold start: spawn → `announce` of the example module under the dev
  * orchestrator, against spawn → `listening` of the same routes on a bare
  * Fastify app. Both are spawned the same way (node, three pipes, same env) and
- * bind 127.0.0.1 on an OS-chosen port, so the difference is what fastify-pywatt
- * adds: loading it, the Init handshake, the `get_secret` round trip for
- * API_KEY, route discovery and the announce line.
+ * bind 127.0.0.1 on an OS-chosen port. The difference is fastify-pywatt
+ * (loading it, the Init handshake, the `get_secret` round trips, route
+ * discovery, the announce line) plus what the example uses on top: SQLite, the
+ * memory cache, JWT, HTTP over IPC and port negotiation. A third start, the
+ * bare app's routes on the root plugin and route discovery only
+ * (fixtures/core-module), shows the core by itself.
  */
 
 const WARMUP = 1
@@ -20,6 +23,7 @@ const ROUNDS = 30
 const TIMEOUT = 15_000
 
 const moduleScript = fileURLToPath(new URL('../example/server.js', import.meta.url))
+const coreScript = fileURLToPath(new URL('./fixtures/core-module.js', import.meta.url))
 const bareScript = fileURLToPath(new URL('./fixtures/bare-app.js', import.meta.url))
 
 // The same environment for both children.
@@ -34,10 +38,10 @@ interface ModuleTiming {
 }
 
 /** One module start: milliseconds from just before `start()` to its `announce`. */
-async function moduleStart (): Promise<ModuleTiming> {
+async function moduleStart (script = moduleScript): Promise<ModuleTiming> {
   const dev = new DevOrchestrator({
     command: process.execPath,
-    args: [moduleScript],
+    args: [script],
     env: childEnv,
     secrets: { API_KEY: 'bench-key', JWT_SECRET: 'bench-jwt-secret-0123456789' },
     // Bind an OS-chosen port, as the bare app does; without it, start() would
@@ -103,23 +107,27 @@ async function bareStart (): Promise<number> {
 export const coldStart: Section = {
   name: 'cold start',
   async run ({ log }): Promise<Row[]> {
-    for (const script of [moduleScript, bareScript]) {
+    for (const script of [moduleScript, coreScript, bareScript]) {
       if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`)
     }
     // Warm-up: the first spawns pay for cold file caches; not counted.
     for (let i = 0; i < WARMUP; i++) {
       await moduleStart()
+      await moduleStart(coreScript)
       await bareStart()
     }
     const timings: ModuleTiming[] = []
+    const core: number[] = []
     const bare: number[] = []
     for (let round = 0; round < ROUNDS; round++) {
-      // Alternate which one goes first, so drift and order effects hit both.
+      // Alternate the order, so drift and order effects hit all three.
       if (round % 2 === 0) {
         timings.push(await moduleStart())
+        core.push((await moduleStart(coreScript)).announce)
         bare.push(await bareStart())
       } else {
         bare.push(await bareStart())
+        core.push((await moduleStart(coreScript)).announce)
         timings.push(await moduleStart())
       }
     }
@@ -128,6 +136,7 @@ export const coldStart: Section = {
     const b = median(bare)
     const range = (xs: number[]): string => `min ${ms(Math.min(...xs))}  max ${ms(Math.max(...xs))}  spread ${percent(spread(xs))}`
     log(`cold start  module (spawn -> announce)  median ${ms(m)}  ${range(module)}  n=${module.length}`)
+    log(`cold start  core   (spawn -> announce)  median ${ms(median(core))}  ${range(core)}  n=${core.length}`)
     log(`cold start  bare   (spawn -> listening) median ${ms(b)}  ${range(bare)}  n=${bare.length}`)
     const secret = median(timings.map((t) => t.getSecret))
     log(`cold start  module phases (medians): spawn -> get_secret ${ms(secret)} (load, Init)  get_secret -> announce ${ms(median(timings.map((t) => t.announce - t.getSecret)))} (secret, routes, ready, listen)`)
@@ -138,6 +147,11 @@ export const coldStart: Section = {
       detail: `module ${ms(m)}  bare ${ms(b)}`,
       ratio: m / b,
       target: { op: '<=', value: 1.2 }
+    }, {
+      // For reading the row above: what the root plugin and route discovery cost by themselves.
+      name: 'cold start (core only)',
+      detail: `core ${ms(median(core))}  bare ${ms(b)}`,
+      ratio: median(core) / b
     }]
   }
 }
