@@ -57,13 +57,6 @@ export function parseCacheUrl (url: string): CacheOptions & { tls?: boolean } {
   return out
 }
 
-/** A backend that answers in the same tick (memory). */
-type InProcessBackend = CacheBackend & Required<Pick<CacheBackend, 'getNow'>>
-
-function answersAtOnce (backend: CacheBackend): backend is InProcessBackend {
-  return backend.getNow !== undefined
-}
-
 function checkTtl (ttl: number, what = 'ttl'): number {
   if (!Number.isFinite(ttl) || ttl < 0) throw new ERR_PYWATT_CACHE_CONFIG(`${what} must be a number of milliseconds ≥ 0`)
   return Math.ceil(ttl)
@@ -112,28 +105,12 @@ export class Cache {
     return opts?.ttl === undefined ? this.#defaultTtl : checkTtl(opts.ttl)
   }
 
-  // get and set are the hot path: a `then` each instead of an async frame.
-  readonly #counted = (value: CacheValue | undefined): CacheValue | undefined => {
-    if (value === undefined) this.#stats.misses++
-    else this.#stats.hits++
-    return value
-  }
-
+  // set is a hot path: a `then` instead of an async frame.
   readonly #countSet = (): void => { this.#stats.sets++ }
 
   /** The stored value, or `undefined`. */
   get<T = CacheValue> (key: string): Promise<T | undefined> {
-    const backend = this.#backend
-    if (answersAtOnce(backend)) return this.#getNow(backend, key) as Promise<T | undefined>
-    return backend.get(this.#prefix + key).then(this.#counted) as Promise<T | undefined>
-  }
-
-  // An in-process backend answers at once, settled by an async frame (cheaper than Promise.resolve).
-  async #getNow (backend: InProcessBackend, key: string): Promise<CacheValue | undefined> {
-    const value = backend.getNow(this.#prefix + key)
-    if (value === undefined) this.#stats.misses++
-    else this.#stats.hits++
-    return value
+    return this.#backend.get(this.#prefix + key, this.#stats) as Promise<T | undefined>
   }
 
   set (key: string, value: CacheValue, opts?: SetOptions): Promise<void> {

@@ -3,6 +3,7 @@ import type memjs from 'memjs'
 import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION, ERR_PYWATT_CACHE_UNSUPPORTED } from '../errors.js'
 import { decode, encode } from './codec.js'
+import { countLookup, type LookupCounts } from './lookup-counts.js'
 import type { CacheBackend, CacheValue } from './types.js'
 
 const THIRTY_DAYS_S = 30 * 24 * 3600
@@ -60,7 +61,7 @@ export class MemcachedBackend implements CacheBackend {
    * timer is not armed on that path): our own deadline settles every command.
    * One sweeping interval while commands are pending, not a timer per command.
    */
-  #call<R> (start: (done: (err: Error | null, value: R) => void) => void, key?: string): Promise<R> {
+  #call<R> (start: (done: (err: Error | null, value: R) => void) => void, key?: string, delivered?: (value: R) => R): Promise<R> {
     this.#batch()
     return new Promise<R>((resolve, reject) => {
       const entry: Pending = { at: Date.now() + this.#timeout, fail: (err) => reject(commandError(err, key)) }
@@ -69,7 +70,7 @@ export class MemcachedBackend implements CacheBackend {
       start((err, value) => {
         // Already failed by the sweeper: a late answer changes nothing.
         if (!this.#pending.delete(entry)) return
-        if (err == null) resolve(value)
+        if (err == null) resolve(delivered === undefined ? value : delivered(value))
         else entry.fail(err)
       })
     })
@@ -114,7 +115,7 @@ export class MemcachedBackend implements CacheBackend {
   }
 
   // get and set are the hot path: one promise each, the value decoded in the callback.
-  get (key: string): Promise<CacheValue | undefined> {
+  get (key: string, counts?: LookupCounts): Promise<CacheValue | undefined> {
     return this.#call<CacheValue | undefined>((done) => {
       this.client.get(key, (err, value) => {
         let decoded: CacheValue | undefined
@@ -129,7 +130,7 @@ export class MemcachedBackend implements CacheBackend {
         }
         done(err, decoded)
       })
-    })
+    }, undefined, counts === undefined ? undefined : (value) => countLookup(value, counts))
   }
 
   set (key: string, value: CacheValue, ttl: number): Promise<void> {

@@ -1,6 +1,7 @@
 import type { LRUCache } from 'lru-cache'
 import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
+import { countLookup, type LookupCounts } from './lookup-counts.js'
 import type { CacheBackend, CacheValue } from './types.js'
 
 /** Stored form: strings and numbers as is, Buffers copied, other JSON as its text. */
@@ -50,7 +51,7 @@ export class MemoryBackend implements CacheBackend {
     if (!this.#lru.has(key)) throw new ERR_PYWATT_CACHE_OPERATION(`the value of '${key}' is larger than the memory cache's byte cap`)
   }
 
-  getNow (key: string): CacheValue | undefined {
+  #getNow (key: string): CacheValue | undefined {
     const stored = this.#lru.get(key)
     return stored === undefined || typeof stored === 'string' ? stored : load(stored)
   }
@@ -59,8 +60,8 @@ export class MemoryBackend implements CacheBackend {
     this.#set(key, store(value), ttl)
   }
 
-  async get (key: string): Promise<CacheValue | undefined> {
-    return this.getNow(key)
+  async get (key: string, counts?: LookupCounts): Promise<CacheValue | undefined> {
+    return countLookup(this.#getNow(key), counts)
   }
 
   async set (key: string, value: CacheValue, ttl: number): Promise<void> {

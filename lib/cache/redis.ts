@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import { decode, encode } from './codec.js'
+import { countLookup, type LookupCounts } from './lookup-counts.js'
 import type { CacheBackend, CacheValue } from './types.js'
 
 // Delete the key only if it still holds our token: atomic on the server.
@@ -76,8 +77,8 @@ export class RedisBackend implements CacheBackend {
   }
 
   // get and set are the hot path: one `then` each on ioredis's promise, no async frames.
-  get (key: string): Promise<CacheValue | undefined> {
-    return this.client.getBuffer(key).then(decodeReply, rethrow)
+  get (key: string, counts?: LookupCounts): Promise<CacheValue | undefined> {
+    return this.client.getBuffer(key).then((raw) => countLookup(decodeReply(raw), counts), rethrow)
   }
 
   set (key: string, value: CacheValue, ttl: number): Promise<void> {

@@ -1,3 +1,5 @@
+import type { LookupCounts } from './lookup-counts.js'
+
 /** What the cache stores: strings, Buffers, and JSON values, each returned as stored. */
 export type CacheValue = string | Buffer | number | boolean | null | CacheValue[] | { [key: string]: CacheValue }
 
@@ -43,13 +45,12 @@ export interface CacheOptions {
   commandTimeout?: number
 }
 
-/** @internal One backend; keys arrive already namespaced, TTLs resolved. */
+/** @internal One backend; keys arrive already namespaced, TTLs resolved. `get` counts its outcome in `counts`. */
 export interface CacheBackend {
   readonly kind: CacheKind
-  get: (key: string) => Promise<CacheValue | undefined>
+  get: (key: string, counts?: LookupCounts) => Promise<CacheValue | undefined>
   set: (key: string, value: CacheValue, ttl: number) => Promise<void>
-  /** In-process backends answer at once: the cache then returns one resolved promise. */
-  getNow?: (key: string) => CacheValue | undefined
+  /** In-process backends store at once: the cache then returns one resolved promise. */
   setNow?: (key: string, value: CacheValue, ttl: number) => void
   delete: (key: string) => Promise<boolean>
   has: (key: string) => Promise<boolean>
