@@ -105,9 +105,6 @@ export class Cache {
     return opts?.ttl === undefined ? this.#defaultTtl : checkTtl(opts.ttl)
   }
 
-  // set is a hot path: a `then` instead of an async frame.
-  readonly #countSet = (): void => { this.#stats.sets++ }
-
   /** The stored value, or `undefined`. */
   get<T = CacheValue> (key: string): Promise<T | undefined> {
     return this.#backend.get(this.#prefix + key, this.#stats) as Promise<T | undefined>
@@ -119,10 +116,10 @@ export class Cache {
       const ttl = this.#ttl(opts)
       if (backend.setNow !== undefined) {
         backend.setNow(this.#prefix + key, value, ttl)
-        this.#countSet()
+        this.#stats.sets++
         return Promise.resolve()
       }
-      return backend.set(this.#prefix + key, value, ttl).then(this.#countSet)
+      return backend.set(this.#prefix + key, value, ttl, this.#stats)
     } catch (err) {
       return Promise.reject(err)
     }

@@ -3,7 +3,7 @@ import type memjs from 'memjs'
 import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION, ERR_PYWATT_CACHE_UNSUPPORTED } from '../errors.js'
 import { decode, encode } from './codec.js'
-import { countLookup, type LookupCounts } from './lookup-counts.js'
+import { countLookup, type CommandCounts } from './command-counts.js'
 import type { CacheBackend, CacheValue } from './types.js'
 
 const THIRTY_DAYS_S = 30 * 24 * 3600
@@ -115,7 +115,7 @@ export class MemcachedBackend implements CacheBackend {
   }
 
   // get and set are the hot path: one promise each, the value decoded in the callback.
-  get (key: string, counts?: LookupCounts): Promise<CacheValue | undefined> {
+  get (key: string, counts?: CommandCounts): Promise<CacheValue | undefined> {
     return this.#call<CacheValue | undefined>((done) => {
       this.client.get(key, (err, value) => {
         let decoded: CacheValue | undefined
@@ -133,9 +133,10 @@ export class MemcachedBackend implements CacheBackend {
     }, undefined, counts === undefined ? undefined : (value) => countLookup(value, counts))
   }
 
-  set (key: string, value: CacheValue, ttl: number): Promise<void> {
+  set (key: string, value: CacheValue, ttl: number, counts?: CommandCounts): Promise<void> {
     const bytes = encode(value)
-    return this.#call<void>((done) => { this.client.set(key, bytes, { expires: memcachedExpiry(ttl) }, (err) => done(err)) })
+    return this.#call<void>((done) => { this.client.set(key, bytes, { expires: memcachedExpiry(ttl) }, (err) => done(err)) },
+      undefined, counts === undefined ? undefined : () => { counts.sets++ })
   }
 
   async delete (key: string): Promise<boolean> {

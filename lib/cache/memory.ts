@@ -1,7 +1,7 @@
 import type { LRUCache } from 'lru-cache'
 import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
-import { countLookup, type LookupCounts } from './lookup-counts.js'
+import { countLookup, type CommandCounts } from './command-counts.js'
 import type { CacheBackend, CacheValue } from './types.js'
 
 /** Stored form: strings and numbers as is, Buffers copied, other JSON as its text. */
@@ -60,12 +60,13 @@ export class MemoryBackend implements CacheBackend {
     this.#set(key, store(value), ttl)
   }
 
-  async get (key: string, counts?: LookupCounts): Promise<CacheValue | undefined> {
+  async get (key: string, counts?: CommandCounts): Promise<CacheValue | undefined> {
     return countLookup(this.#getNow(key), counts)
   }
 
-  async set (key: string, value: CacheValue, ttl: number): Promise<void> {
+  async set (key: string, value: CacheValue, ttl: number, counts?: CommandCounts): Promise<void> {
     this.setNow(key, value, ttl)
+    if (counts !== undefined) counts.sets++
   }
 
   async delete (key: string): Promise<boolean> {

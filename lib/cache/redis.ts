@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import { decode, encode } from './codec.js'
-import { countLookup, type LookupCounts } from './lookup-counts.js'
+import { countLookup, type CommandCounts } from './command-counts.js'
 import type { CacheBackend, CacheValue } from './types.js'
 
 // Delete the key only if it still holds our token: atomic on the server.
@@ -77,18 +77,19 @@ export class RedisBackend implements CacheBackend {
   }
 
   // get and set are the hot path: one `then` each on ioredis's promise, no async frames.
-  get (key: string, counts?: LookupCounts): Promise<CacheValue | undefined> {
+  get (key: string, counts?: CommandCounts): Promise<CacheValue | undefined> {
     return this.client.getBuffer(key).then((raw) => countLookup(decodeReply(raw), counts), rethrow)
   }
 
-  set (key: string, value: CacheValue, ttl: number): Promise<void> {
+  set (key: string, value: CacheValue, ttl: number, counts?: CommandCounts): Promise<void> {
     let bytes: string | Buffer
     try {
       bytes = encode(value)
     } catch (err) {
       return Promise.reject(err)
     }
-    return (ttl > 0 ? this.client.set(key, bytes, 'PX', ttl) : this.client.set(key, bytes)).then(ignore, rethrow)
+    const sent = ttl > 0 ? this.client.set(key, bytes, 'PX', ttl) : this.client.set(key, bytes)
+    return sent.then(counts === undefined ? ignore : () => { counts.sets++ }, rethrow)
   }
 
   async delete (key: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import type { LookupCounts } from './lookup-counts.js'
+import type { CommandCounts } from './command-counts.js'
 
 /** What the cache stores: strings, Buffers, and JSON values, each returned as stored. */
 export type CacheValue = string | Buffer | number | boolean | null | CacheValue[] | { [key: string]: CacheValue }
@@ -45,11 +45,11 @@ export interface CacheOptions {
   commandTimeout?: number
 }
 
-/** @internal One backend; keys arrive already namespaced, TTLs resolved. `get` counts its outcome in `counts`. */
+/** @internal One backend; keys arrive already namespaced, TTLs resolved. `get` and `set` count their outcome in `counts`. */
 export interface CacheBackend {
   readonly kind: CacheKind
-  get: (key: string, counts?: LookupCounts) => Promise<CacheValue | undefined>
-  set: (key: string, value: CacheValue, ttl: number) => Promise<void>
+  get: (key: string, counts?: CommandCounts) => Promise<CacheValue | undefined>
+  set: (key: string, value: CacheValue, ttl: number, counts?: CommandCounts) => Promise<void>
   /** In-process backends store at once: the cache then returns one resolved promise. */
   setNow?: (key: string, value: CacheValue, ttl: number) => void
   delete: (key: string) => Promise<boolean>
