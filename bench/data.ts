@@ -35,38 +35,49 @@ const TARGET = { op: '>=' as const, value: 0.95 }
 
 type Op = (i: number) => Promise<unknown>
 
-/** Operations per second of `ops` calls of `op`, `concurrency` at a time. */
-async function throughput (op: Op, ops: number, concurrency: number): Promise<number> {
+interface Round { perSecond: number, cpuPerOp: number }
+
+/**
+ * Operations per second of `ops` calls of `op`, `concurrency` at a time, and
+ * this process's CPU time per operation (µs). Against a server, throughput can
+ * be held by the server while the client idles: the CPU figure is then the one
+ * that shows what a layer costs.
+ */
+async function throughput (op: Op, ops: number, concurrency: number): Promise<Round> {
   let next = 0
+  const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < ops) await op(next++)
   }))
-  return ops / ((performance.now() - t0) / 1000)
+  const cpu = process.cpuUsage(cpu0)
+  return { perSecond: ops / ((performance.now() - t0) / 1000), cpuPerOp: (cpu.user + cpu.system) / ops }
 }
 
 interface Pair { subject: Op, baseline: Op, concurrency: number }
 
 async function compare (name: string, pair: Pair, log: (line: string) => void): Promise<Row> {
   const warmOps = pair.concurrency * 500
-  const warm = Math.max(await throughput(pair.subject, warmOps, pair.concurrency), await throughput(pair.baseline, warmOps, pair.concurrency))
+  const warm = Math.max((await throughput(pair.subject, warmOps, pair.concurrency)).perSecond, (await throughput(pair.baseline, warmOps, pair.concurrency)).perSecond)
   const ops = Math.max(warmOps, Math.ceil(warm * ROUND_MS / 1000))
-  const subject: number[] = []
-  const baseline: number[] = []
-  const ratios: number[] = []
+  const subjectRounds: Round[] = []
+  const baselineRounds: Round[] = []
   for (let round = 0; round < ROUNDS; round++) {
     if (round % 2 === 0) {
-      subject.push(await throughput(pair.subject, ops, pair.concurrency))
-      baseline.push(await throughput(pair.baseline, ops, pair.concurrency))
+      subjectRounds.push(await throughput(pair.subject, ops, pair.concurrency))
+      baselineRounds.push(await throughput(pair.baseline, ops, pair.concurrency))
     } else {
-      baseline.push(await throughput(pair.baseline, ops, pair.concurrency))
-      subject.push(await throughput(pair.subject, ops, pair.concurrency))
+      baselineRounds.push(await throughput(pair.baseline, ops, pair.concurrency))
+      subjectRounds.push(await throughput(pair.subject, ops, pair.concurrency))
     }
-    ratios.push((subject[round] as number) / (baseline[round] as number))
   }
+  const subject = subjectRounds.map((r) => r.perSecond)
+  const baseline = baselineRounds.map((r) => r.perSecond)
+  const ratios = subject.map((x, i) => x / (baseline[i] as number))
   const s = median(subject)
   const b = median(baseline)
-  log(`data  ${name.padEnd(24)} pywatt ${rate(s, 'ops/s')} (spread ${percent(spread(subject))})  raw ${rate(b, 'ops/s')} (spread ${percent(spread(baseline))})  pairs ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}x`)
+  const cpu = (rounds: Round[]): string => `${median(rounds.map((r) => r.cpuPerOp)).toFixed(2)} µs`
+  log(`data  ${name.padEnd(24)} pywatt ${rate(s, 'ops/s')} (spread ${percent(spread(subject))})  raw ${rate(b, 'ops/s')} (spread ${percent(spread(baseline))})  pairs ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}x  CPU/op pywatt ${cpu(subjectRounds)}  raw ${cpu(baselineRounds)}`)
   return { name: `data ${name}`, detail: `pywatt ${rate(s, 'ops/s')}  raw ${rate(b, 'ops/s')}`, ratio: median(ratios), target: TARGET }
 }
 
