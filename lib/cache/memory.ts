@@ -1,7 +1,7 @@
 import type { LRUCache } from 'lru-cache'
 import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
-import { countLookup, type CommandCounts } from './command-counts.js'
+import type { CommandCounts } from './command-counts.js'
 import type { CacheBackend, CacheValue } from './types.js'
 
 /** Stored form: strings and numbers as is, Buffers copied, other JSON as its text. */
@@ -51,17 +51,18 @@ export class MemoryBackend implements CacheBackend {
     if (!this.#lru.has(key)) throw new ERR_PYWATT_CACHE_OPERATION(`the value of '${key}' is larger than the memory cache's byte cap`)
   }
 
-  #getNow (key: string): CacheValue | undefined {
-    const stored = this.#lru.get(key)
-    return stored === undefined || typeof stored === 'string' ? stored : load(stored)
-  }
-
   setNow (key: string, value: CacheValue, ttl: number): void {
     this.#set(key, store(value), ttl)
   }
 
   async get (key: string, counts?: CommandCounts): Promise<CacheValue | undefined> {
-    return countLookup(this.#getNow(key), counts)
+    const stored = this.#lru.get(key)
+    const value = stored === undefined || typeof stored === 'string' ? stored : load(stored)
+    if (counts !== undefined) {
+      if (value === undefined) counts.misses++
+      else counts.hits++
+    }
+    return value
   }
 
   async set (key: string, value: CacheValue, ttl: number, counts?: CommandCounts): Promise<void> {
