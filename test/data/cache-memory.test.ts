@@ -25,3 +25,17 @@ t.test('memory caps: entries and bytes, evictions counted', async (t) => {
   await small.close()
   await c.close()
 })
+
+t.test('memory backend: its own get and set count what they did, when given counts', async (t) => {
+  const { MemoryBackend } = await import('../../lib/cache/memory.js')
+  const backend = new MemoryBackend(10, 1024 * 1024)
+  t.after(() => backend.close())
+  const counts = { hits: 0, misses: 0, sets: 0 }
+  await backend.set('a', 'x', 0, counts)
+  await backend.set('b', { n: 1 }, 0)
+  t.equal(await backend.get('a', counts), 'x')
+  t.same(await backend.get('b', counts), { n: 1 })
+  t.equal(await backend.get('c', counts), undefined)
+  t.equal(await backend.get('a'), 'x')
+  t.same(counts, { hits: 2, misses: 1, sets: 1 })
+})
