@@ -4,6 +4,7 @@ import routeDiscovery from '../plugins/route-discovery.js'
 import ipcHttp from '../plugins/ipc-http.js'
 import jwt from '../plugins/jwt.js'
 import portNegotiation from '../plugins/port-negotiation.js'
+import { itemParams, newItemBody } from './schemas.js'
 
 interface Item { id: number, name: string }
 
@@ -52,7 +53,7 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
   app.get('/api/me', { config: { pywatt: { auth: 'jwt' } } }, async (req) => ({ sub: req.user.sub ?? null, exp: req.user.exp }))
 
   app.get<{ Params: { id: number } }>('/api/items/:id', {
-    schema: { params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] } }
+    schema: { params: itemParams }
   }, async (req, reply) => {
     const item = await db.queryOne<Item>(`SELECT id, name FROM items WHERE id = ${p(1)}`, [req.params.id])
     if (item === undefined) return await reply.code(404).send({ error: 'not found' })
@@ -60,14 +61,7 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
   })
 
   app.post<{ Body: { name: string } }>('/api/items', {
-    schema: {
-      body: {
-        type: 'object',
-        properties: { name: { type: 'string', minLength: 1 } },
-        required: ['name'],
-        additionalProperties: false
-      }
-    }
+    schema: { body: newItemBody }
   }, async (req, reply) => {
     const name = req.body.name
     const id = db.dialect === 'postgres'
