@@ -38,8 +38,9 @@ function run (conn: mysql.PoolConnection, sql: string, params: readonly unknown[
  *
  * mysql2's callback core, with one promise of ours per query: its promise
  * wrapper adds a connection wrapper and, by default, a captured stack trace to
- * every query: about a third of a query's client CPU where we measured it. Errors are wrapped where the
- * caller awaits, so their stacks still lead to the caller.
+ * every query, about a third of a query's client CPU where we measured it.
+ * Errors are wrapped where the caller awaits, so their stacks still lead to
+ * the caller.
  */
 export class MysqlDriver implements Driver {
   readonly dialect = 'mysql' as const
