@@ -43,9 +43,14 @@ const COMPARISONS: Array<{ name: string, local?: boolean }> = [
 /** One side in its process: rounds on request, one at a time. */
 class Side {
   readonly #child: ChildProcess
+  /** Rejects when the process ends; raced by every wait for an answer (one listener, not one per round). */
+  readonly #exited: Promise<never>
 
   private constructor (child: ChildProcess) {
     this.#child = child
+    this.#exited = once(child, 'exit').then(([code]) => { throw new Error(`the side exited with ${String(code)}`) })
+    // Nobody may be waiting when it ends (after close): not an unhandled rejection.
+    this.#exited.catch(() => {})
   }
 
   /** Start the side; rejects with the reason it could not set up (a server down, say). */
@@ -62,10 +67,7 @@ class Side {
   }
 
   async #answer (): Promise<Record<string, unknown>> {
-    const [m] = await Promise.race([
-      once(this.#child, 'message') as Promise<[Record<string, unknown>]>,
-      once(this.#child, 'exit').then(([code]) => { throw new Error(`the side exited with ${String(code)}`) })
-    ])
+    const [m] = await Promise.race([once(this.#child, 'message') as Promise<[Record<string, unknown>]>, this.#exited])
     if (typeof m.error === 'string') throw new Error(m.error)
     return m
   }
