@@ -4,7 +4,7 @@ import { registerSecret } from '../logging/registry.js'
 import { MemcachedBackend } from './memcached.js'
 import { MemoryBackend } from './memory.js'
 import { RedisBackend } from './redis.js'
-import type { CacheBackend, CacheKind, CacheOptions, CacheStats, CacheValue, SetOptions } from './types.js'
+import type { CacheBackend, CacheKind, CacheOptions, CacheReader, CacheStats, CacheValue, SetOptions } from './types.js'
 
 /** Defaults of the cache options. */
 export const CACHE_DEFAULTS = Object.freeze({
@@ -91,10 +91,12 @@ export class Cache {
   readonly #defaultTtl: number
   readonly #flights = new Map<string, Promise<unknown>>()
   readonly #stats = { hits: 0, misses: 0, sets: 0, deletes: 0 }
+  #read: CacheReader
 
   constructor (backend: CacheBackend, options: { namespace?: string, defaultTtl?: number } = {}) {
     this.#backend = backend
     this.#prefix = options.namespace === undefined || options.namespace === '' ? '' : `${options.namespace}:`
+    this.#read = backend.reader(this.#prefix, this.#stats)
     this.#defaultTtl = checkTtl(options.defaultTtl ?? CACHE_DEFAULTS.defaultTtl, 'defaultTtl')
   }
 
@@ -107,7 +109,7 @@ export class Cache {
 
   /** The stored value, or `undefined`. */
   get<T = CacheValue> (key: string): Promise<T | undefined> {
-    return this.#backend.get(this.#prefix + key, this.#stats) as Promise<T | undefined>
+    return this.#read(key) as Promise<T | undefined>
   }
 
   set (key: string, value: CacheValue, opts?: SetOptions): Promise<void> {
@@ -231,6 +233,7 @@ export class Cache {
   replace (backend: CacheBackend, grace: number): void {
     const old = this.#backend
     this.#backend = backend
+    this.#read = backend.reader(this.#prefix, this.#stats)
     const entry = {
       backend: old,
       timer: setTimeout(() => {

@@ -4,7 +4,7 @@ import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION, ERR_PYWATT_CACHE_UNSUPPORTED } from '../errors.js'
 import { decode, encode } from './codec.js'
 import { countLookup, type CommandCounts } from './command-counts.js'
-import type { CacheBackend, CacheValue } from './types.js'
+import type { CacheBackend, CacheReader, CacheValue } from './types.js'
 
 const THIRTY_DAYS_S = 30 * 24 * 3600
 
@@ -112,6 +112,10 @@ export class MemcachedBackend implements CacheBackend {
     }, Math.max(10, Math.ceil(this.#timeout / 4)))
     sweeper.unref()
     return sweeper
+  }
+
+  reader (prefix: string, counts: CommandCounts): CacheReader {
+    return (key) => this.get(prefix + key, counts)
   }
 
   // get and set are the hot path: one promise each, the value decoded in the callback.

@@ -2,7 +2,7 @@ import type { LRUCache } from 'lru-cache'
 import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import type { CommandCounts } from './command-counts.js'
-import type { CacheBackend, CacheValue } from './types.js'
+import type { CacheBackend, CacheReader, CacheValue } from './types.js'
 
 /** Stored form: strings and numbers as is, Buffers copied, other JSON as its text. */
 type Stored = string | number | Buffer | { json: string }
@@ -19,6 +19,11 @@ function load (stored: Stored): CacheValue {
   if (typeof stored === 'string' || typeof stored === 'number') return stored
   if (Buffer.isBuffer(stored)) return Buffer.from(stored)
   return JSON.parse(stored.json) as CacheValue
+}
+
+/** A lookup's result: strings, the common case, skip `load`. */
+function loaded (stored: Stored | undefined): CacheValue | undefined {
+  return stored === undefined || typeof stored === 'string' ? stored : load(stored)
 }
 
 function size (stored: Stored, key: string): number {
@@ -55,14 +60,16 @@ export class MemoryBackend implements CacheBackend {
     this.#set(key, store(value), ttl)
   }
 
-  async get (key: string, counts?: CommandCounts): Promise<CacheValue | undefined> {
-    const stored = this.#lru.get(key)
-    const value = stored === undefined || typeof stored === 'string' ? stored : load(stored)
-    if (counts !== undefined) {
+  reader (prefix: string, counts: CommandCounts): CacheReader {
+    const lru = this.#lru
+    // Written out: through countLookup and loaded, this path ran about 3 % slower in A/B runs.
+    return async (key) => {
+      const stored = lru.get(prefix + key)
+      const value = stored === undefined || typeof stored === 'string' ? stored : load(stored)
       if (value === undefined) counts.misses++
       else counts.hits++
+      return value
     }
-    return value
   }
 
   async set (key: string, value: CacheValue, ttl: number, counts?: CommandCounts): Promise<void> {
@@ -94,10 +101,7 @@ export class MemoryBackend implements CacheBackend {
   }
 
   async getMany (keys: string[]): Promise<Array<CacheValue | undefined>> {
-    return keys.map((k) => {
-      const stored = this.#lru.get(k)
-      return stored === undefined ? undefined : load(stored)
-    })
+    return keys.map((k) => loaded(this.#lru.get(k)))
   }
 
   async setMany (entries: Array<[string, CacheValue]>, ttl: number): Promise<void> {

@@ -3,7 +3,7 @@ import { loadDriver } from '../data/load-driver.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import { decode, encode } from './codec.js'
 import { countLookup, type CommandCounts } from './command-counts.js'
-import type { CacheBackend, CacheValue } from './types.js'
+import type { CacheBackend, CacheReader, CacheValue } from './types.js'
 
 // Delete the key only if it still holds our token: atomic on the server.
 const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
@@ -74,6 +74,10 @@ export class RedisBackend implements CacheBackend {
     } catch (err) {
       throw failed(err, key)
     }
+  }
+
+  reader (prefix: string, counts: CommandCounts): CacheReader {
+    return (key) => this.get(prefix + key, counts)
   }
 
   // get and set are the hot path: one `then` each on ioredis's promise, no async frames.

@@ -45,10 +45,17 @@ export interface CacheOptions {
   commandTimeout?: number
 }
 
-/** @internal One backend; keys arrive already namespaced, TTLs resolved. `get` and `set` count their outcome in `counts`. */
+/** @internal A backend's `get` for one cache: the key without the cache's namespace, the outcome counted. */
+export type CacheReader = (key: string) => Promise<CacheValue | undefined>
+
+/** @internal One backend; keys arrive already namespaced, TTLs resolved. `reader` and `set` count their outcome in `counts`. */
 export interface CacheBackend {
   readonly kind: CacheKind
-  get: (key: string, counts?: CommandCounts) => Promise<CacheValue | undefined>
+  /**
+   * The cache's `get`, built once per cache and backend: a closure pays no
+   * method dispatch or field load per call, which is measurable on memory.
+   */
+  reader: (prefix: string, counts: CommandCounts) => CacheReader
   set: (key: string, value: CacheValue, ttl: number, counts?: CommandCounts) => Promise<void>
   /** In-process backends store at once: the cache then returns one resolved promise. */
   setNow?: (key: string, value: CacheValue, ttl: number) => void

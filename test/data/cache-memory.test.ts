@@ -26,16 +26,18 @@ t.test('memory caps: entries and bytes, evictions counted', async (t) => {
   await c.close()
 })
 
-t.test('memory backend: its own get and set count what they did, when given counts', async (t) => {
+t.test('memory backend: its reader and its own set count what they did, under the reader\'s prefix', async (t) => {
   const { MemoryBackend } = await import('../../lib/cache/memory.js')
   const backend = new MemoryBackend(10, 1024 * 1024)
   t.after(() => backend.close())
   const counts = { hits: 0, misses: 0, sets: 0 }
-  await backend.set('a', 'x', 0, counts)
-  await backend.set('b', { n: 1 }, 0)
-  t.equal(await backend.get('a', counts), 'x')
-  t.same(await backend.get('b', counts), { n: 1 })
-  t.equal(await backend.get('c', counts), undefined)
-  t.equal(await backend.get('a'), 'x')
-  t.same(counts, { hits: 2, misses: 1, sets: 1 })
+  await backend.set('ns:a', 'x', 0, counts)
+  await backend.set('ns:b', { n: 1 }, 0)
+  await backend.set('a', 'unprefixed', 0)
+  const read = backend.reader('ns:', counts)
+  t.equal(await read('a'), 'x')
+  t.same(await read('b'), { n: 1 })
+  t.equal(await read('c'), undefined)
+  t.equal(await backend.reader('', counts)('a'), 'unprefixed')
+  t.same(counts, { hits: 3, misses: 1, sets: 1 })
 })
