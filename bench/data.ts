@@ -1,5 +1,6 @@
-import { fork, type ChildProcess } from 'node:child_process'
+import { execFileSync, fork, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { once } from 'node:events'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { Round } from './fixtures/data-side.js'
 import { median, percent, rate, spread, type Row, type Section } from './report.js'
@@ -13,15 +14,23 @@ import { median, percent, rate, spread, type Row, type Section } from './report.
  * made from an async function (what a route handler would do). A backend whose
  * server is not reachable is reported and skipped.
  *
- * This machine's speed drifts within seconds, so each round is long enough to
- * average out a scheduler hiccup (about ROUND_MS, sized from the warm-up), the
- * two sides alternate, and the ratio is the median of the ratios of adjacent
- * rounds: a slow stretch lowers both halves of a pair instead of one side.
- * Only one side runs at a time.
+ * Two kinds of noise decide a run unless the method removes them:
+ * - this machine's speed drifts within seconds, so the two sides alternate in
+ *   short rounds and each ratio is taken between adjacent rounds: a slow
+ *   stretch lowers both halves of a pair instead of one side;
+ * - a process settles in a JIT state of its own, a few percent faster or
+ *   slower than the next process running the same code (±5 % between two
+ *   processes of the same side here, up to ±12 % unpinned), so each comparison
+ *   starts PAIRS pairs of processes, in alternating order, and the ratio is the
+ *   median over all their adjacent-round ratios.
+ * In-process comparisons also pin both sides to one CPU (where `taskset` is
+ * there): the two CPUs of this machine run at different speeds at times, and a
+ * side's process would otherwise stay on the one it started on.
  */
 
-const ROUNDS = 15
-const ROUND_MS = 300
+const PAIRS = 5
+const ROUNDS = 9
+const ROUND_MS = 100
 const CONCURRENCY = 32
 const TARGET = { op: '>=' as const, value: 0.95 }
 
@@ -40,6 +49,17 @@ const COMPARISONS: Array<{ name: string, local?: boolean }> = [
   { name: 'memcached get' }
 ]
 
+/** `taskset` arguments that pin a child to this machine's last CPU, or none where that cannot be done. */
+const pinning = ((): string[] | undefined => {
+  if (process.platform !== 'linux') return undefined
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' })
+  } catch {
+    return undefined
+  }
+  return ['-c', String(availableParallelism() - 1)]
+})()
+
 /** One side in its process: rounds on request, one at a time. */
 class Side {
   readonly #child: ChildProcess
@@ -54,8 +74,12 @@ class Side {
   }
 
   /** Start the side; rejects with the reason it could not set up (a server down, say). */
-  static async start (comparison: string, pywatt: boolean): Promise<Side> {
-    const child = fork(sideScript, [comparison, pywatt ? 'pywatt' : 'raw'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  static async start (comparison: string, pywatt: boolean, pin: boolean): Promise<Side> {
+    const args = [comparison, pywatt ? 'pywatt' : 'raw']
+    const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc']
+    const child = pin && pinning !== undefined
+      ? fork(sideScript, args, { stdio, execPath: 'taskset', execArgv: [...pinning, process.execPath] })
+      : fork(sideScript, args, { stdio })
     const side = new Side(child)
     try {
       await side.#answer()
@@ -87,42 +111,68 @@ class Side {
   }
 }
 
-async function compare (name: string, concurrency: number, log: (line: string) => void): Promise<Row> {
-  const pywatt = await Side.start(name, true)
-  let raw: Side
+/** What one pair of processes measured: its rounds, in order, and the ratio of each adjacent pair. */
+interface PairRun { subject: Round[], baseline: Round[], ratios: number[] }
+
+/** Both sides' processes, started in the given order: the one started first is not favoured across pairs. */
+async function startPair (name: string, pywattFirst: boolean, pin: boolean): Promise<[Side, Side]> {
+  const first = await Side.start(name, pywattFirst, pin)
   try {
-    raw = await Side.start(name, false)
+    const second = await Side.start(name, !pywattFirst, pin)
+    return pywattFirst ? [first, second] : [second, first]
   } catch (err) {
-    await pywatt.close()
+    await first.close()
     throw err
   }
-  try {
-    const warmOps = concurrency * 500
-    const warm = Math.max((await pywatt.round(warmOps, concurrency)).perSecond, (await raw.round(warmOps, concurrency)).perSecond)
-    const ops = Math.max(warmOps, Math.ceil(warm * ROUND_MS / 1000))
-    const subjectRounds: Round[] = []
-    const baselineRounds: Round[] = []
-    for (let round = 0; round < ROUNDS; round++) {
-      if (round % 2 === 0) {
-        subjectRounds.push(await pywatt.round(ops, concurrency))
-        baselineRounds.push(await raw.round(ops, concurrency))
-      } else {
-        baselineRounds.push(await raw.round(ops, concurrency))
-        subjectRounds.push(await pywatt.round(ops, concurrency))
-      }
-    }
-    const subject = subjectRounds.map((r) => r.perSecond)
-    const baseline = baselineRounds.map((r) => r.perSecond)
-    const ratios = subject.map((x, i) => x / (baseline[i] as number))
-    const s = median(subject)
-    const b = median(baseline)
-    const cpu = (rounds: Round[]): string => `${median(rounds.map((r) => r.cpuPerOp)).toFixed(2)} µs`
-    log(`data  ${name.padEnd(24)} pywatt ${rate(s, 'ops/s')} (spread ${percent(spread(subject))})  raw ${rate(b, 'ops/s')} (spread ${percent(spread(baseline))})  pairs ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}x  CPU/op pywatt ${cpu(subjectRounds)}  raw ${cpu(baselineRounds)}`)
-    return { name: `data ${name}`, detail: `pywatt ${rate(s, 'ops/s')}  raw ${rate(b, 'ops/s')}`, ratio: median(ratios), target: TARGET }
-  } finally {
-    await pywatt.close()
-    await raw.close()
+}
+
+async function runPair (pywatt: Side, raw: Side, concurrency: number): Promise<PairRun> {
+  // The first warm-up runs cold code, the second is sized from it and warms at full speed.
+  let ops = concurrency * 100
+  for (let warm = 0; warm < 2; warm++) {
+    const rate = Math.max((await pywatt.round(ops, concurrency)).perSecond, (await raw.round(ops, concurrency)).perSecond)
+    ops = Math.max(concurrency * 50, Math.ceil(rate * ROUND_MS / 1000))
   }
+  const run: PairRun = { subject: [], baseline: [], ratios: [] }
+  for (let round = 0; round < ROUNDS; round++) {
+    let s: Round
+    let b: Round
+    if (round % 2 === 0) {
+      s = await pywatt.round(ops, concurrency)
+      b = await raw.round(ops, concurrency)
+    } else {
+      b = await raw.round(ops, concurrency)
+      s = await pywatt.round(ops, concurrency)
+    }
+    run.subject.push(s)
+    run.baseline.push(b)
+    run.ratios.push(s.perSecond / b.perSecond)
+  }
+  return run
+}
+
+async function compare (name: string, local: boolean, log: (line: string) => void): Promise<Row> {
+  const concurrency = local ? 1 : CONCURRENCY
+  const runs: PairRun[] = []
+  for (let pair = 0; pair < PAIRS; pair++) {
+    const [pywatt, raw] = await startPair(name, pair % 2 === 0, local)
+    try {
+      runs.push(await runPair(pywatt, raw, concurrency))
+    } finally {
+      await pywatt.close()
+      await raw.close()
+    }
+  }
+  const subjectRounds = runs.flatMap((r) => r.subject)
+  const baselineRounds = runs.flatMap((r) => r.baseline)
+  const subject = subjectRounds.map((r) => r.perSecond)
+  const baseline = baselineRounds.map((r) => r.perSecond)
+  const pairMedians = runs.map((r) => median(r.ratios))
+  const s = median(subject)
+  const b = median(baseline)
+  const cpu = (rounds: Round[]): string => `${median(rounds.map((r) => r.cpuPerOp)).toFixed(2)} µs`
+  log(`data  ${name.padEnd(24)} pywatt ${rate(s, 'ops/s')} (spread ${percent(spread(subject))})  raw ${rate(b, 'ops/s')} (spread ${percent(spread(baseline))})  process pairs ${Math.min(...pairMedians).toFixed(2)}–${Math.max(...pairMedians).toFixed(2)}x  CPU/op pywatt ${cpu(subjectRounds)}  raw ${cpu(baselineRounds)}`)
+  return { name: `data ${name}`, detail: `pywatt ${rate(s, 'ops/s')}  raw ${rate(b, 'ops/s')}`, ratio: median(runs.flatMap((r) => r.ratios)), target: TARGET }
 }
 
 export const data: Section = {
@@ -131,7 +181,7 @@ export const data: Section = {
     const rows: Row[] = []
     for (const c of COMPARISONS) {
       try {
-        rows.push(await compare(c.name, c.local === true ? 1 : CONCURRENCY, log))
+        rows.push(await compare(c.name, c.local === true, log))
       } catch (err) {
         log(`data  ${c.name}: SKIPPED (${(err as Error).message})`)
       }
