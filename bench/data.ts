@@ -21,17 +21,21 @@ import { median, percent, rate, spread, type Row, type Section } from './report.
  * - a process settles in a JIT state of its own, a few percent faster or
  *   slower than the next process running the same code (±5 % between two
  *   processes of the same side here, up to ±12 % unpinned), so each comparison
- *   starts PAIRS pairs of processes, in alternating order, and the ratio is the
- *   median over all their adjacent-round ratios.
+ *   starts several pairs of processes, in alternating order, and the ratio is
+ *   the median over all their adjacent-round ratios.
  * In-process comparisons also pin both sides to one CPU (where `taskset` is
  * there): the two CPUs of this machine run at different speeds at times, and a
  * side's process would otherwise stay on the one it started on.
  */
 
-const PAIRS = 5
-const ROUNDS = 9
-const ROUND_MS = 100
-const CONCURRENCY = 32
+/**
+ * How each kind of comparison is sampled. Server comparisons take longer rounds:
+ * with 32 operations in flight on two CPUs shared with the server, a 100 ms
+ * round swung ±15 % between two processes of the same side.
+ */
+const LOCAL = { pairs: 5, rounds: 9, roundMs: 100, concurrency: 1 }
+const SERVER = { pairs: 5, rounds: 7, roundMs: 200, concurrency: 32 }
+type Sampling = typeof LOCAL
 const TARGET = { op: '>=' as const, value: 0.95 }
 
 const sideScript = fileURLToPath(new URL('./fixtures/data-side.js', import.meta.url))
@@ -126,15 +130,15 @@ async function startPair (name: string, pywattFirst: boolean, pin: boolean): Pro
   }
 }
 
-async function runPair (pywatt: Side, raw: Side, concurrency: number): Promise<PairRun> {
+async function runPair (pywatt: Side, raw: Side, { rounds, roundMs, concurrency }: Sampling): Promise<PairRun> {
   // The first warm-up runs cold code, the second is sized from it and warms at full speed.
   let ops = concurrency * 100
   for (let warm = 0; warm < 2; warm++) {
     const rate = Math.max((await pywatt.round(ops, concurrency)).perSecond, (await raw.round(ops, concurrency)).perSecond)
-    ops = Math.max(concurrency * 50, Math.ceil(rate * ROUND_MS / 1000))
+    ops = Math.max(concurrency * 50, Math.ceil(rate * roundMs / 1000))
   }
   const run: PairRun = { subject: [], baseline: [], ratios: [] }
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     let s: Round
     let b: Round
     if (round % 2 === 0) {
@@ -152,12 +156,12 @@ async function runPair (pywatt: Side, raw: Side, concurrency: number): Promise<P
 }
 
 async function compare (name: string, local: boolean, log: (line: string) => void): Promise<Row> {
-  const concurrency = local ? 1 : CONCURRENCY
+  const sampling = local ? LOCAL : SERVER
   const runs: PairRun[] = []
-  for (let pair = 0; pair < PAIRS; pair++) {
+  for (let pair = 0; pair < sampling.pairs; pair++) {
     const [pywatt, raw] = await startPair(name, pair % 2 === 0, local)
     try {
-      runs.push(await runPair(pywatt, raw, concurrency))
+      runs.push(await runPair(pywatt, raw, sampling))
     } finally {
       await pywatt.close()
       await raw.close()
