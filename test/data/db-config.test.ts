@@ -58,6 +58,10 @@ t.test('sqlite: an unopenable file is a DB error; booleans, dates and undefined 
   // The statement cache stays bounded.
   for (let i = 0; i < 300; i++) await db.query(`SELECT ${i} AS n`)
   t.same(await db.query('SELECT 0 AS n'), [{ n: 0 }])
+  // The last statement, kept apart from the cache, answers only its own SQL.
+  t.same(await db.query('SELECT 0 AS n'), [{ n: 0 }])
+  t.same(await db.query('SELECT 299 AS n'), [{ n: 299 }])
+  t.same(await db.query('SELECT 0 AS n'), [{ n: 0 }])
   await t.rejects(db.execute('SELEKT'), { code: 'FST_PYWATT_DB_QUERY' })
   // A failing COMMIT (deferred foreign key) rolls back and reports.
   await db.execute('CREATE TABLE p (id INTEGER PRIMARY KEY)')
