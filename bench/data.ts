@@ -36,6 +36,17 @@ import { median, percent, rate, spread, type Row, type Section } from './report.
 const LOCAL = { pairs: 5, rounds: 9, roundMs: 100, concurrency: 1 }
 const SERVER = { pairs: 5, rounds: 7, roundMs: 200, concurrency: 32 }
 type Sampling = typeof LOCAL
+
+/** Which side a process runs (fixtures/data-side.ts). */
+type SideKind = 'pywatt' | 'raw'
+const MEASURED = ['pywatt', 'raw'] as const
+/**
+ * With `PYWATT_BENCH_CONTROL=1`, each comparison runs a second time with the
+ * raw driver on both sides, sampled the same way: how far from 1.00 a layer
+ * that costs nothing would read on this machine, in this run.
+ */
+const CONTROL = ['raw', 'raw'] as const
+const withControl = process.env.PYWATT_BENCH_CONTROL === '1'
 const TARGET = { op: '>=' as const, value: 0.95 }
 
 const sideScript = fileURLToPath(new URL('./fixtures/data-side.js', import.meta.url))
@@ -78,8 +89,8 @@ class Side {
   }
 
   /** Start the side; rejects with the reason it could not set up (a server down, say). */
-  static async start (comparison: string, pywatt: boolean, pin: boolean): Promise<Side> {
-    const args = [comparison, pywatt ? 'pywatt' : 'raw']
+  static async start (comparison: string, kind: SideKind, pin: boolean): Promise<Side> {
+    const args = [comparison, kind]
     const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc']
     const child = pin && pinning !== undefined
       ? fork(sideScript, args, { stdio, execPath: 'taskset', execArgv: [...pinning, process.execPath] })
@@ -119,22 +130,22 @@ class Side {
 interface PairRun { subject: Round[], baseline: Round[], ratios: number[] }
 
 /** Both sides' processes, started in the given order: the one started first is not favoured across pairs. */
-async function startPair (name: string, pywattFirst: boolean, pin: boolean): Promise<[Side, Side]> {
-  const first = await Side.start(name, pywattFirst, pin)
+async function startPair (name: string, [subject, baseline]: readonly [SideKind, SideKind], subjectFirst: boolean, pin: boolean): Promise<[Side, Side]> {
+  const first = await Side.start(name, subjectFirst ? subject : baseline, pin)
   try {
-    const second = await Side.start(name, !pywattFirst, pin)
-    return pywattFirst ? [first, second] : [second, first]
+    const second = await Side.start(name, subjectFirst ? baseline : subject, pin)
+    return subjectFirst ? [first, second] : [second, first]
   } catch (err) {
     await first.close()
     throw err
   }
 }
 
-async function runPair (pywatt: Side, raw: Side, { rounds, roundMs, concurrency }: Sampling): Promise<PairRun> {
+async function runPair (subject: Side, baseline: Side, { rounds, roundMs, concurrency }: Sampling): Promise<PairRun> {
   // The first warm-up runs cold code, the second is sized from it and warms at full speed.
   let ops = concurrency * 100
   for (let warm = 0; warm < 2; warm++) {
-    const rate = Math.max((await pywatt.round(ops, concurrency)).perSecond, (await raw.round(ops, concurrency)).perSecond)
+    const rate = Math.max((await subject.round(ops, concurrency)).perSecond, (await baseline.round(ops, concurrency)).perSecond)
     ops = Math.max(concurrency * 50, Math.ceil(rate * roundMs / 1000))
   }
   const run: PairRun = { subject: [], baseline: [], ratios: [] }
@@ -142,11 +153,11 @@ async function runPair (pywatt: Side, raw: Side, { rounds, roundMs, concurrency 
     let s: Round
     let b: Round
     if (round % 2 === 0) {
-      s = await pywatt.round(ops, concurrency)
-      b = await raw.round(ops, concurrency)
+      s = await subject.round(ops, concurrency)
+      b = await baseline.round(ops, concurrency)
     } else {
-      b = await raw.round(ops, concurrency)
-      s = await pywatt.round(ops, concurrency)
+      b = await baseline.round(ops, concurrency)
+      s = await subject.round(ops, concurrency)
     }
     run.subject.push(s)
     run.baseline.push(b)
@@ -155,16 +166,16 @@ async function runPair (pywatt: Side, raw: Side, { rounds, roundMs, concurrency 
   return run
 }
 
-async function compare (name: string, local: boolean, log: (line: string) => void): Promise<Row> {
+async function compare (name: string, local: boolean, sides: readonly [SideKind, SideKind], log: (line: string) => void): Promise<Row> {
   const sampling = local ? LOCAL : SERVER
   const runs: PairRun[] = []
   for (let pair = 0; pair < sampling.pairs; pair++) {
-    const [pywatt, raw] = await startPair(name, pair % 2 === 0, local)
+    const [subject, baseline] = await startPair(name, sides, pair % 2 === 0, local)
     try {
-      runs.push(await runPair(pywatt, raw, sampling))
+      runs.push(await runPair(subject, baseline, sampling))
     } finally {
-      await pywatt.close()
-      await raw.close()
+      await subject.close()
+      await baseline.close()
     }
   }
   const subjectRounds = runs.flatMap((r) => r.subject)
@@ -175,8 +186,11 @@ async function compare (name: string, local: boolean, log: (line: string) => voi
   const s = median(subject)
   const b = median(baseline)
   const cpu = (rounds: Round[]): string => `${median(rounds.map((r) => r.cpuPerOp)).toFixed(2)} µs`
-  log(`data  ${name.padEnd(24)} pywatt ${rate(s, 'ops/s')} (spread ${percent(spread(subject))})  raw ${rate(b, 'ops/s')} (spread ${percent(spread(baseline))})  process pairs ${Math.min(...pairMedians).toFixed(2)}–${Math.max(...pairMedians).toFixed(2)}x  CPU/op pywatt ${cpu(subjectRounds)}  raw ${cpu(baselineRounds)}`)
-  return { name: `data ${name}`, detail: `pywatt ${rate(s, 'ops/s')}  raw ${rate(b, 'ops/s')}`, ratio: median(runs.flatMap((r) => r.ratios)), target: TARGET }
+  const [a, z] = sides
+  const label = sides === CONTROL ? `${name} (control)` : name
+  log(`data  ${label.padEnd(24)} ${a} ${rate(s, 'ops/s')} (spread ${percent(spread(subject))})  ${z} ${rate(b, 'ops/s')} (spread ${percent(spread(baseline))})  process pairs ${Math.min(...pairMedians).toFixed(2)}–${Math.max(...pairMedians).toFixed(2)}x  CPU/op ${a} ${cpu(subjectRounds)}  ${z} ${cpu(baselineRounds)}`)
+  const row: Row = { name: `data ${label}`, detail: `${a} ${rate(s, 'ops/s')}  ${z} ${rate(b, 'ops/s')}`, ratio: median(runs.flatMap((r) => r.ratios)) }
+  return sides === CONTROL ? row : { ...row, target: TARGET }
 }
 
 export const data: Section = {
@@ -185,7 +199,8 @@ export const data: Section = {
     const rows: Row[] = []
     for (const c of COMPARISONS) {
       try {
-        rows.push(await compare(c.name, c.local === true, log))
+        rows.push(await compare(c.name, c.local === true, MEASURED, log))
+        if (withControl) rows.push(await compare(c.name, c.local === true, CONTROL, log))
       } catch (err) {
         log(`data  ${c.name}: SKIPPED (${(err as Error).message})`)
       }
