@@ -6,11 +6,9 @@ import type { CacheValue } from './types.js'
  */
 export interface CommandCounts { hits: number, misses: number, sets: number }
 
-/** @internal Count one lookup's outcome, if counts are kept, and pass the value on. */
-export function countLookup (value: CacheValue | undefined, counts: CommandCounts | undefined): CacheValue | undefined {
-  if (counts !== undefined) {
-    if (value === undefined) counts.misses++
-    else counts.hits++
-  }
+/** @internal Count one lookup's outcome and pass the value on. */
+export function countLookup (value: CacheValue | undefined, counts: CommandCounts): CacheValue | undefined {
+  if (value === undefined) counts.misses++
+  else counts.hits++
   return value
 }

@@ -115,11 +115,12 @@ export class MemcachedBackend implements CacheBackend {
   }
 
   reader (prefix: string, counts: CommandCounts): CacheReader {
-    return (key) => this.get(prefix + key, counts)
+    const counted = (value: CacheValue | undefined): CacheValue | undefined => countLookup(value, counts)
+    return (key) => this.get(prefix + key, counted)
   }
 
   // get and set are the hot path: one promise each, the value decoded in the callback.
-  get (key: string, counts?: CommandCounts): Promise<CacheValue | undefined> {
+  get (key: string, counted?: (value: CacheValue | undefined) => CacheValue | undefined): Promise<CacheValue | undefined> {
     return this.#call<CacheValue | undefined>((done) => {
       this.client.get(key, (err, value) => {
         let decoded: CacheValue | undefined
@@ -134,7 +135,7 @@ export class MemcachedBackend implements CacheBackend {
         }
         done(err, decoded)
       })
-    }, undefined, counts === undefined ? undefined : (value) => countLookup(value, counts))
+    }, undefined, counted)
   }
 
   set (key: string, value: CacheValue, ttl: number, counts?: CommandCounts): Promise<void> {

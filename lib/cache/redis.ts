@@ -76,13 +76,11 @@ export class RedisBackend implements CacheBackend {
     }
   }
 
+  // get and set are the hot path: one `then` each on ioredis's promise, no async frames,
+  // and the reader's callback is built once, not per command.
   reader (prefix: string, counts: CommandCounts): CacheReader {
-    return (key) => this.get(prefix + key, counts)
-  }
-
-  // get and set are the hot path: one `then` each on ioredis's promise, no async frames.
-  get (key: string, counts?: CommandCounts): Promise<CacheValue | undefined> {
-    return this.client.getBuffer(key).then((raw) => countLookup(decodeReply(raw), counts), rethrow)
+    const counted = (raw: Buffer | null): CacheValue | undefined => countLookup(decodeReply(raw), counts)
+    return (key) => this.client.getBuffer(prefix + key).then(counted, rethrow)
   }
 
   set (key: string, value: CacheValue, ttl: number, counts?: CommandCounts): Promise<void> {
