@@ -6,7 +6,10 @@ import fp from 'fastify-plugin'
 import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT, ERR_PYWATT_LISTEN } from '../lib/errors.js'
 import { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
 import { settleWithin } from '../lib/lifecycle/deadline.js'
-import { markExiting, pywattLogger } from '../lib/logging/logger.js'
+import { pywattLogger } from '../lib/logging/logger.js'
+import { flushStderr } from '../lib/logging/stderr-sink.js'
+import { watchParent } from '../lib/lifecycle/parent-watch.js'
+import { exitProcess, markOrchestratorGone } from '../lib/lifecycle/process-exit.js'
 import { installStdoutGuard } from '../lib/logging/stdout-guard.js'
 import { validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
 import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
@@ -125,11 +128,6 @@ let processStdioOwner: FastifyInstance | null = null
 
 function ignoreStderrError (): void {}
 
-function exitProcess (code: ExitCode): void {
-  markExiting()
-  process.exit(code)
-}
-
 const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => {
   const { io, channelTls, ...serializable } = options
   validateOptions(serializable)
@@ -178,7 +176,19 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     // A closed stderr (EPIPE) must not crash the module: logs are lost, the
     // protocol on stdout goes on (RELIABILITY.md H6).
     process.stderr.on('error', ignoreStderrError)
-    if (!standalone) installStdoutGuard(log)
+    if (!standalone) {
+      installStdoutGuard(log)
+      // An orchestrator killed outright may leave the pipes open (a grandchild
+      // holds them): its death shows only as a new parent.
+      const unwatch = watchParent(() => {
+        markOrchestratorGone()
+        log.warn('the parent process is gone: the orchestrator died')
+        runtime.requestStop('parent-exit')
+      })
+      runtime.channel?.on('eof', markOrchestratorGone)
+      runtime.channel?.on('output-closed', markOrchestratorGone)
+      app.addHook('onClose', async () => unwatch())
+    }
   }
 
   let channels: ChannelSet
@@ -229,6 +239,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       if (runtime.channel !== null && runtime.channel.writer.closedReason === null) {
         await settleWithin(runtime.channel.writer.flush(), 2_000)
       }
+      // A reader that is gone or stuck costs the stop at most this long.
+      if (realStdio) await flushStderr(1_000)
       exit(exitCode)
     })()
     return stopping

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { markExiting } from '../logging/logger.js'
 import { EXIT } from './exit-codes.js'
+import { exitProcess } from './process-exit.js'
 
 /** Options of {@link closeOnSignals}. */
 export interface CloseOnSignalsOptions {
@@ -20,8 +20,7 @@ export function closeOnSignals (app: FastifyInstance, opts: CloseOnSignalsOption
   const onSignal = (signal: NodeJS.Signals): void => {
     if (received) {
       app.log.error({ signal }, 'second signal: exiting without waiting for the drain')
-      markExiting()
-      process.exit(EXIT.FORCED)
+      exitProcess(EXIT.FORCED)
     }
     received = true
     app.log.info({ signal }, 'signal received: stopping')

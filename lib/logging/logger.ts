@@ -1,12 +1,17 @@
 import pino, { type LoggerOptions, type DestinationStream } from 'pino'
 import type { FastifyBaseLogger } from 'fastify'
 import { secretRegistry } from './registry.js'
+import { stderrSink } from './stderr-sink.js'
 
 /** Options of {@link pywattLogger}. */
 export interface PyWattLoggerOptions {
   /** Log level; defaults to `PYWATT_LOG_LEVEL`, then a plain-level `RUST_LOG`, then `info`. */
   level?: string
-  /** Where lines go; defaults to an asynchronous writer on fd 2 (stderr). Never stdout. */
+  /**
+   * Where lines go; defaults to the process-wide stderr sink, which never
+   * blocks and drops (and counts) what a dead or stuck reader cannot take.
+   * Never stdout.
+   */
   destination?: DestinationStream
   /**
    * Extra pino options (merged; `hooks.streamWrite` is always the scrubber), e.g.
@@ -27,28 +32,6 @@ export function levelFromEnv (env: NodeJS.ProcessEnv = process.env): string {
   return 'info'
 }
 
-let exiting = false
-/**
- * While the process is exiting, a full stderr pipe must not hold the exit
- * forever (RELIABILITY.md H5): retries on EAGAIN stop after a bounded number.
- */
-export function markExiting (): void {
-  exiting = true
-}
-let exitRetries = 0
-function retryEAGAIN (): boolean {
-  if (!exiting) return true
-  return ++exitRetries <= 20
-}
-
-/**
- * The stderr destination used by default: asynchronous, so that an orchestrator
- * that reads stderr slowly cannot freeze the event loop (H4), and flushed on exit.
- */
-export function stderrDestination (): DestinationStream {
-  return pino.destination({ dest: 2, sync: false, retryEAGAIN })
-}
-
 /**
  * A pino logger for PyWatt modules: JSON on stderr, every registered secret value
  * scrubbed from every line (message, error message and stack, any field at any
@@ -61,5 +44,5 @@ export function pywattLogger (opts: PyWattLoggerOptions = {}): FastifyBaseLogger
     ...opts.pino,
     level: opts.level ?? levelFromEnv(),
     hooks: { streamWrite: (line: string) => secretRegistry.scrub(line) }
-  }, opts.destination ?? stderrDestination())
+  }, opts.destination ?? stderrSink())
 }

@@ -10,7 +10,7 @@ import { bindTargetOf, type BindTarget } from './bind-target.js'
 import { standaloneInit } from './standalone.js'
 
 /** Why the module is stopping. */
-export type StopReason = 'shutdown' | 'stdin-eof' | 'output-lost' | 'signal' | 'api'
+export type StopReason = 'shutdown' | 'stdin-eof' | 'output-lost' | 'parent-exit' | 'signal' | 'api'
 
 /** How a {@link ModuleRuntime} is started. */
 export interface RuntimeOptions {

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { levelFromEnv, markExiting, pywattLogger, stderrDestination } from '../../lib/logging/logger.js'
+import { levelFromEnv, pywattLogger } from '../../lib/logging/logger.js'
+import { stderrSink } from '../../lib/logging/stderr-sink.js'
 import { registerSecret, secretRegistry } from '../../lib/logging/registry.js'
 import { encodingsOf, REDACTED } from '../../lib/logging/scrubber.js'
 
@@ -154,30 +155,10 @@ t.test('extra pino options are used; the scrubber hook cannot be replaced', asyn
   t.equal(entry.pid, undefined, 'base replaced')
 })
 
-t.test('stderrDestination returns a writable destination on fd 2', async (t) => {
-  const dest = stderrDestination()
-  t.type(dest.write, 'function')
-  t.equal((dest as unknown as { fd: number }).fd, 2)
-  const log = pywattLogger({ level: 'silent' })
-  t.equal(log.level, 'silent', 'the default destination is accepted')
-  log.fatal('never written at silent')
-})
-
-// markExiting sets a module-level flag for the rest of the process; it must stay
-// the last test of this file (each tap test file runs in its own process).
-t.test('retries on EAGAIN are unbounded until the process exits, then bounded', async (t) => {
-  const dest = stderrDestination() as unknown as { retryEAGAIN: (err: Error, a: number, b: number) => boolean }
-  const eagain = Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' })
-  for (let i = 0; i < 50; i++) {
-    if (!dest.retryEAGAIN(eagain, 10, 0)) {
-      t.fail(`gave up at retry ${i} while not exiting`)
-      break
-    }
-  }
-  markExiting()
-  let retried = 0
-  while (dest.retryEAGAIN(eagain, 10, 0) && retried < 1000) retried++
-  t.equal(retried, 20, 'twenty retries, then give up')
-  t.equal(dest.retryEAGAIN(eagain, 10, 0), false, 'and stays given up')
-  t.equal((stderrDestination() as unknown as typeof dest).retryEAGAIN(eagain, 10, 0), false, 'shared by every destination')
+t.test('without a destination, lines go to the shared stderr sink', async (t) => {
+  const log = pywattLogger({ level: 'info' })
+  const before = stderrSink().stats.written + stderrSink().stats.dropped
+  log.info('a line for the shared sink')
+  t.ok(await stderrSink().flush(2_000), 'flushed')
+  t.equal(stderrSink().stats.written + stderrSink().stats.dropped, before + 1, 'the sink took the line')
 })
