@@ -17,6 +17,12 @@ export const ERR_PYWATT_ALREADY_REGISTERED = createError(
 export const ERR_PYWATT_INIT = createError<[string, { cause: unknown }?]>(
   'FST_PYWATT_INIT', 'Orchestrator handshake failed: %s', 500)
 
+/** Fastify's logger writes to stdout, which carries the protocol under an orchestrator. */
+export const ERR_PYWATT_LOGGER_ON_STDOUT = createError(
+  'FST_PYWATT_LOGGER_ON_STDOUT',
+  "Fastify's logger writes to stdout, which carries the orchestrator protocol: create the app with Fastify({ loggerInstance: pywattLogger() })",
+  500)
+
 /** A protocol line or frame could not be decoded; the message names the field. */
 export const ERR_PYWATT_PROTOCOL = createError<[string]>(
   'FST_PYWATT_PROTOCOL', 'Protocol error: %s', 400)

@@ -38,6 +38,8 @@ export const PyWattOptionsSchema = Type.Object({
   heartbeatAck: Type.Optional(Type.Boolean()),
   /** The built-in health route: `false` to leave it out (default `{ path: '/health' }`). */
   health: Type.Optional(Type.Union([Type.Literal(false), Type.Object({ path: Type.String({ pattern: '^/' }) }, { additionalProperties: false })])),
+  /** Answer 5xx errors with a generic body and the request id, logging the real error (default true). */
+  errorHandler: Type.Optional(Type.Boolean()),
   /** Exit the process once a stop requested by the orchestrator or a signal is done (default true on real stdio). */
   exitOnStop: Type.Optional(Type.Boolean()),
   /** `fastify.pywatt.db`: URL secret, URL or SQLite settings; `false` to leave it out (default: SQLite, opened on first use). */

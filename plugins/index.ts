@@ -3,14 +3,15 @@ import type { ConnectionOptions } from 'node:tls'
 import type { Readable, Writable } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT, ERR_PYWATT_LISTEN } from '../lib/errors.js'
+import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT, ERR_PYWATT_LISTEN, ERR_PYWATT_LOGGER_ON_STDOUT } from '../lib/errors.js'
 import { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
 import { settleWithin } from '../lib/lifecycle/deadline.js'
 import { pywattLogger } from '../lib/logging/logger.js'
 import { flushStderr } from '../lib/logging/stderr-sink.js'
-import { watchParent } from '../lib/lifecycle/parent-watch.js'
-import { exitProcess, markOrchestratorGone } from '../lib/lifecycle/process-exit.js'
-import { installStdoutGuard } from '../lib/logging/stdout-guard.js'
+import { exitProcess } from '../lib/lifecycle/process-exit.js'
+import { writesToStdout } from '../lib/logging/logger-target.js'
+import { serverErrorHandler } from '../lib/http/error-handler.js'
+import { attachToProcess } from '../lib/lifecycle/process-hooks.js'
 import { validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
 import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
 import { mergeEndpoints } from '../lib/discovery/endpoints.js'
@@ -126,8 +127,6 @@ interface InternalNamespace extends PyWattNamespace {
 
 let processStdioOwner: FastifyInstance | null = null
 
-function ignoreStderrError (): void {}
-
 const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => {
   const { io, channelTls, ...serializable } = options
   validateOptions(serializable)
@@ -146,6 +145,12 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     else io.exit?.(code)
   }
   const standalone = opts.standalone ?? (realStdio ? isStandalone() : false)
+  if (realStdio && !standalone && writesToStdout(app.log)) {
+    const err = new ERR_PYWATT_LOGGER_ON_STDOUT()
+    pywattLogger().fatal({ err }, 'refusing to start: the logger would write into the protocol')
+    exit(EXIT.REFUSED)
+    throw err
+  }
 
   let runtime: ModuleRuntime
   try {
@@ -171,24 +176,10 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     exit(EXIT.REFUSED)
     throw err
   }
+  let detachProcess = (): void => {}
   if (realStdio) {
     processStdioOwner = app
-    // A closed stderr (EPIPE) must not crash the module: logs are lost, the
-    // protocol on stdout goes on (RELIABILITY.md H6).
-    process.stderr.on('error', ignoreStderrError)
-    if (!standalone) {
-      installStdoutGuard(log)
-      // An orchestrator killed outright may leave the pipes open (a grandchild
-      // holds them): its death shows only as a new parent.
-      const unwatch = watchParent(() => {
-        markOrchestratorGone()
-        log.warn('the parent process is gone: the orchestrator died')
-        runtime.requestStop('parent-exit')
-      })
-      runtime.channel?.on('eof', markOrchestratorGone)
-      runtime.channel?.on('output-closed', markOrchestratorGone)
-      app.addHook('onClose', async () => unwatch())
-    }
+    detachProcess = attachToProcess(runtime, log)
   }
 
   let channels: ChannelSet
@@ -206,6 +197,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   } catch (err) {
     log.fatal({ err }, 'refusing to start: a required channel is unavailable')
     runtime.detach()
+    detachProcess()
     if (processStdioOwner === app) processStdioOwner = null
     exit(EXIT.REFUSED)
     throw err
@@ -217,6 +209,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     log.fatal({ err }, 'refusing to start: a startup secret is unavailable')
     runtime.detach()
     await channels.close()
+    detachProcess()
     if (processStdioOwner === app) processStdioOwner = null
     exit(EXIT.REFUSED)
     throw new ERR_PYWATT_INIT((err as Error).message, { cause: err })
@@ -289,6 +282,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   app.decorate('pywatt', namespace)
   await attachData(app, namespace, { db: opts.db, cache: opts.cache, secrets: runtime.secrets, log })
 
+  if (opts.errorHandler !== false) app.setErrorHandler(serverErrorHandler)
+
   if (opts.health !== false) {
     const path = opts.health?.path ?? '/health'
     const started = Date.now()
@@ -312,6 +307,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   app.addHook('onClose', async () => {
     // Last, so that replies of the drained requests could still use them.
     await channels.close()
+    detachProcess()
     if (processStdioOwner === app) processStdioOwner = null
   })
 }
