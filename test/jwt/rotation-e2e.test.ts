@@ -77,4 +77,7 @@ t.test('JWT key rotation in the running module: overlap window, new key at once,
     t.notOk(stderr.some((l) => l.includes(tok.split('.')[2] as string)), 'no token signature in the logs')
   }
   for (const secret of [OLD, NEW]) t.notOk(stderr.some((l) => l.includes(secret)), 'no key in the logs')
+  // The scrubber would have hidden a key that was logged; that it found
+  // nothing to replace shows that no line carried one.
+  t.notOk(stderr.some((l) => l.includes('[REDACTED]')), 'no line had a secret to scrub')
 })

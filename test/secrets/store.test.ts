@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { SecretStore, type RotationEvent, type SecretSource } from '../../lib/secrets/store.js'
 import { secretRegistry } from '../../lib/logging/registry.js'
 import { REDACTED } from '../../lib/logging/scrubber.js'
-import { captureLogger } from '../helpers/log-capture.js'
+import { captureLogger, captureRawLogger } from '../helpers/log-capture.js'
 
 /** A source that records every request; `answer` decides what `request` does. */
 function fakeSource (answer: (name: string) => string | undefined = () => undefined): SecretSource & { requests: string[] } {
@@ -17,9 +17,9 @@ function fakeSource (answer: (name: string) => string | undefined = () => undefi
   }
 }
 
-function setup (timeout = 5_000, answer?: (name: string) => string | undefined) {
+function setup (timeout = 5_000, answer?: (name: string) => string | undefined, raw = false) {
   const source = fakeSource(answer)
-  const capture = captureLogger()
+  const capture = raw ? captureRawLogger() : captureLogger()
   const store = new SecretStore(source, timeout, capture.logger)
   return { store, source, ...capture }
 }
@@ -83,7 +83,7 @@ t.test('fetch with refresh asks even when cached', async (t) => {
 })
 
 t.test('timeout rejects naming key and ms; a late reply is still cached', async (t) => {
-  const { store, source, entries } = setup(25)
+  const { store, source, entries } = setup(25, undefined, true)
   const started = Date.now()
   await t.rejects(store.fetch('SLOW_KEY'), {
     code: 'FST_PYWATT_SECRET_TIMEOUT',
@@ -476,7 +476,8 @@ t.test('a duplicate rotation notice for a current key is a no-op', async (t) => 
 })
 
 t.test('a refetch that times out is logged and the old value stays', async (t) => {
-  const { store, entries } = setup(20)
+  // A logger that does not scrub: the store itself must leave the value out.
+  const { store, entries } = setup(20, undefined, true)
   store.receive('API_KEY', 'old-but-working')
   store.rotate(['API_KEY'], 'rot-slow')
   await sleep(60)
