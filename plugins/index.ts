@@ -322,6 +322,7 @@ export { pywatt, pywattPlugin, mergeEndpoints }
 
 export { pywattLogger, levelFromEnv, type PyWattLoggerOptions } from '../lib/logging/logger.js'
 export { registerSecret } from '../lib/logging/registry.js'
+export { stderrSink, type StderrSink, type StderrSinkStats } from '../lib/logging/stderr-sink.js'
 export { REDACTED } from '../lib/logging/scrubber.js'
 export { closeOnSignals, type CloseOnSignalsOptions } from '../lib/lifecycle/signals.js'
 export { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
