@@ -20,6 +20,7 @@ import { ModuleRuntime, type StopReason } from '../lib/runtime/runtime.js'
 import type { BindTarget } from '../lib/runtime/bind-target.js'
 import { formatSocketAddress } from '../lib/protocol/listen-address.js'
 import { isStandalone } from '../lib/runtime/standalone.js'
+import { StartupBudget } from '../lib/runtime/startup-budget.js'
 import type { SecretStore } from '../lib/secrets/store.js'
 import { attachData } from '../lib/data/wire.js'
 import type { Database } from '../lib/db/index.js'
@@ -152,6 +153,17 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     throw err
   }
 
+  const budget = new StartupBudget(app.initialConfig.pluginTimeout ?? 0)
+  const initTimeout = opts.initTimeout ?? DEFAULT_LIMITS.initTimeout
+  const secretTimeout = opts.secretTimeout ?? 30_000
+  // Said with a refusal that came when a wait cut short by the budget ran out.
+  const cutShort = (wanted: number, allowed: number, since: number): { pluginTimeout?: number, hint?: string } =>
+    allowed < wanted && Date.now() - since >= allowed
+      ? { pluginTimeout: budget.pluginTimeout, hint: "the wait was cut to end within Fastify's pluginTimeout: raise it to wait longer" }
+      : {}
+
+  const initAllowed = budget.clamp(initTimeout)
+  const initSince = Date.now()
   let runtime: ModuleRuntime
   try {
     runtime = await ModuleRuntime.start({
@@ -160,19 +172,19 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       output: io?.output ?? process.stdout,
       limits: {
         ...DEFAULT_LIMITS,
-        initTimeout: opts.initTimeout ?? DEFAULT_LIMITS.initTimeout,
+        initTimeout: initAllowed,
         maxLineBytes: opts.maxLineBytes ?? DEFAULT_LIMITS.maxLineBytes,
         highWaterBytes: opts.highWaterBytes ?? DEFAULT_LIMITS.highWaterBytes,
         maxQueuedBytes: opts.maxQueuedBytes ?? DEFAULT_LIMITS.maxQueuedBytes,
         maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages
       },
-      secretTimeout: opts.secretTimeout ?? 30_000,
+      secretTimeout,
       heartbeatAck: opts.heartbeatAck ?? true,
       env: process.env,
       log
     })
   } catch (err) {
-    log.fatal({ err }, 'refusing to start: the orchestrator handshake failed')
+    log.fatal({ err, ...cutShort(initTimeout, initAllowed, initSince) }, 'refusing to start: the orchestrator handshake failed')
     exit(EXIT.REFUSED)
     throw err
   }
@@ -192,7 +204,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       source: runtime.replySource,
       maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages,
       log,
-      onShutdown: () => runtime.requestStop('shutdown')
+      onShutdown: () => runtime.requestStop('shutdown'),
+      clampWait: (ms) => budget.clamp(ms)
     })
   } catch (err) {
     log.fatal({ err }, 'refusing to start: a required channel is unavailable')
@@ -203,10 +216,12 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     throw err
   }
 
+  const secretsAllowed = budget.clamp(secretTimeout)
+  const secretsSince = Date.now()
   try {
-    await runtime.secrets.fetchAll(opts.secrets ?? [])
+    await runtime.secrets.fetchAll(opts.secrets ?? [], { timeout: secretsAllowed })
   } catch (err) {
-    log.fatal({ err }, 'refusing to start: a startup secret is unavailable')
+    log.fatal({ err, ...cutShort(secretTimeout, secretsAllowed, secretsSince) }, 'refusing to start: a startup secret is unavailable')
     runtime.detach()
     await channels.close()
     detachProcess()

@@ -21,6 +21,8 @@ export interface OpenChannelsOptions {
   log: FastifyBaseLogger
   /** A `shutdown` arrived on a channel. */
   onShutdown: () => void
+  /** Cuts the wait for required channels (the start must end within Fastify's `pluginTimeout`). */
+  clampWait?: (ms: number) => number
 }
 
 // Rust ignores these on a channel (PROTOCOL.md §13.4); they belong to stdio.
@@ -80,7 +82,7 @@ export async function openChannels (opts: OpenChannelsOptions): Promise<ChannelS
   try {
     await Promise.all(required.map(async (spec) => {
       try {
-        await (set.get(spec.name) as SocketChannel).connected(settings.connectTimeout)
+        await (set.get(spec.name) as SocketChannel).connected(opts.clampWait?.(settings.connectTimeout) ?? settings.connectTimeout)
       } catch (err) {
         throw new ERR_PYWATT_CHANNEL_REQUIRED(spec.name, (err as Error).message)
       }
