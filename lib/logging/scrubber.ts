@@ -4,15 +4,19 @@
  * pino's `redact` only censors listed paths; a secret interpolated into a message,
  * an error stack or an unlisted field leaks (RELIABILITY.md H18). This registry
  * keeps every secret value it was given and replaces each of its encodings in the
- * final line, leftmost and longest match first, in a single pass.
+ * final line, leftmost and longest match first, in a single pass. In a JSON line
+ * (every pino line) only string values' content is replaced, so the line stays
+ * valid JSON whatever the secret looks like.
  */
+
+import { valueStringCuts } from './json-cuts.js'
 
 /** The placeholder that replaces a secret. */
 export const REDACTED = '[REDACTED]'
 
 /**
  * Values shorter than this are not scrubbed by value: replacing a 1–3 character
- * string everywhere would mangle ordinary log text and numbers in the JSON.
+ * string wherever it occurs would mangle ordinary log text.
  */
 export const MIN_SECRET_LENGTH = 4
 
@@ -33,6 +37,10 @@ export function encodingsOf (value: string): string[] {
   ])
   return [...forms]
 }
+
+const OPEN_BRACE = 0x7b
+/** Entries of the cut map kept between lines; a longer line gets one of its own. */
+const REUSED_CUTS = 16 * 1024
 
 /** Characters hashed per step of the skip search. */
 const BLOCK = 3
@@ -75,8 +83,12 @@ class Matcher {
     for (const bucket of this.#buckets.values()) bucket.sort((a, b) => b.length - a.length)
   }
 
-  /** Leftmost, then longest, non-overlapping matches replaced by `replacement`. */
-  replace (text: string, replacement: string): string {
+  /**
+   * Leftmost, then longest, non-overlapping matches replaced by `replacement`;
+   * with `allowed`, only the matches it accepts (a refused one does not hide a
+   * shorter or later one).
+   */
+  replace (text: string, replacement: string, allowed: ((start: number, end: number) => boolean) | null): string {
     const m = this.#shortest
     const shift = this.#shift
     let out = ''
@@ -92,7 +104,7 @@ class Matcher {
       const start = pos - m + 1
       let matched = 0
       for (const p of this.#buckets.get(h) ?? []) {
-        if (text.startsWith(p, start)) {
+        if (text.startsWith(p, start) && (allowed === null || allowed(start, start + p.length))) {
           matched = p.length
           break
         }
@@ -114,6 +126,12 @@ export class SecretScrubber {
   readonly #values = new Set<string>()
   #matcher: Matcher | null = null
   #dirty = false
+  /** The JSON line being scrubbed; its cut map once built, and whether it found JSON. */
+  #line = ''
+  #cuts: Int32Array | null = null
+  #lineIsJson = true
+  // Allocating a typed array per line cost more than the scan that fills it.
+  readonly #reusedCuts = new Int32Array(REUSED_CUTS)
 
   /** Number of registered values. */
   get size (): number {
@@ -133,10 +151,34 @@ export class SecretScrubber {
     return true
   }
 
-  /** Replace every registered value, in each of its encodings, by `[REDACTED]`. */
+  /**
+   * Replace every registered value, in each of its encodings, by `[REDACTED]`.
+   * A line that starts with `{` is JSON: only its string values' content is
+   * replaced, between whole characters. Any other line is replaced everywhere.
+   */
   scrub (line: string): string {
     if (this.#dirty) this.#compile()
-    return this.#matcher === null ? line : this.#matcher.replace(line, REDACTED)
+    if (this.#matcher === null) return line
+    if (line.charCodeAt(0) !== OPEN_BRACE) return this.#matcher.replace(line, REDACTED, null)
+    this.#line = line
+    const out = this.#matcher.replace(line, REDACTED, this.#inOneStringValue)
+    // Neither is kept until the next line: a line may be large.
+    this.#line = ''
+    this.#cuts = null
+    return out
+  }
+
+  // The cut map costs a pass over the line: it is built only once the matcher
+  // has found a candidate, so a line without secrets costs what it did.
+  readonly #inOneStringValue = (start: number, end: number): boolean => {
+    if (this.#cuts === null) {
+      const line = this.#line
+      this.#cuts = line.length < REUSED_CUTS ? this.#reusedCuts : new Int32Array(line.length + 1)
+      this.#lineIsJson = valueStringCuts(line, this.#cuts)
+    }
+    if (!this.#lineIsJson) return true
+    const value = this.#cuts[start]
+    return value !== -1 && value === this.#cuts[end]
   }
 
   #compile (): void {

@@ -71,7 +71,7 @@ t.test('pywattLogger scrubs registered secrets everywhere in a line', async (t) 
   const log = pywattLogger({ level: 'trace', destination: m.destination })
 
   log.info(`the password is ${secret} and ${plain}`)
-  log.info({ deep: { list: [1, { token: plain }, secret], [plain]: 'as a key' } }, 'nested fields')
+  log.info({ deep: { list: [1, { token: plain }, secret] } }, 'nested fields')
   const err = new Error(`connect failed for ${plain}`)
   log.error({ err }, 'with an error')
   log.warn({ body: JSON.stringify({ password: secret }) }, 'a serialized body (double escaped)')
@@ -90,7 +90,7 @@ t.test('pywattLogger scrubs registered secrets everywhere in a line', async (t) 
   }
   const [msg, nested, withErr, body, encoded, url, child1] = m.entries()
   t.equal(msg.msg, `the password is ${REDACTED} and ${REDACTED}`)
-  t.same(nested.deep, { list: [1, { token: REDACTED }, REDACTED], [REDACTED]: 'as a key' })
+  t.same(nested.deep, { list: [1, { token: REDACTED }, REDACTED] })
   t.equal(withErr.err.message, `connect failed for ${REDACTED}`)
   t.match(withErr.err.stack, `Error: connect failed for ${REDACTED}`)
   t.equal(withErr.err.type, 'Error', 'the error is still serialized as an error')
@@ -161,6 +161,23 @@ t.test('stderrDestination returns a writable destination on fd 2', async (t) => 
   const log = pywattLogger({ level: 'silent' })
   t.equal(log.level, 'silent', 'the default destination is accepted')
   log.fatal('never written at silent')
+})
+
+// Registers short, common-looking secrets for the rest of the file: kept near the end.
+t.test('only string values are scrubbed: numbers, literals and keys stay, and every line is JSON', async (t) => {
+  for (const v of ['1796', 'true', 'null', 'time', 'as-a-key-secret']) registerSecret(v)
+  const m = memory()
+  const log = pywattLogger({ destination: m.destination })
+  log.info({ n: 1796, ok: true, none: null, map: { 'as-a-key-secret': 'value' } }, 'time 1796 true null as-a-key-secret')
+  const [line] = m.lines
+  t.doesNotThrow(() => JSON.parse(line))
+  const entry = JSON.parse(line)
+  t.type(entry.time, 'number', 'the time field keeps its name and its number')
+  t.equal(entry.n, 1796)
+  t.equal(entry.ok, true)
+  t.equal(entry.none, null)
+  t.same(entry.map, { 'as-a-key-secret': 'value' }, 'a key is not a value: a secret used as a key is not scrubbed')
+  t.equal(entry.msg, Array(5).fill(REDACTED).join(' '))
 })
 
 // markExiting sets a module-level flag for the rest of the process; it must stay
