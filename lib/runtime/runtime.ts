@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_CHANNEL_CLOSED, ERR_PYWATT_SECRET_NOT_FOUND } from '../errors.js'
+import { envSecrets } from '../logging/env-secrets.js'
 import { registerSecret } from '../logging/registry.js'
 import { EXIT, type ExitCode } from '../lifecycle/exit-codes.js'
 import type { EndpointAnnounce, InitBlob } from '../protocol/index.js'
@@ -73,7 +74,7 @@ export class ModuleRuntime {
     }
     const channel = new StdioChannel(opts.input, opts.output, opts.limits, opts.log)
     const init = await channel.readInit()
-    for (const value of Object.values(init.env)) registerSecret(value)
+    for (const value of envSecrets(init.env)) registerSecret(value)
     if (init.auth_token != null) registerSecret(init.auth_token)
     const runtime = new ModuleRuntime(init, bindTargetOf(init.listen), channel, opts)
     runtime.#serve(channel, opts.heartbeatAck)
