@@ -130,6 +130,15 @@ function exitProcess (code: ExitCode): void {
   process.exit(code)
 }
 
+/** Secret names the plugin fetches before `register` resolves. */
+function startupSecretNames (opts: Pick<PyWattOptions, 'secrets' | 'db' | 'cache'>): string[] {
+  const names = [...(opts.secrets ?? [])]
+  for (const data of [opts.db, opts.cache]) {
+    if (data !== undefined && data !== false && data.urlSecret !== undefined) names.push(data.urlSecret)
+  }
+  return names
+}
+
 const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => {
   const { io, channelTls, ...serializable } = options
   validateOptions(serializable)
@@ -164,6 +173,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
         maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages
       },
       secretTimeout: opts.secretTimeout ?? 30_000,
+      startupSecrets: startupSecretNames(opts),
       heartbeatAck: opts.heartbeatAck ?? true,
       env: process.env,
       log

@@ -23,6 +23,8 @@ export interface RuntimeOptions {
   limits: StdioLimits
   /** Timeout of one secret request, in milliseconds. */
   secretTimeout: number
+  /** Secret names fetched while the module starts: their values are taken even if pushed before the request. */
+  startupSecrets: readonly string[]
   /** Answer `heartbeat` with `heartbeat_ack` on stdio (PROTOCOL.md §9: configurable). */
   heartbeatAck: boolean
   /** Environment used in standalone mode and for `PYWATT_MODULE_ID`. */
@@ -77,6 +79,7 @@ export class ModuleRuntime {
     for (const value of envSecrets(init.env)) registerSecret(value)
     if (init.auth_token != null) registerSecret(init.auth_token)
     const runtime = new ModuleRuntime(init, bindTargetOf(init.listen), channel, opts)
+    runtime.secrets.expect(opts.startupSecrets)
     runtime.#serve(channel, opts.heartbeatAck)
     return runtime
   }
@@ -137,7 +140,7 @@ export class ModuleRuntime {
 
   #serve (channel: StdioChannel, heartbeatAck: boolean): void {
     const d = channel.dispatcher
-    d.on('secret', (m) => this.secrets.receive(m.name, m.value, m.rotation_id))
+    d.on('secret', (m) => { this.secrets.offer(m.name, m.value, m.rotation_id) })
     d.on('rotated', (m) => this.#onRotated(channel, m.keys, m.rotation_id))
     d.on('heartbeat', () => {
       if (heartbeatAck) this.#sendQuietly(channel, { op: 'heartbeat_ack' })
