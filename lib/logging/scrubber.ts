@@ -45,6 +45,13 @@ const REUSED_CUTS = 16 * 1024
 /** Characters hashed per step of the skip search. */
 const BLOCK = 3
 const HASH_BITS = 18
+/**
+ * The longest window the skip search looks at. A form shorter than the window
+ * forces a rebuild of the tables, so capping it caps the rebuilds a stream of
+ * new values can cause at `MAX_WINDOW - MIN_SECRET_LENGTH`; longer forms are
+ * added in time proportional to their own length.
+ */
+const MAX_WINDOW = 32
 
 // Multiplicative hashing spreads the three UTF-16 units over the table; a
 // weak hash makes unrelated text collide with secret blocks and shortens jumps.
@@ -54,20 +61,33 @@ function blockHash (text: string, end: number): number {
 
 /**
  * A multi-pattern matcher in the Wu–Manber style: it looks at the last three
- * characters of a window as long as the shortest pattern and, unless they end
- * the prefix of some pattern, jumps ahead by up to that length. A log line with
- * no secret in it costs a handful of table look-ups instead of one attempt per
- * pattern per character (a 140-way regular expression halved logger throughput).
+ * characters of a window as long as the shortest pattern (up to
+ * {@link MAX_WINDOW}) and, unless they end the prefix of some pattern, jumps
+ * ahead by up to that length. A log line with no secret in it costs a handful of
+ * table look-ups instead of one attempt per pattern per character (a 140-way
+ * regular expression halved logger throughput).
  */
 class Matcher {
-  readonly #shortest: number
+  readonly #window: number
   readonly #shift: Uint16Array
   readonly #buckets = new Map<number, string[]>()
 
-  constructor (patterns: readonly string[]) {
-    const m = Math.min(...patterns.map((p) => p.length))
-    this.#shortest = m
-    this.#shift = new Uint16Array(1 << HASH_BITS).fill(Math.min(m - BLOCK + 1, 0xffff))
+  constructor (patterns: Iterable<string>) {
+    let m = MAX_WINDOW
+    for (const p of patterns) m = Math.min(m, p.length)
+    this.#window = m
+    this.#shift = new Uint16Array(1 << HASH_BITS).fill(m - BLOCK + 1)
+    this.add(patterns)
+  }
+
+  /** True if `pattern` can be added without rebuilding: it is at least as long as the window. */
+  fits (pattern: string): boolean {
+    return pattern.length >= this.#window
+  }
+
+  /** Add patterns that {@link fits} accepts. */
+  add (patterns: Iterable<string>): void {
+    const m = this.#window
     for (const p of patterns) {
       for (let j = BLOCK - 1; j < m; j++) {
         const h = blockHash(p, j)
@@ -76,11 +96,22 @@ class Matcher {
       }
       const h = blockHash(p, m - 1)
       const bucket = this.#buckets.get(h)
-      if (bucket === undefined) this.#buckets.set(h, [p])
-      else bucket.push(p)
+      if (bucket === undefined) {
+        this.#buckets.set(h, [p])
+        continue
+      }
+      // Longest first: when one secret contains another, the whole of it goes.
+      // Values that share a prefix (one name's rotations) share a bucket, so
+      // the place is searched for rather than the bucket sorted again.
+      let lo = 0
+      let hi = bucket.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (bucket[mid].length >= p.length) lo = mid + 1
+        else hi = mid
+      }
+      bucket.splice(lo, 0, p)
     }
-    // Longest first: when one secret contains another, the whole of it goes.
-    for (const bucket of this.#buckets.values()) bucket.sort((a, b) => b.length - a.length)
   }
 
   /**
@@ -89,7 +120,7 @@ class Matcher {
    * shorter or later one).
    */
   replace (text: string, replacement: string, allowed: ((start: number, end: number) => boolean) | null): string {
-    const m = this.#shortest
+    const m = this.#window
     const shift = this.#shift
     let out = ''
     let last = 0
@@ -124,8 +155,11 @@ class Matcher {
 /** A process-wide registry of secret values and the scrubber built from it. */
 export class SecretScrubber {
   readonly #values = new Set<string>()
+  /** Every encoding of every value that is long enough to be searched for. */
+  readonly #forms = new Set<string>()
+  /** Forms the matcher does not have yet. */
+  #newForms: string[] = []
   #matcher: Matcher | null = null
-  #dirty = false
   /** The JSON line being scrubbed; its cut map once built, and whether it found JSON. */
   #line = ''
   #cuts: Int32Array | null = null
@@ -147,7 +181,11 @@ export class SecretScrubber {
     if (typeof value !== 'string' || value.trim().length === 0 || value.length < MIN_SECRET_LENGTH) return false
     if (this.#values.has(value)) return true
     this.#values.add(value)
-    this.#dirty = true
+    for (const form of encodingsOf(value)) {
+      if (form.length < MIN_SECRET_LENGTH || this.#forms.has(form)) continue
+      this.#forms.add(form)
+      this.#newForms.push(form)
+    }
     return true
   }
 
@@ -157,7 +195,7 @@ export class SecretScrubber {
    * replaced, between whole characters. Any other line is replaced everywhere.
    */
   scrub (line: string): string {
-    if (this.#dirty) this.#compile()
+    if (this.#newForms.length > 0) this.#update()
     if (this.#matcher === null) return line
     if (line.charCodeAt(0) !== OPEN_BRACE) return this.#matcher.replace(line, REDACTED, null)
     this.#line = line
@@ -181,14 +219,12 @@ export class SecretScrubber {
     return value !== -1 && value === this.#cuts[end]
   }
 
-  #compile (): void {
-    const forms = new Set<string>()
-    for (const value of this.#values) {
-      for (const form of encodingsOf(value)) {
-        if (form.length >= MIN_SECRET_LENGTH) forms.add(form)
-      }
-    }
-    this.#matcher = forms.size === 0 ? null : new Matcher([...forms])
-    this.#dirty = false
+  // New forms extend the matcher in place; only one shorter than its window
+  // (rare, and bounded by the window's cap) rebuilds it from every form.
+  #update (): void {
+    const matcher = this.#matcher
+    if (matcher !== null && this.#newForms.every((f) => matcher.fits(f))) matcher.add(this.#newForms)
+    else this.#matcher = new Matcher(this.#forms)
+    this.#newForms = []
   }
 }

@@ -622,3 +622,21 @@ t.test('a flood of unsolicited values grows nothing, costs little, and logs at e
   t.equal(store.get('KNOWN'), 'known-value-2', 'a known name still takes a new value')
   t.equal(secretRegistry.size, size + 1)
 })
+
+t.test('2,000 pushed values for a name the module holds are taken, each at a cost of its own size', async (t) => {
+  const { store, logger } = setup()
+  const known = store.fetch('ROTATING')
+  store.offer('ROTATING', 'rotating-value-initial')
+  await known
+  const size = secretRegistry.size
+  const cpu = process.cpuUsage()
+  for (let i = 0; i < 2000; i++) {
+    store.offer('ROTATING', `rotating-value-${i}-${'x'.repeat(i % 50)}`)
+    logger.info('request served')
+  }
+  const used = process.cpuUsage(cpu)
+  const ms = (used.user + used.system) / 1000
+  t.ok(ms < 1000, `${ms.toFixed(0)} ms of CPU`)
+  t.equal(store.get('ROTATING'), `rotating-value-1999-${'x'.repeat(1999 % 50)}`)
+  t.equal(secretRegistry.size, size + 2000, 'rotated-out values stay registered')
+})
