@@ -128,6 +128,15 @@ interface InternalNamespace extends PyWattNamespace {
 
 let processStdioOwner: FastifyInstance | null = null
 
+/** Secret names the plugin fetches before `register` resolves. */
+function startupSecretNames (opts: Pick<PyWattOptions, 'secrets' | 'db' | 'cache'>): string[] {
+  const names = [...(opts.secrets ?? [])]
+  for (const data of [opts.db, opts.cache]) {
+    if (data !== undefined && data !== false && data.urlSecret !== undefined) names.push(data.urlSecret)
+  }
+  return names
+}
+
 const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => {
   const { io, channelTls, ...serializable } = options
   validateOptions(serializable)
@@ -179,6 +188,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
         maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages
       },
       secretTimeout,
+      startupSecrets: startupSecretNames(opts),
       heartbeatAck: opts.heartbeatAck ?? true,
       env: process.env,
       log

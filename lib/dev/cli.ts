@@ -31,7 +31,8 @@ Options:
 
 Commands typed on stdin while it runs:
   rotate K=V     rotate secret K to the value V (rotated, then get_secret)
-  push K=V       push an unsolicited secret value
+  push K=V       push an unsolicited secret value (a module takes it only
+                 for a name it uses)
   heartbeat      send one heartbeat
   routes         print the announced endpoints again
   shutdown       stop the module (Ctrl-C does the same)

@@ -4,15 +4,19 @@
  * pino's `redact` only censors listed paths; a secret interpolated into a message,
  * an error stack or an unlisted field leaks (RELIABILITY.md H18). This registry
  * keeps every secret value it was given and replaces each of its encodings in the
- * final line, leftmost and longest match first, in a single pass.
+ * final line, leftmost and longest match first, in a single pass. In a JSON line
+ * (every pino line) only string values' content is replaced, so the line stays
+ * valid JSON whatever the secret looks like.
  */
+
+import { valueStringCuts } from './json-cuts.js'
 
 /** The placeholder that replaces a secret. */
 export const REDACTED = '[REDACTED]'
 
 /**
  * Values shorter than this are not scrubbed by value: replacing a 1–3 character
- * string everywhere would mangle ordinary log text and numbers in the JSON.
+ * string wherever it occurs would mangle ordinary log text.
  */
 export const MIN_SECRET_LENGTH = 4
 
@@ -34,9 +38,20 @@ export function encodingsOf (value: string): string[] {
   return [...forms]
 }
 
+const OPEN_BRACE = 0x7b
+/** Entries of the cut map kept between lines; a longer line gets one of its own. */
+const REUSED_CUTS = 16 * 1024
+
 /** Characters hashed per step of the skip search. */
 const BLOCK = 3
 const HASH_BITS = 18
+/**
+ * The longest window the skip search looks at. A form shorter than the window
+ * forces a rebuild of the tables, so capping it caps the rebuilds a stream of
+ * new values can cause at `MAX_WINDOW - MIN_SECRET_LENGTH`; longer forms are
+ * added in time proportional to their own length.
+ */
+const MAX_WINDOW = 32
 
 // Multiplicative hashing spreads the three UTF-16 units over the table; a
 // weak hash makes unrelated text collide with secret blocks and shortens jumps.
@@ -46,20 +61,33 @@ function blockHash (text: string, end: number): number {
 
 /**
  * A multi-pattern matcher in the Wu–Manber style: it looks at the last three
- * characters of a window as long as the shortest pattern and, unless they end
- * the prefix of some pattern, jumps ahead by up to that length. A log line with
- * no secret in it costs a handful of table look-ups instead of one attempt per
- * pattern per character (a 140-way regular expression halved logger throughput).
+ * characters of a window as long as the shortest pattern (up to
+ * {@link MAX_WINDOW}) and, unless they end the prefix of some pattern, jumps
+ * ahead by up to that length. A log line with no secret in it costs a handful of
+ * table look-ups instead of one attempt per pattern per character (a 140-way
+ * regular expression halved logger throughput).
  */
 class Matcher {
-  readonly #shortest: number
+  readonly #window: number
   readonly #shift: Uint16Array
   readonly #buckets = new Map<number, string[]>()
 
-  constructor (patterns: readonly string[]) {
-    const m = Math.min(...patterns.map((p) => p.length))
-    this.#shortest = m
-    this.#shift = new Uint16Array(1 << HASH_BITS).fill(Math.min(m - BLOCK + 1, 0xffff))
+  constructor (patterns: Iterable<string>) {
+    let m = MAX_WINDOW
+    for (const p of patterns) m = Math.min(m, p.length)
+    this.#window = m
+    this.#shift = new Uint16Array(1 << HASH_BITS).fill(m - BLOCK + 1)
+    this.add(patterns)
+  }
+
+  /** True if `pattern` can be added without rebuilding: it is at least as long as the window. */
+  fits (pattern: string): boolean {
+    return pattern.length >= this.#window
+  }
+
+  /** Add patterns that {@link fits} accepts. */
+  add (patterns: Iterable<string>): void {
+    const m = this.#window
     for (const p of patterns) {
       for (let j = BLOCK - 1; j < m; j++) {
         const h = blockHash(p, j)
@@ -68,16 +96,31 @@ class Matcher {
       }
       const h = blockHash(p, m - 1)
       const bucket = this.#buckets.get(h)
-      if (bucket === undefined) this.#buckets.set(h, [p])
-      else bucket.push(p)
+      if (bucket === undefined) {
+        this.#buckets.set(h, [p])
+        continue
+      }
+      // Longest first: when one secret contains another, the whole of it goes.
+      // Values that share a prefix (one name's rotations) share a bucket, so
+      // the place is searched for rather than the bucket sorted again.
+      let lo = 0
+      let hi = bucket.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (bucket[mid].length >= p.length) lo = mid + 1
+        else hi = mid
+      }
+      bucket.splice(lo, 0, p)
     }
-    // Longest first: when one secret contains another, the whole of it goes.
-    for (const bucket of this.#buckets.values()) bucket.sort((a, b) => b.length - a.length)
   }
 
-  /** Leftmost, then longest, non-overlapping matches replaced by `replacement`. */
-  replace (text: string, replacement: string): string {
-    const m = this.#shortest
+  /**
+   * Leftmost, then longest, non-overlapping matches replaced by `replacement`;
+   * with `allowed`, only the matches it accepts (a refused one does not hide a
+   * shorter or later one).
+   */
+  replace (text: string, replacement: string, allowed: ((start: number, end: number) => boolean) | null): string {
+    const m = this.#window
     const shift = this.#shift
     let out = ''
     let last = 0
@@ -92,7 +135,7 @@ class Matcher {
       const start = pos - m + 1
       let matched = 0
       for (const p of this.#buckets.get(h) ?? []) {
-        if (text.startsWith(p, start)) {
+        if (text.startsWith(p, start) && (allowed === null || allowed(start, start + p.length))) {
           matched = p.length
           break
         }
@@ -112,8 +155,17 @@ class Matcher {
 /** A process-wide registry of secret values and the scrubber built from it. */
 export class SecretScrubber {
   readonly #values = new Set<string>()
+  /** Every encoding of every value that is long enough to be searched for. */
+  readonly #forms = new Set<string>()
+  /** Forms the matcher does not have yet. */
+  #newForms: string[] = []
   #matcher: Matcher | null = null
-  #dirty = false
+  /** The JSON line being scrubbed; its cut map once built, and whether it found JSON. */
+  #line = ''
+  #cuts: Int32Array | null = null
+  #lineIsJson = true
+  // Allocating a typed array per line cost more than the scan that fills it.
+  readonly #reusedCuts = new Int32Array(REUSED_CUTS)
 
   /** Number of registered values. */
   get size (): number {
@@ -129,24 +181,50 @@ export class SecretScrubber {
     if (typeof value !== 'string' || value.trim().length === 0 || value.length < MIN_SECRET_LENGTH) return false
     if (this.#values.has(value)) return true
     this.#values.add(value)
-    this.#dirty = true
+    for (const form of encodingsOf(value)) {
+      if (form.length < MIN_SECRET_LENGTH || this.#forms.has(form)) continue
+      this.#forms.add(form)
+      this.#newForms.push(form)
+    }
     return true
   }
 
-  /** Replace every registered value, in each of its encodings, by `[REDACTED]`. */
+  /**
+   * Replace every registered value, in each of its encodings, by `[REDACTED]`.
+   * A line that starts with `{` is JSON: only its string values' content is
+   * replaced, between whole characters. Any other line is replaced everywhere.
+   */
   scrub (line: string): string {
-    if (this.#dirty) this.#compile()
-    return this.#matcher === null ? line : this.#matcher.replace(line, REDACTED)
+    if (this.#newForms.length > 0) this.#update()
+    if (this.#matcher === null) return line
+    if (line.charCodeAt(0) !== OPEN_BRACE) return this.#matcher.replace(line, REDACTED, null)
+    this.#line = line
+    const out = this.#matcher.replace(line, REDACTED, this.#inOneStringValue)
+    // Neither is kept until the next line: a line may be large.
+    this.#line = ''
+    this.#cuts = null
+    return out
   }
 
-  #compile (): void {
-    const forms = new Set<string>()
-    for (const value of this.#values) {
-      for (const form of encodingsOf(value)) {
-        if (form.length >= MIN_SECRET_LENGTH) forms.add(form)
-      }
+  // The cut map costs a pass over the line: it is built only once the matcher
+  // has found a candidate, so a line without secrets costs what it did.
+  readonly #inOneStringValue = (start: number, end: number): boolean => {
+    if (this.#cuts === null) {
+      const line = this.#line
+      this.#cuts = line.length < REUSED_CUTS ? this.#reusedCuts : new Int32Array(line.length + 1)
+      this.#lineIsJson = valueStringCuts(line, this.#cuts)
     }
-    this.#matcher = forms.size === 0 ? null : new Matcher([...forms])
-    this.#dirty = false
+    if (!this.#lineIsJson) return true
+    const value = this.#cuts[start]
+    return value !== -1 && value === this.#cuts[end]
+  }
+
+  // New forms extend the matcher in place; only one shorter than its window
+  // (rare, and bounded by the window's cap) rebuilds it from every form.
+  #update (): void {
+    const matcher = this.#matcher
+    if (matcher !== null && this.#newForms.every((f) => matcher.fits(f))) matcher.add(this.#newForms)
+    else this.#matcher = new Matcher(this.#forms)
+    this.#newForms = []
   }
 }

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_CHANNEL_CLOSED, ERR_PYWATT_SECRET_NOT_FOUND } from '../errors.js'
+import { envSecrets } from '../logging/env-secrets.js'
 import { registerSecret } from '../logging/registry.js'
 import { EXIT, type ExitCode } from '../lifecycle/exit-codes.js'
 import type { EndpointAnnounce, InitBlob } from '../protocol/index.js'
@@ -22,6 +23,8 @@ export interface RuntimeOptions {
   limits: StdioLimits
   /** Timeout of one secret request, in milliseconds. */
   secretTimeout: number
+  /** Secret names fetched while the module starts: their values are taken even if pushed before the request. */
+  startupSecrets: readonly string[]
   /** Answer `heartbeat` with `heartbeat_ack` on stdio (PROTOCOL.md §9: configurable). */
   heartbeatAck: boolean
   /** Environment used in standalone mode and for `PYWATT_MODULE_ID`. */
@@ -73,9 +76,10 @@ export class ModuleRuntime {
     }
     const channel = new StdioChannel(opts.input, opts.output, opts.limits, opts.log)
     const init = await channel.readInit()
-    for (const value of Object.values(init.env)) registerSecret(value)
+    for (const value of envSecrets(init.env)) registerSecret(value)
     if (init.auth_token != null) registerSecret(init.auth_token)
     const runtime = new ModuleRuntime(init, bindTargetOf(init.listen), channel, opts)
+    runtime.secrets.expect(opts.startupSecrets)
     runtime.#serve(channel, opts.heartbeatAck)
     return runtime
   }
@@ -136,7 +140,7 @@ export class ModuleRuntime {
 
   #serve (channel: StdioChannel, heartbeatAck: boolean): void {
     const d = channel.dispatcher
-    d.on('secret', (m) => this.secrets.receive(m.name, m.value, m.rotation_id))
+    d.on('secret', (m) => { this.secrets.offer(m.name, m.value, m.rotation_id) })
     d.on('rotated', (m) => this.#onRotated(channel, m.keys, m.rotation_id))
     d.on('heartbeat', () => {
       if (heartbeatAck) this.#sendQuietly(channel, { op: 'heartbeat_ack' })

@@ -46,7 +46,9 @@ interface Pending {
  * concurrent fetches of one name share a single `get_secret`. A value is
  * registered for log scrubbing before anything else sees it. On rotation the
  * old value keeps being served until the new one arrives, so requests do not
- * fail in the window between `rotated` and the new `secret`.
+ * fail in the window between `rotated` and the new `secret`. A `secret` line
+ * for a name the module has no use for is ignored: anything that can write to
+ * stdin could otherwise grow the cache and the log scrubber without bound.
  */
 export class SecretStore {
   readonly #values = new Map<string, string>()
@@ -57,10 +59,13 @@ export class SecretStore {
   /** Names whose last request timed out, to report a late answer once. */
   readonly #timedOut = new Set<string>()
   readonly #listeners = new Map<string, Set<RotationListener>>()
+  /** Names the module asked for, or said it will ask for while it starts. */
+  readonly #asked = new Set<string>()
   readonly #source: SecretSource
   readonly #timeout: number
   readonly #log: FastifyBaseLogger
   #closedReason: Error | null = null
+  #ignoredUnsolicited = 0
 
   constructor (source: SecretSource, timeoutMs: number, log: FastifyBaseLogger) {
     this.#source = source
@@ -86,6 +91,20 @@ export class SecretStore {
   /** Requests waiting for the orchestrator. */
   get pendingCount (): number {
     return this.#pending.size
+  }
+
+  /** `secret` lines ignored because their name is of no use to the module (see {@link offer}). */
+  get ignoredUnsolicited (): number {
+    return this.#ignoredUnsolicited
+  }
+
+  /**
+   * Names the module will fetch while it starts (the `secrets` option, URL
+   * secrets): an orchestrator may push their values right after Init, before
+   * the requests go out, and those values are taken.
+   */
+  expect (names: Iterable<string>): void {
+    for (const name of names) this.#asked.add(name)
   }
 
   /** The cached value of `name`; throws `FST_PYWATT_SECRET_NOT_FOUND` if there is none. */
@@ -161,7 +180,27 @@ export class SecretStore {
   }
 
   /**
-   * A `secret` line from the orchestrator, solicited or not: register it for
+   * A `secret` line from the orchestrator. It is taken (see {@link receive}) for
+   * a name the module asked for or expects, subscribed to, or holds a value of
+   * (a pushed rotation); any other is logged without its value, counted in
+   * {@link ignoredUnsolicited}, and dropped. Returns whether it was taken.
+   */
+  offer (name: string, value: string, rotationId?: string | null): boolean {
+    if (this.#values.has(name) || this.#asked.has(name) || this.#listeners.has(name)) {
+      this.receive(name, value, rotationId)
+      return true
+    }
+    const ignored = ++this.#ignoredUnsolicited
+    // The first and then at each doubling: a flood of such lines must not flood the log.
+    if ((ignored & (ignored - 1)) === 0) {
+      this.#log.warn({ secret: name, ignored }, 'ignored a secret value for a name this module never asked for')
+    }
+    return false
+  }
+
+  /**
+   * Install a value the module is owed (an orchestrator line that {@link offer}
+   * took, or the environment's answer in standalone mode): register it for
    * scrubbing, cache it, settle the waiters, and tell subscribers if it ends a
    * rotation.
    */
@@ -236,6 +275,7 @@ export class SecretStore {
   /** Send one request and register its waiter; throws if the request cannot be sent. */
   #ask (name: string, timeout: number): Promise<string> {
     if (this.#closedReason !== null) throw this.#closedReason
+    this.#asked.add(name)
     this.#timedOut.delete(name)
     let resolve!: (value: string) => void
     let reject!: (err: Error) => void

@@ -55,3 +55,38 @@ t.test('random 24–40 character keys among log-like text', async (t) => {
   t.equal(s.scrub('nothing to see here'), 'nothing to see here')
   t.equal(s.scrub(''), '')
 })
+
+t.test('values registered between lines, longer and shorter than the window, agree with the reference', async (t) => {
+  const rand = prng(5)
+  const alphabet = 'abcdef"\\/+=é€ 0123'
+  const word = (n: number): string => Array.from({ length: n }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('')
+  // Long values first (added in place), then ever shorter ones (each a rebuild), then long again.
+  const lengths = [60, 45, 33, 40, 28, 50, 20, 12, 70, 8, 5, 4, 90, 35]
+  const s = new SecretScrubber()
+  const values: string[] = []
+  for (const n of lengths) {
+    values.push(word(n))
+    s.add(values.at(-1) as string)
+    for (let i = 0; i < 40; i++) {
+      const v = values[Math.floor(rand() * values.length)]
+      const forms = encodingsOf(v)
+      const text = word(Math.floor(rand() * 12)) + forms[Math.floor(rand() * forms.length)] + word(Math.floor(rand() * 12)) + v.slice(1)
+      t.equal(s.scrub(text), reference(values, text, 4), `after ${values.length} values, text ${i}`)
+    }
+  }
+})
+
+t.test('registering 2,000 values with a line scrubbed after each costs time linear in their number', async (t) => {
+  const s = new SecretScrubber()
+  s.add('a-first-value-that-sets-the-window')
+  const line = JSON.stringify({ level: 30, time: 1796403191629, msg: 'request served', url: '/api/items?limit=20' })
+  const cpu = process.cpuUsage()
+  for (let i = 0; i < 2000; i++) {
+    s.add(`${randomBytes(24).toString('base64url')}-${i}`)
+    s.scrub(line)
+  }
+  const used = process.cpuUsage(cpu)
+  const ms = (used.user + used.system) / 1000
+  t.ok(ms < 1000, `${ms.toFixed(0)} ms of CPU`)
+  t.equal(s.size, 2001)
+})

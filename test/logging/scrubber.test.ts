@@ -45,3 +45,71 @@ t.test('a value registered twice is kept once', async (t) => {
   t.equal(s.add('repeat-me'), true)
   t.equal(s.size, 1)
 })
+
+t.test('in a JSON line, numbers, literals, keys and structure are left alone', async (t) => {
+  const s = new SecretScrubber()
+  for (const v of ['1796', 'true', 'false', 'null', 'time', 'level', '":"', '127.0.0.1']) s.add(v)
+  const line = '{"level":30,"time":1796403191629,"ok":true,"no":false,"none":null,"host":"127.0.0.1","msg":"time 1796 true null false level"}\n'
+  const out = s.scrub(line)
+  const parsed = JSON.parse(out)
+  t.same(Object.keys(parsed), ['level', 'time', 'ok', 'no', 'none', 'host', 'msg'], 'keys kept')
+  t.equal(parsed.time, 1796403191629)
+  t.equal(parsed.ok, true)
+  t.equal(parsed.no, false)
+  t.equal(parsed.none, null)
+  t.equal(parsed.host, REDACTED)
+  t.equal(parsed.msg, Array(6).fill(REDACTED).join(' '), 'string values are scrubbed')
+})
+
+t.test('a match that would cut an escape sequence is refused; one that does not is taken', async (t) => {
+  const s = new SecretScrubber()
+  s.add('n1234567')
+  s.add('u00e9x')
+  s.add('1234')
+  // Decoded, a is a newline then digits and b is "éx": neither secret is in them.
+  const line = JSON.stringify({ a: '\n1234567', b: 'éx', c: 'n1234567', d: 'au00e9x' }).replace('é', '\\u00e9')
+  t.match(line, '"b":"\\u00e9x"')
+  const parsed = JSON.parse(s.scrub(line))
+  t.equal(parsed.a, `\n${REDACTED}567`, 'the refused longer match does not hide a shorter one inside it')
+  t.equal(parsed.b, 'éx')
+  t.equal(parsed.c, REDACTED)
+  t.equal(parsed.d, `a${REDACTED}`)
+})
+
+t.test('a match spanning two strings, or a string and structure, is refused', async (t) => {
+  const s = new SecretScrubber()
+  s.add('bc","d')
+  s.add('x"}')
+  const line = '{"a":"bc","d":"x"}\n'
+  t.equal(s.scrub(line), line)
+  t.equal(s.scrub('{"a":"bc\\",\\"d"}'), `{"a":"${REDACTED}"}`, 'inside one string (JSON-escaped) it is scrubbed')
+})
+
+t.test('secrets with quotes and backslashes are scrubbed in string values, escaped once and twice', async (t) => {
+  const secret = 'p"a\\s/s+w=ö€rd'
+  const s = new SecretScrubber()
+  s.add(secret)
+  const line = JSON.stringify({ msg: `x ${secret} y`, body: JSON.stringify({ password: secret }), b64: Buffer.from(secret).toString('base64') })
+  const parsed = JSON.parse(s.scrub(line))
+  t.equal(parsed.msg, `x ${REDACTED} y`)
+  t.same(JSON.parse(parsed.body), { password: REDACTED })
+  t.equal(parsed.b64, REDACTED)
+})
+
+t.test('a line that is not JSON is scrubbed everywhere', async (t) => {
+  const s = new SecretScrubber()
+  s.add('1796')
+  t.equal(s.scrub('time 1796 here'), `time ${REDACTED} here`)
+  t.equal(s.scrub('{"time":1796, oops}'), `{"time":${REDACTED}, oops}`, 'starts with { but is not JSON: no place is safe, all are scrubbed')
+  t.equal(s.scrub('{"time":"1796'), `{"time":"${REDACTED}`, 'an unterminated string')
+  t.equal(s.scrub('{"a":"\\x1796"}'), `{"a":"\\x${REDACTED}"}`, 'a bad escape')
+})
+
+t.test('long JSON lines, and a short one after a long one', async (t) => {
+  const s = new SecretScrubber()
+  s.add('long-line-secret')
+  const long = JSON.stringify({ n: 1796, stack: 'frame\n'.repeat(10_000) + 'long-line-secret' })
+  t.ok(long.length > 50_000)
+  t.equal(JSON.parse(s.scrub(long)).stack, 'frame\n'.repeat(10_000) + REDACTED)
+  t.equal(s.scrub('{"m":"long-line-secret","x":"long-line-secret"}'), `{"m":"${REDACTED}","x":"${REDACTED}"}`)
+})

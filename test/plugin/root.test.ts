@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import { createServer, type AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import pywatt, { EXIT } from '../../plugins/index.js'
+import { secretRegistry } from '../../lib/logging/registry.js'
 import { FakeOrchestrator, until } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
 
@@ -34,8 +35,9 @@ t.test('lines after Init in the same chunk are not lost', async (t) => {
   const { orch, app } = setup(t)
   orch.input.write(JSON.stringify({ orchestrator_api: 'x', module_id: 'm', env: {}, listen: '127.0.0.1:0' }) + '\n' +
     '{"op":"secret","name":"EARLY","value":"pushed-before-asked"}\n{"op":"heartbeat"}\n')
-  await app.register(pywatt, { io: orch.io })
+  await app.register(pywatt, { io: orch.io, secrets: ['EARLY'] })
   t.equal(app.pywatt.secrets.get('EARLY'), 'pushed-before-asked')
+  t.same(orch.ops('get_secret'), [], 'a startup secret pushed before it was asked for needs no request')
   await orch.waitFor((l) => l.op === 'heartbeat_ack')
 })
 
@@ -80,13 +82,23 @@ t.test('rotation: ack success at once, refetch in the background, old value serv
   t.equal(app.pywatt.secrets.isStale('API_KEY'), false)
 })
 
-t.test('unsolicited secret lines update the cache', async (t) => {
-  const { orch, app } = setup(t)
+t.test('unsolicited secret lines update the cache for names the module uses, and are ignored for others', async (t) => {
+  const { orch, app, log } = setup(t)
   orch.init()
+  orch.serveSecrets({ USED: 'first-used-value' })
   await app.register(pywatt, { io: orch.io })
-  orch.send({ op: 'secret', name: 'PUSHED', value: 'pushed-value' })
-  await until(() => app.pywatt.secrets.has('PUSHED'))
-  t.equal(app.pywatt.secrets.get('PUSHED'), 'pushed-value')
+  t.equal(await app.pywatt.secrets.fetch('USED'), 'first-used-value')
+  const size = secretRegistry.size
+  for (let i = 0; i < 2000; i++) orch.send({ op: 'secret', name: `X${i}`, value: `unsolicited-value-${i}` })
+  orch.send({ op: 'secret', name: 'USED', value: 'pushed-used-value' })
+  await until(() => app.pywatt.secrets.peek('USED') === 'pushed-used-value')
+  t.equal(app.pywatt.secrets.ignoredUnsolicited, 2000)
+  t.same(app.pywatt.secrets.keys(), ['USED'], 'none of the unknown names is cached')
+  t.equal(secretRegistry.size, size + 1, 'only the new value of the used name is registered for scrubbing')
+  const warned = log.entries().filter((e) => /never asked for/.test(e.msg))
+  t.equal(warned.length, 11, 'logged at each doubling, not 2,000 times')
+  t.equal(warned[0].secret, 'X0')
+  t.notOk(log.lines.some((l) => l.includes('unsolicited-value')), 'values are never logged')
 })
 
 t.test('shutdown: drains, closes the app (onClose runs), exits 0', async (t) => {

@@ -5,17 +5,21 @@ import { secretRegistry } from '../../lib/logging/registry.js'
 import { FakeOrchestrator, until } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
 
-t.test('init.env values and the auth token are scrubbed from logs from the start', async (t) => {
+t.test('credential init.env values, URL passwords and the auth token are scrubbed from logs from the start; other init.env values are not', async (t) => {
   const orch = new FakeOrchestrator()
   const log = captureLogger()
   const app = Fastify({ loggerInstance: log.logger })
   t.after(() => app.close())
-  orch.init({ env: { DB_PASSWORD: 'env-carried-password' }, auth_token: 'orchestrator-auth-token' })
+  orch.init({
+    env: { DB_PASSWORD: 'env-carried-password', CACHE_URL: 'redis://:url-carried-pw@127.0.0.1:6379/0', PUBLIC_HOST: 'public-host-value' },
+    auth_token: 'orchestrator-auth-token'
+  })
   await app.register(pywatt, { io: orch.io })
   t.equal(app.pywatt.init.auth_token, 'orchestrator-auth-token', 'exposed to module code')
-  app.log.info('env says env-carried-password and token orchestrator-auth-token')
-  t.notOk(log.lines.some((l) => l.includes('env-carried-password') || l.includes('orchestrator-auth-token')))
+  app.log.info('env says env-carried-password and url-carried-pw and token orchestrator-auth-token')
+  t.notOk(log.lines.some((l) => l.includes('env-carried-password') || l.includes('url-carried-pw') || l.includes('orchestrator-auth-token')))
   t.equal(secretRegistry.scrub('orchestrator-auth-token'), '[REDACTED]')
+  t.equal(secretRegistry.scrub('public-host-value'), 'public-host-value', 'configuration is not a secret')
 })
 
 t.test('a rotation whose refetch cannot be requested is acked with error and a message; the old value stays', async (t) => {

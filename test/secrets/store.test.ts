@@ -565,3 +565,79 @@ t.test('a timed-out name answered in time on the next request is not reported la
   store.receive('FLAKY', 'pushed-later')
   t.same(entries().filter((e) => /timed out/.test(e.msg)), [])
 })
+
+t.test('offer takes values for names asked for, expected, subscribed to or cached; ignores and counts the rest', async (t) => {
+  const { store, entries } = setup()
+  const events: RotationEvent[] = []
+  store.onRotate(['SUBSCRIBED'], (e) => { events.push(e) })
+  store.expect(['AT_START'])
+  const asked = store.fetch('ASKED')
+  await t.rejects(store.fetch('TIMED_OUT', { timeout: 10 }), { code: 'FST_PYWATT_SECRET_TIMEOUT' })
+
+  t.equal(store.offer('ASKED', 'asked-value'), true)
+  t.equal(await asked, 'asked-value')
+  t.equal(store.offer('AT_START', 'at-start-value'), true, 'expected before it is asked for')
+  t.equal(store.offer('TIMED_OUT', 'late-value'), true, 'asked for, even if the wait is over')
+  t.equal(store.offer('SUBSCRIBED', 'subscribed-value', 'rot-1'), true)
+  t.equal(store.offer('ASKED', 'pushed-new-value', 'rot-2'), true, 'a pushed rotation of a held value')
+  t.equal(store.get('ASKED'), 'pushed-new-value')
+  await settle()
+  t.same(events, [], 'no rotation had been announced for SUBSCRIBED and it held no value')
+
+  const size = secretRegistry.size
+  t.equal(store.offer('NEVER_ASKED', 'never-asked-value'), false)
+  t.equal(store.has('NEVER_ASKED'), false)
+  t.equal(store.ignoredUnsolicited, 1)
+  t.equal(secretRegistry.size, size, 'not registered for scrubbing either')
+  store.onRotate('*', () => {})
+  t.equal(store.offer('ANY', 'any-value'), false, '"*" subscribes to rotations of used names, not to every name')
+  t.same(store.keys().sort(), ['ASKED', 'AT_START', 'SUBSCRIBED', 'TIMED_OUT'])
+
+  const ignored = entries().filter((e) => /never asked for/.test(e.msg))
+  t.same(ignored.map((e) => [e.level, e.secret, e.ignored]), [[40, 'NEVER_ASKED', 1], [40, 'ANY', 2]])
+  t.notOk(JSON.stringify(entries()).includes('never-asked-value'), 'the value is not logged')
+})
+
+t.test('a flood of unsolicited values grows nothing, costs little, and logs at each doubling', async (t) => {
+  const { store, logger, entries } = setup()
+  const known = store.fetch('KNOWN')
+  store.offer('KNOWN', 'known-value-1')
+  await known
+  const size = secretRegistry.size
+  const cpu = process.cpuUsage()
+  for (let i = 0; i < 2000; i++) {
+    store.offer(`X${i}`, `unsolicited-value-${i}`)
+    // A busy module logs between lines: each newly registered value would rebuild the scrubber.
+    logger.info('request served')
+  }
+  const used = process.cpuUsage(cpu)
+  const ms = (used.user + used.system) / 1000
+  t.ok(ms < 1000, `${ms.toFixed(0)} ms of CPU for 2,000 unsolicited lines`)
+  t.equal(store.ignoredUnsolicited, 2000)
+  t.same(store.keys(), ['KNOWN'])
+  t.equal(secretRegistry.size, size)
+  t.same(entries().filter((e) => /never asked for/.test(e.msg)).map((e) => e.ignored), [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
+  t.notOk(JSON.stringify(entries()).includes('unsolicited-value'))
+
+  store.offer('KNOWN', 'known-value-2')
+  t.equal(store.get('KNOWN'), 'known-value-2', 'a known name still takes a new value')
+  t.equal(secretRegistry.size, size + 1)
+})
+
+t.test('2,000 pushed values for a name the module holds are taken, each at a cost of its own size', async (t) => {
+  const { store, logger } = setup()
+  const known = store.fetch('ROTATING')
+  store.offer('ROTATING', 'rotating-value-initial')
+  await known
+  const size = secretRegistry.size
+  const cpu = process.cpuUsage()
+  for (let i = 0; i < 2000; i++) {
+    store.offer('ROTATING', `rotating-value-${i}-${'x'.repeat(i % 50)}`)
+    logger.info('request served')
+  }
+  const used = process.cpuUsage(cpu)
+  const ms = (used.user + used.system) / 1000
+  t.ok(ms < 1000, `${ms.toFixed(0)} ms of CPU`)
+  t.equal(store.get('ROTATING'), `rotating-value-1999-${'x'.repeat(1999 % 50)}`)
+  t.equal(secretRegistry.size, size + 2000, 'rotated-out values stay registered')
+})
