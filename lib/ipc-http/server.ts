@@ -35,6 +35,24 @@ interface Queued {
   sink: ReplySink
 }
 
+/**
+ * The `request_id` of a line that failed to decode, if it can be answered:
+ * the line is a JSON object with `op: "http_request"` and a string id.
+ * Anything else (`null`, an array, a missing or non-string id) has nobody to
+ * answer: `null`.
+ */
+function readableRequestId (line: string): string | null {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(line)
+  } catch {
+    return null
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null
+  const { op, request_id: id } = parsed as Record<string, unknown>
+  return op === 'http_request' && typeof id === 'string' ? id : null
+}
+
 const METHOD = /^[A-Z][A-Z0-9!#$%&'*+.^_`|~-]*$/
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
 
@@ -105,14 +123,8 @@ export class IpcHttpServer {
    * read, answer 400 naming the problem; otherwise there is nobody to answer.
    */
   handleInvalid (line: string, err: Error, sink: ReplySink = this.#send): void {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(line)
-    } catch {
-      return
-    }
-    const id = (parsed as { request_id?: unknown } | null)?.request_id
-    if ((parsed as { op?: unknown }).op !== 'http_request' || typeof id !== 'string' || this.#ids.has(id)) return
+    const id = readableRequestId(line)
+    if (id === null || this.#ids.has(id)) return
     this.stats.badRequest++
     this.#reply(sink, id, 400, { error: err.message })
   }

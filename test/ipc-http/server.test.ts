@@ -5,6 +5,7 @@ import pywatt from '../../plugins/index.js'
 import ipcHttp from '../../plugins/ipc-http.js'
 import { FakeOrchestrator, type Line, until } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
+import { HOSTILE_LINES } from '../helpers/hostile-lines.js'
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -297,4 +298,23 @@ t.test('a sink that throws is logged; the request no longer counts as running an
   await until(() => log.entries().some((e) => e.msg === 'an HTTP-over-IPC reply could not be sent'))
   t.equal(server.inFlight, 0)
   t.equal(await server.close(), true, 'nothing left to drain')
+})
+
+t.test('lines that are not a valid http_request never throw: each readable id gets one 400, heartbeats and requests go on', async (t) => {
+  const { orch, app } = await boot(t, {}, (app) => { app.get('/ok', async () => ({ ok: true })) })
+  await app.ready()
+  for (const { line } of HOSTILE_LINES) orch.write(line)
+  orch.send({ op: 'heartbeat' })
+  request(orch, 'after', { uri: '/ok' })
+  t.equal((await reply(orch, 'after')).content.status_code, 200)
+  await orch.waitFor((l) => l.op === 'heartbeat_ack')
+  for (const { answer } of HOSTILE_LINES) {
+    if (answer === undefined) continue
+    const line = await reply(orch, answer.id)
+    t.equal(line.content.status_code, 400)
+    t.match(JSON.parse(text(line)).error, answer.names)
+  }
+  t.equal(orch.lines.filter((l) => l.content !== undefined).length, 2, 'no reply to a line whose id cannot be read')
+  t.equal(app.pywatt.channel?.stats.handlerErrors, 0, 'no consumer threw')
+  t.same(orch.exits, [])
 })
