@@ -185,6 +185,52 @@ for (const dispatcher of ['lean', 'inject'] as const) {
       t.equal(line.content.headers['x-custom'], 'v')
     })
 
+    tt.test('a reply header Node would refuse is refused as over HTTP: 500, the header not sent, the module goes on', async (t) => {
+      const { orch, app, log } = await boot(t, { dispatcher }, (app) => {
+        app.get('/crlf', async (_req, reply) => { reply.header('location', '/\r\nSet-Cookie: x=1'); return { ok: true } })
+        app.get('/nul', async (_req, reply) => { reply.header('x-v', 'a\u0000b'); return { ok: true } })
+        app.get('/name', async (_req, reply) => { reply.header('x v', 'a'); return { ok: true } })
+        app.get('/raw', (_req, reply) => {
+          reply.hijack()
+          try {
+            reply.raw.setHeader('x-raw', 'a\nb')
+          } catch (err) {
+            reply.raw.writeHead(500, { 'x-refused': (err as { code: string }).code })
+          }
+          reply.raw.end()
+        })
+        app.get('/ok', async () => ({ ok: true }))
+      })
+      await app.ready()
+      for (const id of ['crlf', 'nul', 'name', 'raw', 'ok']) request(orch, id, { uri: `/${id}` })
+      for (const id of ['crlf', 'nul', 'name']) {
+        const line = await reply(orch, id)
+        t.equal(line.content.status_code, 500, id)
+        t.notOk(['location', 'set-cookie', 'x-v', 'x v'].some((h) => h in line.content.headers), `${id}: the route's header is not sent`)
+        t.notOk(text(line).includes('Set-Cookie') || text(line).includes('\u0000'), `${id}: the value is not echoed`)
+      }
+      t.equal((await reply(orch, 'raw')).content.headers['x-refused'], 'ERR_INVALID_CHAR', 'reply.raw.setHeader throws as Node\'s does')
+      t.equal((await reply(orch, 'ok')).content.status_code, 200)
+      t.ok(log.entries().some((e) => e.level === 50 && /Invalid character in header content \["location"\]/.test(e.err?.message)), 'logged')
+    })
+
+    tt.test('hop-by-hop reply headers are dropped', async (t) => {
+      const { orch, app } = await boot(t, { dispatcher }, (app) => {
+        app.get('/hop', async (_req, reply) => {
+          reply.headers({ connection: 'close', 'keep-alive': 'timeout=5', upgrade: 'websocket', 'proxy-authenticate': 'Basic', te: 'trailers', 'transfer-encoding': 'chunked', 'x-kept': 'yes' })
+          return 'body'
+        })
+      })
+      await app.ready()
+      request(orch, 'hop', { uri: '/hop' })
+      const line = await reply(orch, 'hop')
+      t.equal(line.content.status_code, 200)
+      t.equal(text(line), 'body')
+      const hops = ['connection', 'keep-alive', 'upgrade', 'proxy-authenticate', 'te', 'transfer-encoding']
+      t.same(hops.filter((h) => h in line.content.headers), [])
+      t.equal(line.content.headers['x-kept'], 'yes')
+    })
+
     tt.test('T25 on shutdown: waiting requests get 503, running ones finish, onClose runs after them', async (t) => {
       const order: string[] = []
       const { orch, app } = await boot(t, { dispatcher, concurrency: 1 }, (app) => {
