@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { HttpReply, HttpRequestMessage } from '../protocol/index.js'
 import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
 import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean.js'
+import { requestProblem } from './request-check.js'
 
 /** Options of {@link IpcHttpServer}. */
 export interface IpcHttpServerOptions {
@@ -53,7 +54,6 @@ function readableRequestId (line: string): string | null {
   return op === 'http_request' && typeof id === 'string' ? id : null
 }
 
-const METHOD = /^[A-Z][A-Z0-9!#$%&'*+.^_`|~-]*$/
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
 
 /**
@@ -167,9 +167,10 @@ export class IpcHttpServer {
   // One async frame per request, its bookkeeping in `finally`: no promise chained onto it.
   async #serve (req: HttpRequestMessage, sink: ReplySink): Promise<void> {
     try {
-      if (!METHOD.test(req.method) || !req.uri.startsWith('/')) {
+      const problem = requestProblem(req.method, req.uri, req.headers)
+      if (problem !== null) {
         this.stats.badRequest++
-        this.#reply(sink, req.request_id, 400, { error: 'not a valid request line: method must be an upper-case token and uri must start with \'/\'' })
+        this.#reply(sink, req.request_id, 400, { error: problem })
         return
       }
       const headers = requestHeaders(req.headers)

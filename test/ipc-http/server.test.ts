@@ -231,6 +231,44 @@ for (const dispatcher of ['lean', 'inject'] as const) {
       t.equal(line.content.headers['x-kept'], 'yes')
     })
 
+    tt.test('a request Node\'s parser would refuse is 400, naming the header but not its value', async (t) => {
+      const seen: string[] = []
+      const { orch, app } = await boot(t, { dispatcher }, (app) => {
+        app.get('/*', async (req) => { seen.push(req.url); return { tab: req.headers['x-tab'] ?? null } })
+      })
+      await app.ready()
+      const bad: Record<string, Record<string, unknown>> = {
+        'value-crlf': { headers: { 'x-secret': 'hunter2\r\nX-Injected: 1' } },
+        'value-lf': { headers: { 'x-secret': 'hunter2\nx' } },
+        'value-nul': { headers: { 'x-secret': 'hunter2\u0000' } },
+        'value-del': { headers: { 'x-secret': 'hunter2\u007f' } },
+        'name-space': { headers: { 'x secret': 'v' } },
+        'name-crlf': { headers: { 'x-a\r\nx-b': 'v' } },
+        'name-empty': { headers: { '': 'v' } },
+        'uri-space': { uri: '/a b' },
+        'uri-crlf': { uri: '/a\r\nHost: evil' },
+        'uri-nul': { uri: '/a\u0000' },
+        'uri-tab': { uri: '/a\tb' },
+        'uri-non-ascii': { uri: '/é' }
+      }
+      for (const [id, fields] of Object.entries(bad)) request(orch, id, fields)
+      request(orch, 'tab', { uri: '/fine?q=1', headers: { 'x-tab': 'a\tb', 'x-latin': 'ü€' } })
+      for (const id of Object.keys(bad)) {
+        const line = await reply(orch, id)
+        t.equal(line.content.status_code, 400, id)
+        const error = JSON.parse(text(line)).error as string
+        if (id.startsWith('value')) t.match(error, /header "x-secret"/, `${id}: names the header`)
+        if (id.startsWith('name')) t.match(error, /not a valid header name/, `${id}: says which`)
+        if (id.startsWith('uri')) t.match(error, /uri/, `${id}: says which`)
+        t.notOk(error.includes('hunter2'), `${id}: the value is not shown`)
+      }
+      const tab = await reply(orch, 'tab')
+      t.equal(tab.content.status_code, 200, 'a tab and non-ASCII in a value are taken, as over HTTP')
+      t.same(JSON.parse(text(tab)), { tab: 'a\tb' })
+      t.same(seen, ['/fine?q=1'], 'no refused request reached a route')
+      t.equal(app.pywatt.ipcHttp?.badRequest, Object.keys(bad).length)
+    })
+
     tt.test('T25 on shutdown: waiting requests get 503, running ones finish, onClose runs after them', async (t) => {
       const order: string[] = []
       const { orch, app } = await boot(t, { dispatcher, concurrency: 1 }, (app) => {
