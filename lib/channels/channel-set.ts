@@ -149,7 +149,11 @@ export class ChannelSet extends EventEmitter {
     return this.#route(this.#order(opts.prefer ?? this.#prefer), (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message), false)
   }
 
-  /** Answer a message that arrived on `origin` there, failing over if it is gone. */
+  /**
+   * Answer a message that arrived on `origin` there, failing over if it is gone.
+   *
+   * @throws ERR_PYWATT_ENCODE when the message cannot be encoded
+   */
   reply (origin: SocketChannelName, message: ModuleMessage): void {
     this.#replyOn(origin, (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message))
   }
@@ -158,6 +162,8 @@ export class ChannelSet extends EventEmitter {
    * Answer an `http_request` that arrived on `origin`: the tagged
    * `http_response` in an envelope on sockets, the `{content, metadata}`
    * wrapper on stdio (PROTOCOL.md §10.2, §13.6).
+   *
+   * @throws ERR_PYWATT_ENCODE when the reply cannot be encoded
    */
   replyHttp (origin: SocketChannelName, reply: HttpReply): void {
     this.#replyOn(origin, (kind) => kind === 'stdio'
@@ -207,6 +213,8 @@ export class ChannelSet extends EventEmitter {
     try {
       this.#route(this.#order([origin, ...this.#prefer]), encode, false)
     } catch (err) {
+      // A reply that does not encode is the caller's to answer; only a lost link ends here.
+      if (!(err instanceof ERR_PYWATT_CHANNEL_CLOSED)) throw err
       this.#log.error({ err, channel: origin }, 'a reply could not be sent on any channel')
     }
   }

@@ -161,6 +161,28 @@ t.test('ipc-http on a channel: replies come back enveloped on it; bad requests w
   t.equal(orch.lines.filter((l) => l.content !== undefined).length, 0, 'nothing on stdout')
 })
 
+t.test('ipc-http on a channel: a reply that cannot be encoded is answered 500 there, once, and logged with the reason', async (t) => {
+  const { orch, app, log, servers } = await setup(t)
+  await app.register(pywatt, { io: orch.io })
+  await app.register(ipcHttp)
+  app.get('/unencodable', (_req, reply) => {
+    reply.hijack()
+    reply.raw.statusCode = 70_000
+    reply.raw.end()
+  })
+  await app.ready()
+  const tcp = servers.tcp as ChannelServer
+  await tcp.connected()
+  const res = await tcp.request({ method: 'GET', uri: '/unencodable', headers: {}, request_id: 'bad' })
+  t.equal(res.status_code, 500)
+  t.same(JSON.parse(Buffer.from(res.body ?? []).toString()), { error: 'the module failed to answer this request' })
+  t.equal((await tcp.request({ method: 'GET', uri: '/health', headers: {} })).status_code, 200)
+  t.equal(tcp.received.filter((e) => e.content.op === 'http_response' && e.content.request_id === 'bad').length, 1, 'exactly one reply')
+  t.match(app.pywatt.ipcHttp, { served: 1, failed: 1 })
+  t.ok(log.entries().some((e) => e.requestId === 'bad' && /status_code/.test(e.err?.message) && /answering 500/.test(e.msg)), 'logged with the real reason')
+  t.notOk(log.entries().some((e) => e.msg === 'a reply could not be sent on any channel'), 'not blamed on the channels')
+})
+
 t.test('channels: false ignores the Init channels; a non-required unusable channel is logged, the module starts', async (t) => {
   const { orch, app, servers } = await setup(t)
   await app.register(pywatt, { io: orch.io, channels: false })

@@ -399,6 +399,40 @@ t.test('lines that are not a valid http_request never throw: each readable id ge
     t.match(JSON.parse(text(line)).error, answer.names)
   }
   t.equal(orch.lines.filter((l) => l.content !== undefined).length, 2, 'no reply to a line whose id cannot be read')
+  t.equal(app.pywatt.ipcHttp?.badRequest, 1, 'nor an attempt at one')
   t.equal(app.pywatt.channel?.stats.handlerErrors, 0, 'no consumer threw')
   t.same(orch.exits, [])
+})
+
+t.test('a reply that cannot be encoded is answered 500 for its id, counted as failed and logged with the reason', async (t) => {
+  const { orch, app, log } = await boot(t, { dispatcher: 'lean' }, (app) => {
+    // A status no header check sees, and no wire format can carry (u16).
+    app.get('/unencodable', (_req, reply) => {
+      reply.hijack()
+      reply.raw.statusCode = 70_000
+      reply.raw.end('body')
+    })
+    app.get('/ok', async () => ({ ok: true }))
+  })
+  await app.ready()
+  request(orch, 'bad', { uri: '/unencodable' })
+  request(orch, 'ok', { uri: '/ok' })
+  const line = await reply(orch, 'bad')
+  t.equal(line.content.status_code, 500)
+  t.same(JSON.parse(text(line)), { error: 'the module failed to answer this request' }, 'a generic body')
+  t.equal((await reply(orch, 'ok')).content.status_code, 200)
+  t.equal(orch.lines.filter((l) => l.content?.request_id === 'bad').length, 1, 'exactly one reply')
+  t.match(app.pywatt.ipcHttp, { served: 1, failed: 1 })
+  t.ok(log.entries().some((e) => e.requestId === 'bad' && /status_code/.test(e.err?.message) && /answering 500/.test(e.msg)), 'logged with the real reason')
+  t.notOk(log.entries().some((e) => /stdout is gone/.test(e.msg)), 'not blamed on stdout')
+})
+
+t.test('only a closed stdout is reported as gone', async (t) => {
+  const { orch, app, log } = await boot(t, {}, (app) => { app.get('/ok', async () => ({ ok: true })) })
+  await app.ready()
+  orch.output.destroy()
+  request(orch, 'lost', { uri: '/ok' })
+  await until(() => log.entries().some((e) => /stdout is gone/.test(e.msg)))
+  t.equal(log.entries().find((e) => /stdout is gone/.test(e.msg))?.err?.code, 'FST_PYWATT_CHANNEL_CLOSED')
+  t.notOk(log.entries().some((e) => /answering 500/.test(e.msg)))
 })
