@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
+import { ERR_PYWATT_CHANNEL_CLOSED } from '../lib/errors.js'
 import { IpcHttpServer } from '../lib/ipc-http/server.js'
 import type { HttpReply } from '../lib/protocol/index.js'
 import type { SocketChannelName } from '../lib/channels/socket-channel.js'
@@ -48,6 +49,8 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
     try {
       channel.sendHttpReply(reply, source)
     } catch (err) {
+      // Anything else (a reply that does not encode) is the server's to answer with a 500.
+      if (!(err instanceof ERR_PYWATT_CHANNEL_CLOSED)) throw err
       app.log.warn({ err }, 'an HTTP-over-IPC reply could not be written: stdout is gone')
     }
   }

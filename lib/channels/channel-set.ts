@@ -6,6 +6,7 @@ import {
   type HttpReply, type ModuleMessage, type OrchestratorMessage
 } from '../protocol/index.js'
 import { Dispatcher } from '../transport/dispatcher.js'
+import { emitGuarded } from '../transport/guarded-emit.js'
 import type { StdioChannel } from '../transport/stdio-channel.js'
 import type { ChannelKind } from './options.js'
 import type { ChannelStats, SocketChannel, SocketChannelName } from './socket-channel.js'
@@ -22,6 +23,7 @@ export interface StdioStats {
   framesOut: number
   bytesOut: number
   malformed: number
+  handlerErrors: number
 }
 
 /** `fastify.pywatt.channels.stats()`. */
@@ -31,6 +33,8 @@ export interface ChannelSetStats {
   ipc?: ChannelStats
   /** Messages that went to another channel than the first choice. */
   failovers: number
+  /** Socket-channel messages and `invalid` events whose consumer threw (logged; the module carries on). */
+  handlerErrors: number
 }
 
 /** A module-to-module message (`routed_module_message` / `routed_module_response`) and its channel. */
@@ -66,6 +70,7 @@ const EMPTY = Buffer.alloc(0)
  * messages the orchestrator accepts on any channel.
  *
  * Events: `invalid` (channel, JSON text, error) for a frame that failed to decode.
+ * A consumer that throws, of a message or of `invalid`, is logged and counted.
  */
 export class ChannelSet extends EventEmitter {
   readonly dispatcher: Dispatcher<ChannelDelivery>
@@ -75,6 +80,7 @@ export class ChannelSet extends EventEmitter {
   readonly #source: string
   readonly #log: FastifyBaseLogger
   #failovers = 0
+  #handlerErrors = 0
   #closed = false
   #moduleHandler: ModuleMessageHandler | null = null
 
@@ -89,12 +95,14 @@ export class ChannelSet extends EventEmitter {
       this.#log.warn({ op, count, reason }, reason === 'sealed'
         ? 'no consumer for this op on the socket channels: message dropped'
         : 'too many channel messages waiting for a consumer: message dropped')
-    })
+    }, (err, delivery) => this.#handlerThrew(err, delivery.channel, { op: delivery.op }))
     for (const socket of sockets) {
       socket.on('message', (message: OrchestratorMessage) => {
         this.dispatcher.dispatch({ op: message.op, message, channel: socket.name } as ChannelDelivery)
       })
-      socket.on('invalid', (text: string, err: Error) => this.emit('invalid', socket.name, text, err))
+      socket.on('invalid', (text: string, err: Error) => {
+        emitGuarded(this, 'invalid', [socket.name, text, err], (e) => this.#handlerThrew(e, socket.name, { event: 'invalid' }))
+      })
     }
   }
 
@@ -113,7 +121,7 @@ export class ChannelSet extends EventEmitter {
 
   /** Per-channel counters. */
   stats (): ChannelSetStats {
-    const stats: ChannelSetStats = { failovers: this.#failovers }
+    const stats: ChannelSetStats = { failovers: this.#failovers, handlerErrors: this.#handlerErrors }
     if (this.#stdio !== null) {
       const out = this.#stdio.writer.stats
       const input = this.#stdio.stats
@@ -122,7 +130,8 @@ export class ChannelSet extends EventEmitter {
         framesIn: input.lines,
         framesOut: out.lines,
         bytesOut: out.bytes,
-        malformed: input.malformed
+        malformed: input.malformed,
+        handlerErrors: input.handlerErrors
       }
     }
     for (const [name, socket] of this.#sockets) stats[name] = socket.stats()
@@ -140,7 +149,11 @@ export class ChannelSet extends EventEmitter {
     return this.#route(this.#order(opts.prefer ?? this.#prefer), (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message), false)
   }
 
-  /** Answer a message that arrived on `origin` there, failing over if it is gone. */
+  /**
+   * Answer a message that arrived on `origin` there, failing over if it is gone.
+   *
+   * @throws ERR_PYWATT_ENCODE when the message cannot be encoded
+   */
   reply (origin: SocketChannelName, message: ModuleMessage): void {
     this.#replyOn(origin, (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message))
   }
@@ -149,6 +162,8 @@ export class ChannelSet extends EventEmitter {
    * Answer an `http_request` that arrived on `origin`: the tagged
    * `http_response` in an envelope on sockets, the `{content, metadata}`
    * wrapper on stdio (PROTOCOL.md §10.2, §13.6).
+   *
+   * @throws ERR_PYWATT_ENCODE when the reply cannot be encoded
    */
   replyHttp (origin: SocketChannelName, reply: HttpReply): void {
     this.#replyOn(origin, (kind) => kind === 'stdio'
@@ -189,10 +204,17 @@ export class ChannelSet extends EventEmitter {
     await Promise.all([...this.#sockets.values()].map(async (s) => { await s.close() }))
   }
 
+  #handlerThrew (err: unknown, channel: SocketChannelName, consumer: { op: string } | { event: string }): void {
+    this.#handlerErrors++
+    this.#log.error({ err, channel, ...consumer }, 'a channel message handler threw')
+  }
+
   #replyOn (origin: SocketChannelName, encode: Encoded): void {
     try {
       this.#route(this.#order([origin, ...this.#prefer]), encode, false)
     } catch (err) {
+      // A reply that does not encode is the caller's to answer; only a lost link ends here.
+      if (!(err instanceof ERR_PYWATT_CHANNEL_CLOSED)) throw err
       this.#log.error({ err, channel: origin }, 'a reply could not be sent on any channel')
     }
   }

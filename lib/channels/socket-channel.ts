@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { CircuitBreakerPolicy, CircuitState, ExponentialBackoff, IBackoff } from 'cockatiel'
 import { decodeOrchestratorFrame, encodeEnvelope, encodeFrame, type FrameFormat, type OrchestratorMessage } from '../protocol/index.js'
 import { FrameReader } from '../transport/frame-reader.js'
+import { emitGuarded } from '../transport/guarded-emit.js'
 import { breakerStateName, cockatiel, type BreakerState } from '../resilience/cockatiel.js'
 
 /** The socket channels an Init blob can offer (PROTOCOL.md §13). */
@@ -67,6 +68,8 @@ export interface ChannelStats {
   bytesOut: number
   /** Inbound frames whose payload was not a valid message (skipped). */
   malformed: number
+  /** Inbound frames whose `message` or `invalid` listener threw (logged; the channel carries on). */
+  handlerErrors: number
   /** Framing errors, lost connections and failed writes. */
   errors: number
   /** Successful connections, the first included. */
@@ -99,7 +102,7 @@ export class SocketChannel extends EventEmitter {
   readonly #log: FastifyBaseLogger
   readonly #breaker: CircuitBreakerPolicy
   readonly #backoffs: ExponentialBackoff<unknown>
-  readonly #stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, malformed: 0, errors: 0, connects: 0, reconnects: 0 }
+  readonly #stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, malformed: 0, handlerErrors: 0, errors: 0, connects: 0, reconnects: 0 }
   #state: ChannelState = 'connecting'
   #socket: Socket | null = null
   #reader: FrameReader | null = null
@@ -352,11 +355,10 @@ export class SocketChannel extends EventEmitter {
   }
 
   #emitSafely (event: string, ...args: unknown[]): void {
-    try {
-      this.emit(event, ...args)
-    } catch (err) {
-      this.#log.error({ err, channel: this.name }, 'a channel message handler threw')
-    }
+    emitGuarded(this, event, args, (err) => {
+      this.#stats.handlerErrors++
+      this.#log.error({ err, channel: this.name, event }, 'a channel message handler threw')
+    })
   }
 
   #fault (socket: Socket, reason: string): void {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { validateHeaderName, validateHeaderValue, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
 import { Readable, Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 
@@ -73,6 +73,15 @@ class IpcRequest extends Readable {
   }
 }
 
+/**
+ * Node's checks of a response header (ERR_INVALID_HTTP_TOKEN, ERR_INVALID_CHAR):
+ * what cannot go out over HTTP does not go out over IPC either.
+ */
+function validateHeader (name: string, value: number | string | readonly string[]): void {
+  validateHeaderName(name)
+  for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, String(v))
+}
+
 /** `res` for Fastify: collects the status, headers and body instead of writing HTTP. */
 class IpcResponse extends Writable {
   statusCode = 200
@@ -96,7 +105,9 @@ class IpcResponse extends Writable {
     return this.socket
   }
 
+  /** Throws as Node's `setHeader` does for a name that is not a token or a value with a forbidden character (CR, LF…). */
   setHeader (name: string, value: number | string | readonly string[]): this {
+    validateHeader(name, value)
     this.#headers.set(name.toLowerCase(), { name, value: Array.isArray(value) ? [...value] : value as number | string })
     return this
   }
@@ -128,9 +139,10 @@ class IpcResponse extends Writable {
     const all = typeof reason === 'string' ? headers : reason
     if (typeof reason === 'string') this.statusMessage = reason
     if (all !== undefined) {
-      for (const [name, value] of Object.entries(all)) {
-        if (value !== undefined) this.setHeader(name, value)
-      }
+      const entries = Object.entries(all).filter((e): e is [string, number | string | string[]] => e[1] !== undefined)
+      // As Node: one bad header and none is set, so Fastify's error path can answer 500 without them.
+      for (const [name, value] of entries) validateHeader(name, value)
+      for (const [name, value] of entries) this.setHeader(name, value)
     }
     this.headersSent = true
     return this

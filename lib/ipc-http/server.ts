@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { HttpReply, HttpRequestMessage } from '../protocol/index.js'
 import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
 import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean.js'
+import { requestProblem } from './request-check.js'
 
 /** Options of {@link IpcHttpServer}. */
 export interface IpcHttpServerOptions {
@@ -35,8 +36,33 @@ interface Queued {
   sink: ReplySink
 }
 
-const METHOD = /^[A-Z][A-Z0-9!#$%&'*+.^_`|~-]*$/
+/**
+ * The `request_id` of a line that failed to decode, if it can be answered:
+ * the line is a JSON object with `op: "http_request"` and a string id that
+ * can be written back. Anything else (`null`, an array, a missing or non-string
+ * id, an id with a lone surrogate, which `JSON.parse` lets through and no
+ * encoder writes) has nobody to answer: `null`.
+ */
+function readableRequestId (line: string): string | null {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(line)
+  } catch {
+    return null
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null
+  const { op, request_id: id } = parsed as Record<string, unknown>
+  return op === 'http_request' && typeof id === 'string' && isWellFormed(id) ? id : null
+}
+
+// ES2024 API, present on every supported Node; the TypeScript lib in use predates it.
+function isWellFormed (s: string): boolean {
+  return (s as unknown as { isWellFormed: () => boolean }).isWellFormed()
+}
+
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
+// The body of a 500 when the module fails to answer; the reason is logged, not sent.
+const FAILED = { error: 'the module failed to answer this request' }
 
 /**
  * Serves `http_request` messages with the app's real routes and answers each
@@ -105,14 +131,8 @@ export class IpcHttpServer {
    * read, answer 400 naming the problem; otherwise there is nobody to answer.
    */
   handleInvalid (line: string, err: Error, sink: ReplySink = this.#send): void {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(line)
-    } catch {
-      return
-    }
-    const id = (parsed as { request_id?: unknown } | null)?.request_id
-    if ((parsed as { op?: unknown }).op !== 'http_request' || typeof id !== 'string' || this.#ids.has(id)) return
+    const id = readableRequestId(line)
+    if (id === null || this.#ids.has(id)) return
     this.stats.badRequest++
     this.#reply(sink, id, 400, { error: err.message })
   }
@@ -155,9 +175,10 @@ export class IpcHttpServer {
   // One async frame per request, its bookkeeping in `finally`: no promise chained onto it.
   async #serve (req: HttpRequestMessage, sink: ReplySink): Promise<void> {
     try {
-      if (!METHOD.test(req.method) || !req.uri.startsWith('/')) {
+      const problem = requestProblem(req.method, req.uri, req.headers)
+      if (problem !== null) {
         this.stats.badRequest++
-        this.#reply(sink, req.request_id, 400, { error: 'not a valid request line: method must be an upper-case token and uri must start with \'/\'' })
+        this.#reply(sink, req.request_id, 400, { error: problem })
         return
       }
       const headers = requestHeaders(req.headers)
@@ -178,16 +199,19 @@ export class IpcHttpServer {
         this.#reply(sink, req.request_id, status, { error: closing ? 'the module is shutting down' : (err as Error).message })
         return
       }
-      this.stats.served++
-      sink({
+      const sent = this.#deliver(sink, {
         request_id: req.request_id,
         status_code: res.statusCode,
         headers: responseHeaders(res.headers),
         body: res.body
       })
+      if (sent) this.stats.served++
+      else this.stats.failed++
     } catch (err) {
-      // A sink that throws (its channel gone) must not leave the request counted as running.
-      this.#log.error({ err, requestId: req.request_id }, 'an HTTP-over-IPC reply could not be sent')
+      // Replies never throw (#deliver), so no reply went out: the orchestrator is still owed one.
+      this.stats.failed++
+      this.#log.error({ err, requestId: req.request_id }, 'an http_request could not be served')
+      this.#reply(sink, req.request_id, 500, FAILED)
     } finally {
       this.#active--
       this.#ids.delete(req.request_id)
@@ -197,11 +221,33 @@ export class IpcHttpServer {
   }
 
   #reply (sink: ReplySink, id: string, status: number, body: { error: string }): void {
-    sink({
+    this.#deliver(sink, {
       request_id: id,
       status_code: status,
       headers: JSON_HEADERS,
       body: Buffer.from(JSON.stringify(body))
     })
+  }
+
+  /**
+   * Hand one reply to its sink; never throws. A reply the sink refuses (one
+   * that cannot be encoded: a status or header the wire cannot carry) is
+   * logged with the reason and answered 500 instead, so that the orchestrator
+   * is not left waiting. Sinks swallow a closed channel themselves: what
+   * reaches here is a reply that could not go out. Returns whether it went out.
+   */
+  #deliver (sink: ReplySink, reply: HttpReply): boolean {
+    try {
+      sink(reply)
+      return true
+    } catch (err) {
+      this.#log.error({ err, requestId: reply.request_id }, 'an HTTP-over-IPC reply could not be sent: answering 500 instead')
+    }
+    try {
+      sink({ request_id: reply.request_id, status_code: 500, headers: JSON_HEADERS, body: Buffer.from(JSON.stringify(FAILED)) })
+    } catch (err) {
+      this.#log.error({ err, requestId: reply.request_id }, 'an HTTP-over-IPC reply could not be sent')
+    }
+    return false
   }
 }

@@ -5,6 +5,9 @@
  * handed over the moment the consumer appears: Rust drops HTTP requests that
  * arrive before its subscriber exists (PROTOCOL.md §10.4); we do not. Once the
  * module is ready, `seal()` turns "no consumer yet" into "no consumer at all".
+ *
+ * Messages come from the orchestrator, so a consumer that throws on one is
+ * reported, never allowed to unwind into the reader that dispatched it.
  */
 
 /** The shape every dispatched message has. */
@@ -16,18 +19,23 @@ export type OpHandler<M extends OpMessage> = (message: M) => void
 /** What happens to a message nobody will consume. */
 export type UnhandledListener = (op: string, count: number, reason: 'sealed' | 'overflow') => void
 
+/** A consumer threw on a message: the error and the message, for the log. */
+export type HandlerErrorListener<M extends OpMessage> = (err: unknown, message: M) => void
+
 /** One consumer per op, with buffering for early messages. */
 export class Dispatcher<M extends OpMessage> {
   readonly #handlers = new Map<string, OpHandler<M>>()
   readonly #buffered = new Map<string, M[]>()
   readonly #maxBuffered: number
   readonly #onUnhandled: UnhandledListener
+  readonly #onHandlerError: HandlerErrorListener<M>
   #bufferedCount = 0
   #sealed = false
 
-  constructor (maxBuffered: number, onUnhandled: UnhandledListener) {
+  constructor (maxBuffered: number, onUnhandled: UnhandledListener, onHandlerError: HandlerErrorListener<M>) {
     this.#maxBuffered = maxBuffered
     this.#onUnhandled = onUnhandled
+    this.#onHandlerError = onHandlerError
   }
 
   /** Messages waiting for a consumer. */
@@ -47,7 +55,7 @@ export class Dispatcher<M extends OpMessage> {
     if (early !== undefined) {
       this.#buffered.delete(op)
       this.#bufferedCount -= early.length
-      for (const message of early) h(message)
+      for (const message of early) this.#deliver(h, message)
     }
     return () => {
       if (this.#handlers.get(op) === h) this.#handlers.delete(op)
@@ -58,7 +66,7 @@ export class Dispatcher<M extends OpMessage> {
   dispatch (message: M): void {
     const handler = this.#handlers.get(message.op)
     if (handler !== undefined) {
-      handler(message)
+      this.#deliver(handler, message)
       return
     }
     if (this.#sealed) {
@@ -76,6 +84,14 @@ export class Dispatcher<M extends OpMessage> {
     }
     list.push(message)
     this.#bufferedCount++
+  }
+
+  #deliver (handler: OpHandler<M>, message: M): void {
+    try {
+      handler(message)
+    } catch (err) {
+      this.#onHandlerError(err, message)
+    }
   }
 
   /** Stop buffering: report and drop what no consumer claimed. */

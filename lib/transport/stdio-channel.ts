@@ -7,6 +7,7 @@ import {
   type HttpReply, type InitBlob, type ModuleMessage, type OrchestratorMessage
 } from '../protocol/index.js'
 import { Dispatcher } from './dispatcher.js'
+import { emitGuarded } from './guarded-emit.js'
 import { LineSplitter, type LineFault } from './line-splitter.js'
 import { ProtocolWriter } from './writer.js'
 
@@ -50,6 +51,8 @@ export interface InputStats {
   oversize: number
   invalidUtf8: number
   empty: number
+  /** Messages and events whose consumer threw (logged; the module carries on). */
+  handlerErrors: number
 }
 
 /**
@@ -59,12 +62,13 @@ export interface InputStats {
  *
  * Events: `eof` (stdin ended: the orchestrator is gone or done),
  * `output-closed` (stdout is unusable, e.g. EPIPE), `invalid` (a line that
- * failed to decode, with the decode error).
+ * failed to decode, with the decode error). A listener that throws is logged
+ * and counted in `stats.handlerErrors`, as is a dispatcher consumer that throws.
  */
 export class StdioChannel extends EventEmitter {
   readonly dispatcher: Dispatcher<OrchestratorMessage>
   readonly writer: ProtocolWriter
-  readonly stats: InputStats = { lines: 0, dispatched: 0, malformed: 0, oversize: 0, invalidUtf8: 0, empty: 0 }
+  readonly stats: InputStats = { lines: 0, dispatched: 0, malformed: 0, oversize: 0, invalidUtf8: 0, empty: 0, handlerErrors: 0 }
   readonly #input: Readable
   readonly #limits: StdioLimits
   readonly #log: FastifyBaseLogger
@@ -85,7 +89,7 @@ export class StdioChannel extends EventEmitter {
       this.#log.warn({ op, count, reason }, reason === 'sealed'
         ? 'no consumer for this op: message dropped'
         : 'too many messages waiting for a consumer: message dropped')
-    })
+    }, (err, message) => this.#handlerThrew(err, { op: message.op }))
     this.#splitter = new LineSplitter(limits.maxInitBytes, {
       onLine: (line) => this.#onLine(line),
       onRawLine: (bytes) => this.#onRawLine(bytes),
@@ -93,7 +97,7 @@ export class StdioChannel extends EventEmitter {
     })
     this.writer.on('pressure', () => this.#input.pause())
     this.writer.on('drain', () => { if (this.#reading) this.#input.resume() })
-    this.writer.on('closed', (reason: string) => this.emit('output-closed', reason))
+    this.writer.on('closed', (reason: string) => this.#emit('output-closed', reason))
   }
 
   /** True once stdin ended. */
@@ -176,7 +180,7 @@ export class StdioChannel extends EventEmitter {
     this.#ended = true
     this.#clearPartialTimer()
     if (!this.#initDone) this.#failInit('stdin closed before the Init line arrived')
-    this.emit('eof')
+    this.#emit('eof')
   }
 
   #clearPartialTimer (): void {
@@ -222,7 +226,7 @@ export class StdioChannel extends EventEmitter {
       // The line itself is never logged: it may carry a secret value.
       this.#log.warn({ err: { message: (err as Error).message }, bytes: Buffer.byteLength(line) }, 'skipped a malformed protocol line')
       // A consumer may still owe an answer (an `http_request` whose id is readable).
-      this.emit('invalid', line, err)
+      this.#emit('invalid', line, err)
       return
     }
     this.#dispatch(message)
@@ -240,11 +244,16 @@ export class StdioChannel extends EventEmitter {
 
   #dispatch (message: OrchestratorMessage): void {
     this.stats.dispatched++
-    try {
-      this.dispatcher.dispatch(message)
-    } catch (err) {
-      this.#log.error({ err, op: message.op }, 'a protocol message handler threw')
-    }
+    this.dispatcher.dispatch(message)
+  }
+
+  #emit (event: string, ...args: unknown[]): void {
+    emitGuarded(this, event, args, (err) => this.#handlerThrew(err, { event }))
+  }
+
+  #handlerThrew (err: unknown, consumer: { op: string } | { event: string }): void {
+    this.stats.handlerErrors++
+    this.#log.error({ err, ...consumer }, 'a protocol message handler threw')
   }
 
   #onFault (fault: LineFault): void {

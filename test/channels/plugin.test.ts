@@ -86,6 +86,27 @@ t.test('with every channel gone, send throws FST_PYWATT_CHANNEL_CLOSED and a rep
   t.ok(log.entries().some((e) => e.msg === 'a reply could not be sent on any channel'))
 })
 
+t.test('a consumer that throws on a channel message or on an invalid frame is logged and counted by the channel set; the channel goes on', async (t) => {
+  const { orch, app, log, servers } = await setup(t)
+  await app.register(pywatt, { io: orch.io })
+  await app.ready()
+  const tcp = servers.tcp as ChannelServer
+  await tcp.connected()
+  const { channels } = app.pywatt
+  channels.onModuleMessage(() => { throw new Error('module message consumer bug') })
+  channels.on('invalid', () => { throw new Error('invalid consumer bug') })
+  tcp.send({ op: 'routed_module_message', source_module_id: 'other', original_request_id: '11111111-1111-4111-8111-111111111111', payload: { data: [123, 125], format: 'Json' } })
+  tcp.sendRaw(encodeFrame('null'))
+  tcp.send({ op: 'heartbeat' })
+  await until(() => tcp.received.some((e) => e.content.op === 'heartbeat_ack'))
+  t.same(log.entries().filter((e) => e.msg === 'a channel message handler threw').map((e) => [e.channel, e.op ?? e.event, e.err.message]), [
+    ['tcp', 'routed_module_message', 'module message consumer bug'],
+    ['tcp', 'invalid', 'invalid consumer bug']
+  ])
+  t.equal(channels.stats().handlerErrors, 2)
+  t.equal(channels.get('tcp')?.stats().handlerErrors, 0, 'caught by the set, not left to the socket channel')
+})
+
 t.test('module-to-module messages go to the onModuleMessage handler; other stdio-only ops are ignored', async (t) => {
   const { orch, app, log, servers } = await setup(t)
   await app.register(pywatt, { io: orch.io })
@@ -138,6 +159,28 @@ t.test('ipc-http on a channel: replies come back enveloped on it; bad requests w
   const bad = ipc.received.find((e) => e.content.op === 'http_response' && e.content.request_id === 'bad-1')?.content as { status_code: number }
   t.equal(bad.status_code, 400)
   t.equal(orch.lines.filter((l) => l.content !== undefined).length, 0, 'nothing on stdout')
+})
+
+t.test('ipc-http on a channel: a reply that cannot be encoded is answered 500 there, once, and logged with the reason', async (t) => {
+  const { orch, app, log, servers } = await setup(t)
+  await app.register(pywatt, { io: orch.io })
+  await app.register(ipcHttp)
+  app.get('/unencodable', (_req, reply) => {
+    reply.hijack()
+    reply.raw.statusCode = 70_000
+    reply.raw.end()
+  })
+  await app.ready()
+  const tcp = servers.tcp as ChannelServer
+  await tcp.connected()
+  const res = await tcp.request({ method: 'GET', uri: '/unencodable', headers: {}, request_id: 'bad' })
+  t.equal(res.status_code, 500)
+  t.same(JSON.parse(Buffer.from(res.body ?? []).toString()), { error: 'the module failed to answer this request' })
+  t.equal((await tcp.request({ method: 'GET', uri: '/health', headers: {} })).status_code, 200)
+  t.equal(tcp.received.filter((e) => e.content.op === 'http_response' && e.content.request_id === 'bad').length, 1, 'exactly one reply')
+  t.match(app.pywatt.ipcHttp, { served: 1, failed: 1 })
+  t.ok(log.entries().some((e) => e.requestId === 'bad' && /status_code/.test(e.err?.message) && /answering 500/.test(e.msg)), 'logged with the real reason')
+  t.notOk(log.entries().some((e) => e.msg === 'a reply could not be sent on any channel'), 'not blamed on the channels')
 })
 
 t.test('channels: false ignores the Init channels; a non-required unusable channel is logged, the module starts', async (t) => {

@@ -1,6 +1,10 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { EXIT } from '../../lib/lifecycle/exit-codes.js'
+import type { ChannelServer } from '../../lib/dev/channel-server.js'
+import { encodeFrame } from '../../lib/protocol/index.js'
+import { until } from '../helpers/fake-orchestrator.js'
+import { HOSTILE_LINES } from '../helpers/hostile-lines.js'
 import { EXAMPLE, startModule } from '../helpers/modules.js'
 
 const cases: Array<{ method: string, uri: string, body?: string }> = [
@@ -91,4 +95,49 @@ t.test('T10 a slow reader: the module stops reading while stdout is backed up, m
   t.equal(replies.size, total, 'every request answered once reading resumed')
   t.ok([...replies.values()].every((n) => n === 1), 'none twice')
   t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+})
+
+t.test('lines that are not a valid http_request, on stdin: the module lives on, heartbeats are acked, requests answered', async (t) => {
+  const { dev, stderr } = await startModule(t, EXAMPLE)
+  await dev.announced()
+  for (const { line } of HOSTILE_LINES) dev.sendRaw(line)
+  dev.heartbeat()
+  const after = await dev.request({ method: 'GET', uri: '/health' })
+  t.equal(after.status_code, 200, 'a later request is answered')
+  await dev.waitFor((m) => m.op === 'heartbeat_ack')
+  for (const { answer } of HOSTILE_LINES) {
+    if (answer === undefined) continue
+    const reply = await dev.waitFor((m) => m.op === 'http_reply' && m.content.request_id === answer.id)
+    t.equal(reply.op === 'http_reply' && reply.content.status_code, 400)
+    t.match(reply.op === 'http_reply' && Buffer.from(reply.content.body ?? []).toString(), answer.names, 'the 400 names the missing field')
+  }
+  t.equal(dev.messages.filter((m) => m.op === 'http_reply').length, 2, 'no reply to a line whose id cannot be read')
+  t.equal(dev.exited, null, 'still running')
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+  // After the exit: the log is written asynchronously.
+  t.notOk(stderr.some((l) => l.includes('handler threw')), 'no consumer threw')
+})
+
+t.test('the same payloads as TCP channel frames: the module lives on, heartbeats are acked, requests answered', async (t) => {
+  const { dev, stderr } = await startModule(t, EXAMPLE, { tcpChannel: {} })
+  await dev.announced()
+  const tcp = dev.channels.tcp as ChannelServer
+  await tcp.connected()
+  for (const { line } of HOSTILE_LINES) tcp.sendRaw(encodeFrame(line))
+  tcp.send({ op: 'heartbeat' })
+  const after = await tcp.request({ method: 'GET', uri: '/health', headers: {} })
+  t.equal(after.status_code, 200, 'a later request is answered')
+  await until(() => tcp.received.some((e) => e.content.op === 'heartbeat_ack'))
+  const responses = tcp.received.flatMap((e) => e.content.op === 'http_response' ? [e.content] : [])
+  for (const { answer } of HOSTILE_LINES) {
+    if (answer === undefined) continue
+    const reply = responses.find((r) => r.request_id === answer.id)
+    t.equal(reply?.status_code, 400)
+    t.match(Buffer.from(reply?.body ?? []).toString(), answer.names, 'the 400 names the missing field')
+  }
+  t.equal(responses.length, 2, 'no reply to a frame whose id cannot be read')
+  t.equal(dev.exited, null, 'still running')
+  t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+  // After the exit: the log is written asynchronously.
+  t.notOk(stderr.some((l) => l.includes('handler threw')), 'no consumer threw')
 })

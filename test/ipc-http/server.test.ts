@@ -5,6 +5,7 @@ import pywatt from '../../plugins/index.js'
 import ipcHttp from '../../plugins/ipc-http.js'
 import { FakeOrchestrator, type Line, until } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
+import { HOSTILE_LINES } from '../helpers/hostile-lines.js'
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -184,6 +185,92 @@ for (const dispatcher of ['lean', 'inject'] as const) {
       t.equal(line.content.headers['x-custom'], 'v')
     })
 
+    tt.test('a reply header Node would refuse is refused as over HTTP: 500, the header not sent, the module goes on', async (t) => {
+      const { orch, app, log } = await boot(t, { dispatcher }, (app) => {
+        app.get('/crlf', async (_req, reply) => { reply.header('location', '/\r\nSet-Cookie: x=1'); return { ok: true } })
+        app.get('/nul', async (_req, reply) => { reply.header('x-v', 'a\u0000b'); return { ok: true } })
+        // Beyond latin1, so Node refuses it too: it never reaches the encoder.
+        app.get('/surrogate', async (_req, reply) => { reply.header('x-v', '\ud800'); return { ok: true } })
+        app.get('/name', async (_req, reply) => { reply.header('x v', 'a'); return { ok: true } })
+        app.get('/raw', (_req, reply) => {
+          reply.hijack()
+          try {
+            reply.raw.setHeader('x-raw', 'a\nb')
+          } catch (err) {
+            reply.raw.writeHead(500, { 'x-refused': (err as { code: string }).code })
+          }
+          reply.raw.end()
+        })
+        app.get('/ok', async () => ({ ok: true }))
+      })
+      await app.ready()
+      for (const id of ['crlf', 'nul', 'surrogate', 'name', 'raw', 'ok']) request(orch, id, { uri: `/${id}` })
+      for (const id of ['crlf', 'nul', 'surrogate', 'name']) {
+        const line = await reply(orch, id)
+        t.equal(line.content.status_code, 500, id)
+        t.notOk(['location', 'set-cookie', 'x-v', 'x v'].some((h) => h in line.content.headers), `${id}: the route's header is not sent`)
+        t.notOk(text(line).includes('Set-Cookie') || text(line).includes('\u0000'), `${id}: the value is not echoed`)
+      }
+      t.equal((await reply(orch, 'raw')).content.headers['x-refused'], 'ERR_INVALID_CHAR', 'reply.raw.setHeader throws as Node\'s does')
+      t.equal((await reply(orch, 'ok')).content.status_code, 200)
+      t.ok(log.entries().some((e) => e.level === 50 && /Invalid character in header content \["location"\]/.test(e.err?.message)), 'logged')
+    })
+
+    tt.test('hop-by-hop reply headers are dropped', async (t) => {
+      const { orch, app } = await boot(t, { dispatcher }, (app) => {
+        app.get('/hop', async (_req, reply) => {
+          reply.headers({ connection: 'close', 'keep-alive': 'timeout=5', upgrade: 'websocket', 'proxy-authenticate': 'Basic', te: 'trailers', 'transfer-encoding': 'chunked', 'x-kept': 'yes' })
+          return 'body'
+        })
+      })
+      await app.ready()
+      request(orch, 'hop', { uri: '/hop' })
+      const line = await reply(orch, 'hop')
+      t.equal(line.content.status_code, 200)
+      t.equal(text(line), 'body')
+      const hops = ['connection', 'keep-alive', 'upgrade', 'proxy-authenticate', 'te', 'transfer-encoding']
+      t.same(hops.filter((h) => h in line.content.headers), [])
+      t.equal(line.content.headers['x-kept'], 'yes')
+    })
+
+    tt.test('a request Node\'s parser would refuse is 400, naming the header but not its value', async (t) => {
+      const seen: string[] = []
+      const { orch, app } = await boot(t, { dispatcher }, (app) => {
+        app.get('/*', async (req) => { seen.push(req.url); return { tab: req.headers['x-tab'] ?? null } })
+      })
+      await app.ready()
+      const bad: Record<string, Record<string, unknown>> = {
+        'value-crlf': { headers: { 'x-secret': 'hunter2\r\nX-Injected: 1' } },
+        'value-lf': { headers: { 'x-secret': 'hunter2\nx' } },
+        'value-nul': { headers: { 'x-secret': 'hunter2\u0000' } },
+        'value-del': { headers: { 'x-secret': 'hunter2\u007f' } },
+        'name-space': { headers: { 'x secret': 'v' } },
+        'name-crlf': { headers: { 'x-a\r\nx-b': 'v' } },
+        'name-empty': { headers: { '': 'v' } },
+        'uri-space': { uri: '/a b' },
+        'uri-crlf': { uri: '/a\r\nHost: evil' },
+        'uri-nul': { uri: '/a\u0000' },
+        'uri-tab': { uri: '/a\tb' },
+        'uri-non-ascii': { uri: '/é' }
+      }
+      for (const [id, fields] of Object.entries(bad)) request(orch, id, fields)
+      request(orch, 'tab', { uri: '/fine?q=1', headers: { 'x-tab': 'a\tb', 'x-latin': 'ü€' } })
+      for (const id of Object.keys(bad)) {
+        const line = await reply(orch, id)
+        t.equal(line.content.status_code, 400, id)
+        const error = JSON.parse(text(line)).error as string
+        if (id.startsWith('value')) t.match(error, /header "x-secret"/, `${id}: names the header`)
+        if (id.startsWith('name')) t.match(error, /not a valid header name/, `${id}: says which`)
+        if (id.startsWith('uri')) t.match(error, /uri/, `${id}: says which`)
+        t.notOk(error.includes('hunter2'), `${id}: the value is not shown`)
+      }
+      const tab = await reply(orch, 'tab')
+      t.equal(tab.content.status_code, 200, 'a tab and non-ASCII in a value are taken, as over HTTP')
+      t.same(JSON.parse(text(tab)), { tab: 'a\tb' })
+      t.same(seen, ['/fine?q=1'], 'no refused request reached a route')
+      t.equal(app.pywatt.ipcHttp?.badRequest, Object.keys(bad).length)
+    })
+
     tt.test('T25 on shutdown: waiting requests get 503, running ones finish, onClose runs after them', async (t) => {
       const order: string[] = []
       const { orch, app } = await boot(t, { dispatcher, concurrency: 1 }, (app) => {
@@ -297,4 +384,57 @@ t.test('a sink that throws is logged; the request no longer counts as running an
   await until(() => log.entries().some((e) => e.msg === 'an HTTP-over-IPC reply could not be sent'))
   t.equal(server.inFlight, 0)
   t.equal(await server.close(), true, 'nothing left to drain')
+})
+
+t.test('lines that are not a valid http_request never throw: each readable id gets one 400, heartbeats and requests go on', async (t) => {
+  const { orch, app } = await boot(t, {}, (app) => { app.get('/ok', async () => ({ ok: true })) })
+  await app.ready()
+  for (const { line } of HOSTILE_LINES) orch.write(line)
+  orch.send({ op: 'heartbeat' })
+  request(orch, 'after', { uri: '/ok' })
+  t.equal((await reply(orch, 'after')).content.status_code, 200)
+  await orch.waitFor((l) => l.op === 'heartbeat_ack')
+  for (const { answer } of HOSTILE_LINES) {
+    if (answer === undefined) continue
+    const line = await reply(orch, answer.id)
+    t.equal(line.content.status_code, 400)
+    t.match(JSON.parse(text(line)).error, answer.names)
+  }
+  t.equal(orch.lines.filter((l) => l.content !== undefined).length, 2, 'no reply to a line whose id cannot be read')
+  t.equal(app.pywatt.ipcHttp?.badRequest, 1, 'nor an attempt at one')
+  t.equal(app.pywatt.channel?.stats.handlerErrors, 0, 'no consumer threw')
+  t.same(orch.exits, [])
+})
+
+t.test('a reply that cannot be encoded is answered 500 for its id, counted as failed and logged with the reason', async (t) => {
+  const { orch, app, log } = await boot(t, { dispatcher: 'lean' }, (app) => {
+    // A status no header check sees, and no wire format can carry (u16).
+    app.get('/unencodable', (_req, reply) => {
+      reply.hijack()
+      reply.raw.statusCode = 70_000
+      reply.raw.end('body')
+    })
+    app.get('/ok', async () => ({ ok: true }))
+  })
+  await app.ready()
+  request(orch, 'bad', { uri: '/unencodable' })
+  request(orch, 'ok', { uri: '/ok' })
+  const line = await reply(orch, 'bad')
+  t.equal(line.content.status_code, 500)
+  t.same(JSON.parse(text(line)), { error: 'the module failed to answer this request' }, 'a generic body')
+  t.equal((await reply(orch, 'ok')).content.status_code, 200)
+  t.equal(orch.lines.filter((l) => l.content?.request_id === 'bad').length, 1, 'exactly one reply')
+  t.match(app.pywatt.ipcHttp, { served: 1, failed: 1 })
+  t.ok(log.entries().some((e) => e.requestId === 'bad' && /status_code/.test(e.err?.message) && /answering 500/.test(e.msg)), 'logged with the real reason')
+  t.notOk(log.entries().some((e) => /stdout is gone/.test(e.msg)), 'not blamed on stdout')
+})
+
+t.test('only a closed stdout is reported as gone', async (t) => {
+  const { orch, app, log } = await boot(t, {}, (app) => { app.get('/ok', async () => ({ ok: true })) })
+  await app.ready()
+  orch.output.destroy()
+  request(orch, 'lost', { uri: '/ok' })
+  await until(() => log.entries().some((e) => /stdout is gone/.test(e.msg)))
+  t.equal(log.entries().find((e) => /stdout is gone/.test(e.msg))?.err?.code, 'FST_PYWATT_CHANNEL_CLOSED')
+  t.notOk(log.entries().some((e) => /answering 500/.test(e.msg)))
 })

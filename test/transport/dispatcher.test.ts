@@ -3,9 +3,11 @@ import { Dispatcher } from '../../lib/transport/dispatcher.js'
 
 type Msg = { op: 'a', n: number } | { op: 'b', n: number }
 
+const fail = (err: unknown): never => { throw err }
+
 t.test('messages that arrive before their consumer are delivered in order when it registers', async (t) => {
   const unhandled: unknown[] = []
-  const d = new Dispatcher<Msg>(10, (...args) => unhandled.push(args))
+  const d = new Dispatcher<Msg>(10, (...args) => unhandled.push(args), fail)
   d.dispatch({ op: 'a', n: 1 })
   d.dispatch({ op: 'b', n: 2 })
   d.dispatch({ op: 'a', n: 3 })
@@ -21,7 +23,7 @@ t.test('messages that arrive before their consumer are delivered in order when i
 
 t.test('seal() reports what no consumer claimed, then drops unclaimed ops as they come', async (t) => {
   const unhandled: unknown[] = []
-  const d = new Dispatcher<Msg>(10, (...args) => unhandled.push(args))
+  const d = new Dispatcher<Msg>(10, (...args) => unhandled.push(args), fail)
   d.dispatch({ op: 'b', n: 1 })
   d.dispatch({ op: 'b', n: 2 })
   d.seal()
@@ -33,7 +35,7 @@ t.test('seal() reports what no consumer claimed, then drops unclaimed ops as the
 
 t.test('the buffer is bounded', async (t) => {
   const unhandled: unknown[] = []
-  const d = new Dispatcher<Msg>(2, (...args) => unhandled.push(args))
+  const d = new Dispatcher<Msg>(2, (...args) => unhandled.push(args), fail)
   d.dispatch({ op: 'a', n: 1 })
   d.dispatch({ op: 'a', n: 2 })
   d.dispatch({ op: 'a', n: 3 })
@@ -44,7 +46,7 @@ t.test('the buffer is bounded', async (t) => {
 })
 
 t.test('one consumer per op; unregistering frees the slot', async (t) => {
-  const d = new Dispatcher<Msg>(10, () => {})
+  const d = new Dispatcher<Msg>(10, () => {}, fail)
   const off = d.on('a', () => {})
   t.throws(() => d.on('a', () => {}), /already registered/)
   off()
@@ -53,4 +55,21 @@ t.test('one consumer per op; unregistering frees the slot', async (t) => {
   d.on('a', (m) => got.push(m.n))
   d.dispatch({ op: 'a', n: 9 })
   t.same(got, [9])
+})
+
+t.test('a consumer that throws is reported with its message; the messages after it are still delivered', async (t) => {
+  const errors: Array<[string, number]> = []
+  const d = new Dispatcher<Msg>(10, () => {}, (err, m) => errors.push([(err as Error).message, m.n]))
+  d.dispatch({ op: 'a', n: 1 })
+  d.dispatch({ op: 'a', n: 2 })
+  const got: number[] = []
+  d.on('a', (m) => {
+    got.push(m.n)
+    if (m.n % 2 === 1) throw new Error(`odd ${m.n}`)
+  })
+  t.same(got, [1, 2], 'a buffered message after the one that threw is delivered')
+  d.dispatch({ op: 'a', n: 3 })
+  d.dispatch({ op: 'a', n: 4 })
+  t.same(got, [1, 2, 3, 4])
+  t.same(errors, [['odd 1', 1], ['odd 3', 3]])
 })

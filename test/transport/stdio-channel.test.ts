@@ -39,3 +39,26 @@ t.test('a large line the byte path cannot take is judged as text: malformed line
   t.match(invalid[0], /"request_id":"bad"/, 'the text reaches the consumer that owes a 400')
   t.ok(log.entries().some((e) => e.msg === 'skipped a protocol line that is not valid UTF-8'))
 })
+
+t.test('a consumer that throws, of a message or of an event, is logged and counted; reading goes on', async (t) => {
+  const { orch, channel, log } = await ready()
+  channel.on('invalid', () => { throw new Error('invalid consumer bug') })
+  const beats: number[] = []
+  channel.dispatcher.on('heartbeat', () => {
+    beats.push(beats.length)
+    if (beats.length === 1) throw new Error('heartbeat consumer bug')
+  })
+  channel.on('eof', () => { throw new Error('eof consumer bug') })
+  orch.write('null')
+  orch.write('{"op":"heartbeat"}')
+  orch.write('{"op":"heartbeat"}')
+  await until(() => beats.length === 2)
+  orch.input.end()
+  await until(() => channel.ended)
+  t.same(log.entries().filter((e) => e.msg === 'a protocol message handler threw').map((e) => [e.event ?? e.op, e.err.message]), [
+    ['invalid', 'invalid consumer bug'],
+    ['heartbeat', 'heartbeat consumer bug'],
+    ['eof', 'eof consumer bug']
+  ])
+  t.equal(channel.stats.handlerErrors, 3)
+})
