@@ -22,6 +22,8 @@ export interface StdioStats {
   framesIn: number
   framesOut: number
   bytesOut: number
+  /** Lines that could not be written: stdout was gone, or over `maxQueuedBytes`. */
+  dropped: number
   malformed: number
   handlerErrors: number
 }
@@ -130,6 +132,7 @@ export class ChannelSet extends EventEmitter {
         framesIn: input.lines,
         framesOut: out.lines,
         bytesOut: out.bytes,
+        dropped: out.dropped,
         malformed: input.malformed,
         handlerErrors: input.handlerErrors
       }

@@ -33,6 +33,7 @@ export class ProtocolWriter extends EventEmitter {
   #corked = false
   #lines = 0
   #bytes = 0
+  #dropped = 0
 
   constructor (output: Writable, opts: ProtocolWriterOptions) {
     super()
@@ -55,9 +56,9 @@ export class ProtocolWriter extends EventEmitter {
     return this.#closedReason
   }
 
-  /** Lines and bytes written so far. */
-  get stats (): { lines: number, bytes: number } {
-    return { lines: this.#lines, bytes: this.#bytes }
+  /** Lines and bytes written so far, and lines refused (the output gone or over its cap). */
+  get stats (): { lines: number, bytes: number, dropped: number } {
+    return { lines: this.#lines, bytes: this.#bytes, dropped: this.#dropped }
   }
 
   /**
@@ -92,8 +93,12 @@ export class ProtocolWriter extends EventEmitter {
   }
 
   #admit (essential: boolean): void {
-    if (this.#closedReason !== null) throw new ERR_PYWATT_CHANNEL_CLOSED(this.#closedReason)
+    if (this.#closedReason !== null) {
+      this.#dropped++
+      throw new ERR_PYWATT_CHANNEL_CLOSED(this.#closedReason)
+    }
     if (!essential && this.#output.writableLength > this.#opts.maxQueuedBytes) {
+      this.#dropped++
       throw new ERR_PYWATT_OUTPUT_OVERFLOW(this.#opts.maxQueuedBytes)
     }
     // stdout on a Linux pipe is synchronous: one write(2) per line. Lines sent

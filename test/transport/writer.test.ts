@@ -23,7 +23,7 @@ t.test('each message is one line; stats count them', async (t) => {
   w.send('{"op":"b"}')
   await w.flush()
   t.equal(out.read().toString(), '{"op":"a"}\n{"op":"b"}\n')
-  t.same(w.stats, { lines: 2, bytes: 22 })
+  t.same(w.stats, { lines: 2, bytes: 22, dropped: 0 })
 })
 
 t.test('pressure past the high-water mark, drain when the reader catches up, refusal past the cap', async (t) => {
@@ -116,7 +116,7 @@ t.test('a line in parts leaves whole, bytes as they are, in the same batch as it
   await w.flush()
   t.equal(batches.length, 1, 'one writev')
   t.equal(Buffer.concat(batches[0] ?? []).toString(), '{"n":0}\n{"a":[1,2,255]}\n{"n":1}\n')
-  t.same(w.stats, { lines: 3, bytes: 32 })
+  t.same(w.stats, { lines: 3, bytes: 32, dropped: 0 })
 })
 
 t.test('sendParts obeys the same cap and closed state as send', async (t) => {
@@ -128,4 +128,5 @@ t.test('sendParts obeys the same cap and closed state as send', async (t) => {
   out.destroy(new Error('gone'))
   await new Promise((resolve) => setImmediate(resolve))
   t.throws(() => w.sendParts(['{"a":', Buffer.from('[1]'), '}'], true), { code: 'FST_PYWATT_CHANNEL_CLOSED' })
+  t.equal(w.stats.dropped, 2, 'the refused lines are counted')
 })
