@@ -1,21 +1,11 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { alive } from '../helpers/process.js'
 import { HOSTILE } from '../helpers/modules.js'
 
 const MIDDLE = fileURLToPath(new URL('../../dist/test/fixtures/middle-orchestrator.js', import.meta.url))
-
-/** Alive means: a /proc entry that is not a zombie (a zombie already exited). */
-function alive (pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return false
-  }
-}
 
 async function portFree (host: string, port: number): Promise<boolean> {
   return await new Promise((resolve) => {

@@ -1,9 +1,9 @@
 import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { EXIT } from '../../lib/lifecycle/exit-codes.js'
+import { alive } from '../helpers/process.js'
 import { EXAMPLE, HOSTILE } from '../helpers/modules.js'
 import { freePort } from '../../lib/dev/free-port.js'
 
@@ -25,15 +25,6 @@ interface Module {
 }
 
 const SECRETS: Record<string, string> = { API_KEY: 'gone-api-key-value', JWT_SECRET: 'gone-jwt-secret-value-0123456789' }
-
-function alive (pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return false
-  }
-}
 
 /**
  * Spawn `entry` with three pipes, send Init, answer `get_secret` (unless
