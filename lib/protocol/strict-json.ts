@@ -391,17 +391,25 @@ function decodeKey (text: string, open: number, close: number): string {
   return raw.indexOf('\\') === -1 ? raw : JSON.parse(text.slice(open, close + 1)) as string
 }
 
+/** `path` is one array pushed and popped along the walk, so each level costs O(1), not a copy. */
 function checkWellFormed (value: unknown, path: Array<string | number>): void {
   if (typeof value === 'string') {
     if (!isWellFormed(value)) throw new ERR_PYWATT_PROTOCOL(`${where(path)}string contains a lone surrogate (invalid \\u escape)`)
   } else if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      if (typeof value[i] === 'object' || typeof value[i] === 'string') checkWellFormed(value[i], [...path, i])
+      const item: unknown = value[i]
+      if (typeof item === 'object' || typeof item === 'string') {
+        path.push(i)
+        checkWellFormed(item, path)
+        path.pop()
+      }
     }
   } else if (typeof value === 'object' && value !== null) {
-    for (const [k, v] of Object.entries(value)) {
+    for (const k of Object.keys(value)) {
       if (!isWellFormed(k)) throw new ERR_PYWATT_PROTOCOL(`${where(path)}key contains a lone surrogate (invalid \\u escape)`)
-      checkWellFormed(v, [...path, k])
+      path.push(k)
+      checkWellFormed((value as Record<string, unknown>)[k], path)
+      path.pop()
     }
   }
 }

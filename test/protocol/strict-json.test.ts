@@ -81,6 +81,9 @@ t.test('lone surrogates are refused', async (t) => {
   t.throws(() => parseStrictJson('{"a":"\ud83d"}'), { message: /lone surrogate/ }, 'raw lone surrogate in the JS string')
   t.same(parseStrictJson('{"v":"\\ud83d\\ude00 ok","n":[1,2,{"k":"\\u00e9"}]}'), { v: '😀 ok', n: [1, 2, { k: 'é' }] }, 'a surrogate pair is fine')
   t.same(parseStrictJson('{"v":"\\\\ud83d"}'), { v: '\\ud83d' }, 'an escaped backslash followed by ud83d is text')
+  t.throws(() => parseStrictJson('{"a":[{"b":"x"},{"c":["ok",{"d":1}],"e":["ok","\\udfff"]}]}'), { message: /field `a\[1\]\.e\[1\]`: string contains/ }, 'the path left by earlier siblings is unwound')
+  const deep = `${'['.repeat(MAX_NESTING_DEPTH - 1)}["a","\\ud800"]${']'.repeat(MAX_NESTING_DEPTH - 1)}`
+  t.throws(() => parseStrictJson(deep), { message: new RegExp(`field \`(\\[0\\]){${MAX_NESTING_DEPTH - 1}}\\[1\\]\`: string contains`) }, 'at the deepest level allowed')
 })
 
 t.test('syntax errors do not quote the input', async (t) => {
