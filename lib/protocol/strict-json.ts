@@ -280,8 +280,9 @@ function scanStructure (text: string, structure: Structure): void {
   let nextFloat = findFloat(text, 0)
   for (;;) {
     STRUCTURE.lastIndex = pos
-    const match = STRUCTURE.exec(text)
-    const tokenAt = match === null ? text.length : match.index
+    const found = STRUCTURE.test(text)
+    // `test` makes no match array: the match is the one character before `lastIndex`.
+    const tokenAt = found ? STRUCTURE.lastIndex - 1 : text.length
     // [pos, tokenAt) holds only numbers, literals, commas, colons and blanks.
     if (nextFloat < pos) nextFloat = findFloat(text, pos)
     if (nextFloat < tokenAt) {
@@ -289,7 +290,7 @@ function scanStructure (text: string, structure: Structure): void {
       structure.float(nextFloat)
       nextFloat = findFloat(text, tokenAt)
     }
-    if (match === null) return
+    if (!found) return
     const c = text.charCodeAt(tokenAt)
     if (c === 0x22) {
       const end = stringEnd(text, tokenAt + 1)
@@ -360,8 +361,8 @@ function isNumberPart (c: number): boolean {
 
 function findFloat (text: string, from: number): number {
   FLOAT.lastIndex = from
-  const m = FLOAT.exec(text)
-  return m === null ? Infinity : m.index
+  // `test` makes no match array; both alternatives match two characters.
+  return FLOAT.test(text) ? FLOAT.lastIndex - 2 : Infinity
 }
 
 /** Index of the closing quote of the string whose content starts at `from`. */
