@@ -17,7 +17,7 @@ import {
   type ModuleMessage, type OrchestratorMessage, type RegistrationAckResponse, type RegistrationHeartbeatResponse,
   type RegistrationResponse, type StdioHttpReply
 } from './schemas.js'
-import { formatPath, parseStrictJsonDetailed, truncate } from './strict-json.js'
+import { formatPath, scanStrictJson, truncate } from './strict-json.js'
 import { takeTrailingByteArray, takeTrailingByteArrayOfBytes } from './trailing-bytes.js'
 import { normaliseUuid } from './uuid.js'
 import { typeName, under, validate, type Location } from './validate.js'
@@ -192,9 +192,9 @@ export function decodeOrchestratorFrame (format: number, payload: Uint8Array): O
     const message = withTrailingBody(takeTrailingByteArrayOfBytes(payload, 'body', decodeFrameText))
     if (message !== null) return message
   }
-  const { value, text, floats } = parseFramePayload(format, payload)
+  const { value, text, floatTree } = parseFramePayload(format, payload)
   const obj = asObject(value)
-  const at: Location = { text, floats, prefix: [] }
+  const at: Location = { text, floatTree, prefix: [] }
   if (!Object.hasOwn(obj, 'op') && Object.hasOwn(obj, 'content') && Object.hasOwn(obj, 'id')) {
     const envelope = envelopeFromObject(obj, at)
     return orchestratorFromObject(asObject(envelope.content, 'content'), under(at, 'content'))
@@ -228,8 +228,8 @@ export function decodeModuleMessage (line: string): ModuleLine {
  * @throws ERR_PYWATT_PROTOCOL naming the problem
  */
 export function decodeModuleFrame (format: number, payload: Uint8Array): Envelope<ModuleMessage> {
-  const { value, text, floats } = parseFramePayload(format, payload)
-  return moduleEnvelopeFromObject(asObject(value), { text, floats, prefix: [] })
+  const { value, text, floatTree } = parseFramePayload(format, payload)
+  return moduleEnvelopeFromObject(asObject(value), { text, floatTree, prefix: [] })
 }
 
 /**
@@ -301,8 +301,8 @@ export function decodeRegistrationResponse<K extends RegistrationResponseKind> (
  * @throws ERR_PYWATT_PROTOCOL naming the problem
  */
 export function decodeWithSchema<T extends TSchema> (schema: T, text: string): Decoded<T> {
-  const { value, floats } = parseStrictJsonDetailed(text)
-  validate(schema, value, { text, floats, prefix: [] })
+  const { value, floatTree } = scanStrictJson(text)
+  validate(schema, value, { text, floatTree, prefix: [] })
   return value as Decoded<T>
 }
 
@@ -323,10 +323,10 @@ export function encodedMessageValue (message: { data: ArrayLike<number>, format:
   switch (message.format) {
     case 'Json':
     case 'Binary':
-      return parseStrictJsonDetailed(decodeUtf8(bytes, 'EncodedMessage data')).value
+      return scanStrictJson(decodeUtf8(bytes, 'EncodedMessage data')).value
     case 'Base64': {
       const json = decodeBase64Strict(Buffer.from(bytes).toString('latin1'), 'EncodedMessage data')
-      return parseStrictJsonDetailed(decodeUtf8(json, 'EncodedMessage data')).value
+      return scanStrictJson(decodeUtf8(json, 'EncodedMessage data')).value
     }
     default:
       throw new ERR_PYWATT_PROTOCOL(`EncodedMessage format \`${truncate(String(message.format))}\` cannot be decoded`)
@@ -336,8 +336,8 @@ export function encodedMessageValue (message: { data: ArrayLike<number>, format:
 // ---------------------------------------------------------------------------
 
 function parseObject (text: string): { value: JsonObject, at: Location } {
-  const { value, floats } = parseStrictJsonDetailed(text)
-  return { value: asObject(value), at: { text, floats, prefix: [] } }
+  const { value, floatTree } = scanStrictJson(text)
+  return { value: asObject(value), at: { text, floatTree, prefix: [] } }
 }
 
 function asObject (value: unknown, field?: string): JsonObject {

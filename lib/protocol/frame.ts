@@ -1,6 +1,6 @@
 import { ERR_PYWATT_ENCODE, ERR_PYWATT_PROTOCOL } from '../errors.js'
 import { decodeBase64Strict, decodeUtf8 } from './bytes.js'
-import { parseStrictJsonDetailed, type StrictJsonResult } from './strict-json.js'
+import { scanStrictJson, type StrictJsonScan } from './strict-json.js'
 
 /**
  * TCP/UDS frame codec (PROTOCOL.md §13.2):
@@ -95,7 +95,7 @@ export function readFrame (buf: Buffer, maxLength = DEFAULT_MAX_FRAME_LENGTH): F
 }
 
 /**
- * Decode a frame payload to a JSON value (strictly, see {@link parseStrictJsonDetailed}).
+ * Decode a frame payload to a JSON value (strictly, see {@link scanStrictJson}).
  *
  * @throws ERR_PYWATT_PROTOCOL on an invalid format byte or a payload that is not JSON
  */
@@ -107,13 +107,12 @@ export function decodeFramePayload (format: number, payload: Uint8Array): unknow
  * Like {@link decodeFramePayload}, but also returns the JSON text and the strict
  * scan's findings, which the message decoders need.
  */
-export function parseFramePayload (format: number, payload: Uint8Array): StrictJsonResult & { text: string } {
+export function parseFramePayload (format: number, payload: Uint8Array): StrictJsonScan {
   const fmt = checkFormat(format)
   if (fmt === FRAME_FORMAT.Binary) {
     // Rust re-parses "Binary" bytes as JSON; real bincode cannot be read.
     try {
-      const text = decodeUtf8(payload, 'frame payload')
-      return { ...parseStrictJsonDetailed(text), text }
+      return scanStrictJson(decodeUtf8(payload, 'frame payload'))
     } catch (err) {
       throw new ERR_PYWATT_PROTOCOL(`format 2 (Binary) frame payload is not JSON; bincode is not supported (${(err as Error).message})`)
     }
@@ -121,7 +120,7 @@ export function parseFramePayload (format: number, payload: Uint8Array): StrictJ
   const text = fmt === FRAME_FORMAT.Json
     ? decodeUtf8(payload, 'frame payload')
     : decodeUtf8(decodeBase64Strict(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('latin1'), 'format 3 (Base64) frame payload'), 'frame payload')
-  return { ...parseStrictJsonDetailed(text), text }
+  return scanStrictJson(text)
 }
 
 function checkFormat (format: number): FrameFormat {

@@ -25,13 +25,80 @@ export interface FloatLiteral {
 /** The parsed value plus what the strict scan learnt about the text. */
 export interface StrictJsonResult {
   readonly value: unknown
-  /** One entry per distinct path holding a float-formatted literal; empty in the common case. */
+  /**
+   * One entry per distinct path holding a float-formatted literal, in text
+   * order; empty in the common case. Each `path` is made when read, at a cost
+   * of its depth, which the decoders never pay (they walk {@link StrictJsonScan.floatTree}).
+   */
   readonly floats: readonly FloatLiteral[]
 }
 
-interface ObjectFrame { keys: Set<string>, key: string }
-// `null` is an array level: arrays have no keys to remember.
-type Frame = ObjectFrame | null
+/**
+ * The deepest nesting of arrays and objects accepted (the top-level container
+ * is level 1). serde_json refuses the 128th level ("recursion limit
+ * exceeded"), so a Rust module refuses deeper input too; the cap also bounds
+ * the work of everything that walks a path.
+ */
+export const MAX_NESTING_DEPTH = 127
+
+/**
+ * A node of the tree of paths under which float-formatted literals sit: each
+ * distinct path is stored once, sharing its prefix with its siblings, so the
+ * tree costs one node per key or array on the way to a float, whatever the depth.
+ */
+export class FloatPath {
+  /** Offset of the first float literal exactly at this path; -1 for a node only on the way to one. */
+  offset = -1
+  /** Deeper paths holding floats, by segment; created on first use. */
+  children: Map<PathSegment, FloatPath> | undefined
+
+  constructor (readonly parent: FloatPath | null, readonly segment: PathSegment) {}
+
+  /** The node one segment deeper, created on first use. */
+  child (segment: PathSegment): FloatPath {
+    this.children ??= new Map()
+    let node = this.children.get(segment)
+    if (node === undefined) {
+      node = new FloatPath(this, segment)
+      this.children.set(segment, node)
+    }
+    return node
+  }
+
+  /** The segments from the top-level value down to this node (the root has none). */
+  path (): PathSegment[] {
+    const out: PathSegment[] = []
+    for (let node: FloatPath = this; node.parent !== null; node = node.parent) out.push(node.segment)
+    return out.reverse()
+  }
+}
+
+/** {@link StrictJsonResult} with the float paths as a tree, for the decoders. */
+export interface StrictJsonScan extends StrictJsonResult {
+  /** The text parsed, where error messages find a float literal's exact path. */
+  readonly text: string
+  /** The path of the top-level value, or `null` when the text holds no float literal. */
+  readonly floatTree: FloatPath | null
+}
+
+class Scan implements StrictJsonScan {
+  readonly #found: readonly FloatPath[]
+  #floats: FloatLiteral[] | undefined
+
+  constructor (readonly text: string, readonly value: unknown, readonly floatTree: FloatPath | null, found: readonly FloatPath[]) {
+    this.#found = found
+  }
+
+  get floats (): readonly FloatLiteral[] {
+    this.#floats ??= this.#found.map(floatLiteral)
+    return this.#floats
+  }
+}
+
+/** A path is made on each read: kept, paths would cost their depth each, which is up to the reader. */
+function floatLiteral (node: FloatPath): FloatLiteral {
+  return { offset: node.offset, get path () { return node.path() } }
+}
 
 // Structural characters only: a long array of numbers has none of them, so the
 // scan jumps over it in one regex step.
@@ -47,7 +114,7 @@ const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
  * Parse `text` strictly and return only the value.
  *
  * @throws ERR_PYWATT_PROTOCOL on invalid JSON, a duplicate key, a `__proto__`
- * key or a lone surrogate.
+ * key, a lone surrogate or nesting deeper than {@link MAX_NESTING_DEPTH}.
  */
 export function parseStrictJson (text: string): unknown {
   return parseStrictJsonDetailed(text).value
@@ -58,20 +125,35 @@ export function parseStrictJson (text: string): unknown {
  * occur, so that a decoder can reject them in integer fields.
  *
  * @throws ERR_PYWATT_PROTOCOL on invalid JSON, a duplicate key, a `__proto__`
- * key or a lone surrogate.
+ * key, a lone surrogate or nesting deeper than {@link MAX_NESTING_DEPTH}.
  */
 export function parseStrictJsonDetailed (text: string): StrictJsonResult {
+  return scanStrictJson(text)
+}
+
+/**
+ * {@link parseStrictJsonDetailed} for the decoders: time and memory linear in
+ * the length of `text`, whatever its shape.
+ *
+ * @throws ERR_PYWATT_PROTOCOL as {@link parseStrictJsonDetailed} does
+ */
+export function scanStrictJson (text: string): StrictJsonScan {
   let value: unknown
   try {
+    // V8's JSON.parse is iterative and linear even on deep input, so the depth
+    // cap can wait for the scan below.
     value = JSON.parse(text)
   } catch (err) {
     throw new ERR_PYWATT_PROTOCOL(describeSyntaxError(err as Error))
   }
   // The scan relies on the text being valid JSON, so it runs only after the parse.
-  const floats = text.length <= SHORT_TEXT ? scanShort(text) : scanStructure(text)
+  const structure = new Structure()
+  if (text.length <= SHORT_TEXT) scanShort(text, structure)
+  else scanStructure(text, structure)
+  // Runs after the scan, which has bounded the depth it recurses to.
   if (text.indexOf('\\u') !== -1 && SURROGATE_ESCAPE.test(text)) checkWellFormed(value, [])
   else if (!isWellFormed(text)) checkWellFormed(value, [])
-  return { value, floats }
+  return new Scan(text, value, structure.root, structure.floats)
 }
 
 /**
@@ -116,47 +198,108 @@ export function pathAtOffset (text: string, offset: number): Array<string | numb
   return stack.map((f) => f.key)
 }
 
-function scanStructure (text: string): FloatLiteral[] {
-  const floats: FloatLiteral[] = []
-  let seenFloatPaths: Set<string> | undefined
-  const stack: Frame[] = []
+interface Frame {
+  /** The keys seen so far in an object; `null` for an array. */
+  keys: Set<string> | null
+  /** The current key of an object; {@link ARRAY_ITEM} for an array. */
+  segment: PathSegment
+  /** The node of this frame's path, made when a float literal first sits under it. */
+  node: FloatPath | null
+}
+
+/**
+ * What both scans track: the open containers (checking each object's keys),
+ * and the tree of paths holding float literals. Every step is O(1) amortised:
+ * a float's path node is found from the nearest container that already has
+ * one, and a container loses its node only when it is opened or its key changes.
+ */
+class Structure {
+  root: FloatPath | null = null
+  /** The nodes holding a float literal, in text order. */
+  readonly floats: FloatPath[] = []
+  /** One frame per level ever opened, reused: `#depth` of them are open. */
+  readonly #stack: Frame[] = []
+  #depth = 0
+
+  open (object: boolean): void {
+    if (this.#depth === MAX_NESTING_DEPTH) {
+      throw new ERR_PYWATT_PROTOCOL(`nesting deeper than ${MAX_NESTING_DEPTH} levels (serde_json's recursion limit)`)
+    }
+    const keys = object ? new Set<string>() : null
+    const frame = this.#stack[this.#depth]
+    if (frame === undefined) {
+      this.#stack.push({ keys, segment: ARRAY_ITEM, node: null })
+    } else {
+      frame.keys = keys
+      frame.segment = ARRAY_ITEM
+      frame.node = null
+    }
+    this.#depth++
+  }
+
+  close (): void {
+    this.#depth--
+  }
+
+  /** A key of the innermost container, which is an object since only objects hold keys. */
+  key (key: string): void {
+    const frame = this.#stack[this.#depth - 1] as Frame
+    const keys = frame.keys as Set<string>
+    if (key === '__proto__') throw new ERR_PYWATT_PROTOCOL('forbidden key `__proto__` (prototype poisoning)')
+    if (keys.has(key)) throw new ERR_PYWATT_PROTOCOL(`duplicate key \`${truncate(key)}\``)
+    keys.add(key)
+    frame.segment = key
+    frame.node = null
+  }
+
+  /** A float-formatted literal at `offset`, in the innermost container (or at the top level). */
+  float (offset: number): void {
+    const node = this.#here()
+    if (node.offset === -1) {
+      node.offset = offset
+      this.floats.push(node)
+    }
+  }
+
+  #here (): FloatPath {
+    const stack = this.#stack
+    let d = this.#depth
+    while (d > 0 && (stack[d - 1] as Frame).node === null) d--
+    let node = d === 0 ? (this.root ??= new FloatPath(null, ARRAY_ITEM)) : (stack[d - 1] as Frame).node as FloatPath
+    for (; d < this.#depth; d++) {
+      const frame = stack[d] as Frame
+      node = node.child(frame.segment)
+      frame.node = node
+    }
+    return node
+  }
+}
+
+function scanStructure (text: string, structure: Structure): void {
   let pos = 0
   let nextFloat = findFloat(text, 0)
   for (;;) {
     STRUCTURE.lastIndex = pos
-    const match = STRUCTURE.exec(text)
-    const tokenAt = match === null ? text.length : match.index
+    const found = STRUCTURE.test(text)
+    // `test` makes no match array: the match is the one character before `lastIndex`.
+    const tokenAt = found ? STRUCTURE.lastIndex - 1 : text.length
     // [pos, tokenAt) holds only numbers, literals, commas, colons and blanks.
     if (nextFloat < pos) nextFloat = findFloat(text, pos)
     if (nextFloat < tokenAt) {
-      const path = stack.map((f) => f === null ? ARRAY_ITEM : f.key)
-      const id = path.join('\u0000')
-      seenFloatPaths ??= new Set()
-      if (!seenFloatPaths.has(id)) {
-        seenFloatPaths.add(id)
-        floats.push({ path, offset: nextFloat })
-      }
       // One report per gap is enough: everything in it shares the path.
+      structure.float(nextFloat)
       nextFloat = findFloat(text, tokenAt)
     }
-    if (match === null) return floats
+    if (!found) return
     const c = text.charCodeAt(tokenAt)
     if (c === 0x22) {
       const end = stringEnd(text, tokenAt + 1)
-      if (isKeyAt(text, end + 1)) {
-        // Only objects hold keys, so the top frame is an object here.
-        const frame = stack[stack.length - 1] as ObjectFrame
-        const key = decodeKey(text, tokenAt, end)
-        if (key === '__proto__') throw new ERR_PYWATT_PROTOCOL('forbidden key `__proto__` (prototype poisoning)')
-        if (frame.keys.has(key)) throw new ERR_PYWATT_PROTOCOL(`duplicate key \`${truncate(key)}\``)
-        frame.keys.add(key)
-        frame.key = key
-      }
+      if (isKeyAt(text, end + 1)) structure.key(decodeKey(text, tokenAt, end))
       pos = end + 1
     } else {
-      if (c === 0x7b) stack.push({ keys: new Set(), key: '' })
-      else if (c === 0x5b) stack.push(null)
-      else stack.pop()
+      if (c === 0x7b) structure.open(true)
+      else if (c === 0x5b) structure.open(false)
+      else structure.close()
       pos = tokenAt + 1
     }
   }
@@ -176,35 +319,20 @@ const SHORT_TEXT = 2048
  * literal of every distinct path, at the offset the `FLOAT` pattern would give
  * (the last integer digit, or the `-` of `-0`).
  */
-function scanShort (text: string): FloatLiteral[] {
-  let floats: FloatLiteral[] | undefined
-  let seenFloatPaths: Set<string> | undefined
-  // One frame per open object (its keys so far) or array (`null`).
-  const stack: Array<Set<string> | null> = []
-  const keyOf: string[] = []
+function scanShort (text: string, structure: Structure): void {
   const n = text.length
   let i = 0
   while (i < n) {
     const c = text.charCodeAt(i)
     if (c === 0x22) {
       const end = stringEnd(text, i + 1)
-      if (isKeyAt(text, end + 1)) {
-        const keys = stack[stack.length - 1] as Set<string>
-        const key = decodeKey(text, i, end)
-        if (key === '__proto__') throw new ERR_PYWATT_PROTOCOL('forbidden key `__proto__` (prototype poisoning)')
-        if (keys.has(key)) throw new ERR_PYWATT_PROTOCOL(`duplicate key \`${truncate(key)}\``)
-        keys.add(key)
-        keyOf[stack.length - 1] = key
-      }
+      if (isKeyAt(text, end + 1)) structure.key(decodeKey(text, i, end))
       i = end + 1
-    } else if (c === 0x7b) {
-      stack.push(new Set())
-      i++
-    } else if (c === 0x5b) {
-      stack.push(null)
+    } else if (c === 0x7b || c === 0x5b) {
+      structure.open(c === 0x7b)
       i++
     } else if (c === 0x7d || c === 0x5d) {
-      stack.pop()
+      structure.close()
       i++
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       // A number literal: integer digits, then a fraction or an exponent makes it a float.
@@ -213,25 +341,14 @@ function scanShort (text: string): FloatLiteral[] {
       const digits = i
       while (i < n && isDigit(text.charCodeAt(i))) i++
       const next = i < n ? text.charCodeAt(i) : 0
-      let at = -1
-      if (next === 0x2e || next === 0x65 || next === 0x45) at = i - 1
-      else if (c === 0x2d && i - digits === 1 && text.charCodeAt(digits) === 0x30) at = start
-      if (at !== -1) {
-        const path = stack.map((f, d) => f === null ? ARRAY_ITEM : keyOf[d] as string)
-        const id = path.join('\u0000')
-        seenFloatPaths ??= new Set()
-        if (!seenFloatPaths.has(id)) {
-          seenFloatPaths.add(id)
-          ;(floats ??= []).push({ path, offset: at })
-        }
-      }
+      if (next === 0x2e || next === 0x65 || next === 0x45) structure.float(i - 1)
+      else if (c === 0x2d && i - digits === 1 && text.charCodeAt(digits) === 0x30) structure.float(start)
       // The rest of the literal (fraction, exponent) holds no structure.
       while (i < n && isNumberPart(text.charCodeAt(i))) i++
     } else {
       i++
     }
   }
-  return floats ?? []
 }
 
 function isDigit (c: number): boolean {
@@ -244,8 +361,8 @@ function isNumberPart (c: number): boolean {
 
 function findFloat (text: string, from: number): number {
   FLOAT.lastIndex = from
-  const m = FLOAT.exec(text)
-  return m === null ? Infinity : m.index
+  // `test` makes no match array; both alternatives match two characters.
+  return FLOAT.test(text) ? FLOAT.lastIndex - 2 : Infinity
 }
 
 /** Index of the closing quote of the string whose content starts at `from`. */
@@ -275,17 +392,25 @@ function decodeKey (text: string, open: number, close: number): string {
   return raw.indexOf('\\') === -1 ? raw : JSON.parse(text.slice(open, close + 1)) as string
 }
 
+/** `path` is one array pushed and popped along the walk, so each level costs O(1), not a copy. */
 function checkWellFormed (value: unknown, path: Array<string | number>): void {
   if (typeof value === 'string') {
     if (!isWellFormed(value)) throw new ERR_PYWATT_PROTOCOL(`${where(path)}string contains a lone surrogate (invalid \\u escape)`)
   } else if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      if (typeof value[i] === 'object' || typeof value[i] === 'string') checkWellFormed(value[i], [...path, i])
+      const item: unknown = value[i]
+      if (typeof item === 'object' || typeof item === 'string') {
+        path.push(i)
+        checkWellFormed(item, path)
+        path.pop()
+      }
     }
   } else if (typeof value === 'object' && value !== null) {
-    for (const [k, v] of Object.entries(value)) {
+    for (const k of Object.keys(value)) {
       if (!isWellFormed(k)) throw new ERR_PYWATT_PROTOCOL(`${where(path)}key contains a lone surrogate (invalid \\u escape)`)
-      checkWellFormed(v, [...path, k])
+      path.push(k)
+      checkWellFormed((value as Record<string, unknown>)[k], path)
+      path.pop()
     }
   }
 }

@@ -10,6 +10,7 @@
 const DIGIT_0 = 48
 const DIGIT_9 = 57
 const COMMA = 44
+const WIDE = /[\u0100-\uffff]/
 
 function isSpace (c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13
@@ -60,7 +61,8 @@ function locate (line: Uint8Array, key: Uint8Array): TrailingArray | null {
 export function takeTrailingByteArray (line: string, key: string): { rest: string, bytes: Buffer } | null {
   // latin1 keeps one byte per character, so offsets match the string's.
   const found = locate(Buffer.from(line, 'latin1'), Buffer.from(key, 'latin1'))
-  if (found === null) return null
+  // It keeps only the low byte of a wider character, which could pose as a digit, a bracket or a quote.
+  if (found === null || WIDE.test(line.slice(found.keyStart - 1))) return null
   return { rest: `${line.slice(0, found.keyStart)}"${key}":null${line.slice(found.after)}`, bytes: found.bytes }
 }
 

@@ -1,6 +1,6 @@
 import { Check, Errors, Kind, OptionalKind, TypeCompiler, ValueErrorType, type TSchema, type TypeCheck, type ValueError } from '#typebox'
 import { ERR_PYWATT_PROTOCOL } from '../errors.js'
-import { ARRAY_ITEM, formatPath, pathAtOffset, truncate, type FloatLiteral } from './strict-json.js'
+import { ARRAY_ITEM, formatPath, pathAtOffset, truncate, type FloatPath, type PathSegment } from './strict-json.js'
 
 /**
  * Schema validation for decoders: a compiled TypeBox check on the fast path,
@@ -13,8 +13,8 @@ import { ARRAY_ITEM, formatPath, pathAtOffset, truncate, type FloatLiteral } fro
 export interface Location {
   /** The whole JSON text the value came from (to locate float literals exactly). */
   text: string
-  /** Float literals under this value, with paths relative to it. */
-  floats: readonly FloatLiteral[]
+  /** The node of this value in the tree of paths holding float literals; `null` when none is under it. */
+  floatTree: FloatPath | null
   /** Path of this value from the top of the text, for messages. */
   prefix: ReadonlyArray<string | number>
 }
@@ -63,21 +63,18 @@ export function validate (schema: TSchema, value: unknown, at: Location): void {
     const first = Errors(schema, value).First() as ValueError
     throw new ERR_PYWATT_PROTOCOL(describe(first, value, at.prefix))
   }
-  for (const f of at.floats) {
-    if (!floatAllowed(schema, f.path, 0)) {
-      throw new ERR_PYWATT_PROTOCOL(`field \`${formatPath(pathAtOffset(at.text, f.offset))}\`: expected an integer, got a float literal`)
+  if (at.floatTree !== null) {
+    const offset = firstMisplacedFloat(reach([schema]), at.floatTree)
+    if (offset !== Infinity) {
+      throw new ERR_PYWATT_PROTOCOL(`field \`${formatPath(pathAtOffset(at.text, offset))}\`: expected an integer, got a float literal`)
     }
   }
   if (hasOptions(schema)) dropNullOptions(schema, value)
 }
 
-/** The float literals under `key` of the current value, re-rooted at that key. */
+/** The location of the value under `key` of the current value. */
 export function under (at: Location, key: string): Location {
-  const floats: FloatLiteral[] = []
-  for (const f of at.floats) {
-    if (f.path[0] === key) floats.push({ path: f.path.slice(1), offset: f.offset })
-  }
-  return { text: at.text, floats, prefix: [...at.prefix, key] }
+  return { text: at.text, floatTree: at.floatTree?.children?.get(key) ?? null, prefix: [...at.prefix, key] }
 }
 
 /** A short, value-free description of a JSON value's type. */
@@ -169,22 +166,63 @@ function dropNullOptions (schema: SchemaShape, value: unknown): void {
   }
 }
 
-function floatAllowed (schema: SchemaShape, path: readonly (string | number)[], i: number): boolean {
-  const kind = schema[Kind] as string
-  // Free-form JSON (`serde_json::Value`) takes any number.
-  if (kind === 'Unknown' || kind === 'Any' || kind === 'Number') return true
-  if (kind === 'Union') return (schema.anyOf as SchemaShape[]).some((s) => floatAllowed(s, path, i))
-  if (i === path.length) return false
-  const seg = path[i] as string | number
-  if (kind === 'Object') {
-    const props = schema.properties as Record<string, SchemaShape>
-    // Unknown keys are ignored by serde, whatever they hold.
-    if (typeof seg !== 'string' || !Object.hasOwn(props, seg)) return seg !== ARRAY_ITEM
-    return floatAllowed(props[seg] as SchemaShape, path, i + 1)
+/** Some schema on the way takes any number from here down (free-form JSON, an ignored key). */
+const ANY_NUMBER = Symbol('any number')
+
+/** The schemas a path may still be checked against, unions flattened; none left means no float fits. */
+type Reach = typeof ANY_NUMBER | readonly SchemaShape[]
+
+function reach (schemas: readonly SchemaShape[]): Reach {
+  const out: SchemaShape[] = []
+  for (const schema of schemas) {
+    const kind = schema[Kind] as string
+    // Free-form JSON (`serde_json::Value`) takes any number.
+    if (kind === 'Unknown' || kind === 'Any' || kind === 'Number') return ANY_NUMBER
+    if (kind === 'Union') {
+      const members = reach(schema.anyOf as SchemaShape[])
+      if (members === ANY_NUMBER) return ANY_NUMBER
+      out.push(...members)
+    } else {
+      out.push(schema)
+    }
   }
-  if (kind === 'Record') return floatAllowed(Object.values(schema.patternProperties as object)[0] as SchemaShape, path, i + 1)
-  if (kind === 'Array') return floatAllowed(schema.items as SchemaShape, path, i + 1)
-  return false
+  return out
+}
+
+/** Where the schemas of `from` lead one segment deeper. */
+function step (from: readonly SchemaShape[], seg: PathSegment): Reach {
+  const next: SchemaShape[] = []
+  for (const schema of from) {
+    const kind = schema[Kind] as string
+    if (kind === 'Object') {
+      const props = schema.properties as Record<string, SchemaShape>
+      // Unknown keys are ignored by serde, whatever they hold.
+      if (typeof seg !== 'string' || !Object.hasOwn(props, seg)) {
+        if (seg !== ARRAY_ITEM) return ANY_NUMBER
+      } else {
+        next.push(props[seg] as SchemaShape)
+      }
+    } else if (kind === 'Record') {
+      next.push(Object.values(schema.patternProperties as object)[0] as SchemaShape)
+    } else if (kind === 'Array') {
+      next.push(schema.items as SchemaShape)
+    }
+  }
+  return reach(next)
+}
+
+/**
+ * The offset of the first float literal under `node` that no schema of `schemas`
+ * takes as a number, or `Infinity`. Each node of the tree is visited at most
+ * once, and not at all below free-form JSON.
+ */
+function firstMisplacedFloat (schemas: Reach, node: FloatPath): number {
+  if (schemas === ANY_NUMBER) return Infinity
+  let first = node.offset === -1 ? Infinity : node.offset
+  if (node.children !== undefined) {
+    for (const [seg, child] of node.children) first = Math.min(first, firstMisplacedFloat(step(schemas, seg), child))
+  }
+  return first
 }
 
 function describe (error: ValueError, root: unknown, prefix: ReadonlyArray<string | number>): string {

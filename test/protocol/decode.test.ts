@@ -23,6 +23,10 @@ t.test('floats: rejected in integer fields, accepted in free-form JSON', async (
   rejects(t, () => decodeModuleEnvelope(`{"id":"${ID}","content":{"op":"port_request","request_id":"r","specific_port":80E0}}`), /field `content\.specific_port`: expected an integer, got a float literal/)
   rejects(t, () => decodeWithSchema(StreamChunkSchema, `{"stream_id":"${ID}","sequence":0.0,"total_chunks":1,"data":[],"compressed":false,"checksum":0,"is_final":true}`), /field `sequence`/)
 
+  const chunk = (a: string, b: string): string => `{"stream_id":"${ID}",${a},${b},"data":[],"compressed":false,"checksum":0,"is_final":true}`
+  rejects(t, () => decodeWithSchema(StreamChunkSchema, chunk('"total_chunks":1.0', '"sequence":2.0')), /field `total_chunks`/, 'the first misplaced float in the text is named')
+  rejects(t, () => decodeWithSchema(StreamChunkSchema, chunk('"sequence":2.0', '"total_chunks":1.0')), /field `sequence`/, 'the first misplaced float in the text is named (reversed)')
+
   const result = decodeOrchestratorMessage('{"op":"service_operation_result","success":true,"result":{"x":1.5,"y":[2.0,1e3,-0]},"error":null,"params":{"v":0.5}}')
   t.same(result, { op: 'service_operation_result', success: true, result: { x: 1.5, y: [2, 1000, -0] }, params: { v: 0.5 } }, 'result and the params echo are free-form')
   t.same(decodeOrchestratorMessage('{"op":"heartbeat","ts":1718000000.5}'), { op: 'heartbeat', ts: 1718000000.5 }, 'unknown keys may hold anything')

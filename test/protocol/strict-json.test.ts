@@ -1,7 +1,9 @@
 import t from 'tap'
-import { ARRAY_ITEM, formatPath, parseStrictJson, parseStrictJsonDetailed, pathAtOffset } from '../../lib/protocol/strict-json.js'
+import { ARRAY_ITEM, MAX_NESTING_DEPTH, formatPath, parseStrictJson, parseStrictJsonDetailed, pathAtOffset } from '../../lib/protocol/strict-json.js'
 
 const PROTOCOL_ERROR = { code: 'FST_PYWATT_PROTOCOL' }
+// Blanks that push a text past the length up to which it is scanned one character at a time.
+const SHORT_PAD = 2100
 
 t.test('valid JSON parses like JSON.parse', async (t) => {
   const text = '{"a":[1,{"b":"x"}],"c":null,"d":true,"e":false,"f":"}{[]\\"\\\\"}'
@@ -45,6 +47,32 @@ t.test('float-formatted literals are reported with their path', async (t) => {
   t.same(parseStrictJsonDetailed('{"a":{"b":1},"c":2.0}').floats.map((f) => f.path), [['c']], 'path follows the latest key')
 })
 
+t.test('float paths deep down, and under sibling keys', async (t) => {
+  const deep = `${'{"a":['.repeat(40)}1.5,{"k":2.5,"j":[3.5]}${']}'.repeat(40)}`
+  const prefix: Array<string | number> = Array.from({ length: 40 }, () => ['a', ARRAY_ITEM]).flat()
+  const { floats } = parseStrictJsonDetailed(deep + ' '.repeat(SHORT_PAD))
+  t.same(floats.map((f) => f.path), [prefix, [...prefix, 'k'], [...prefix, 'j', ARRAY_ITEM]], 'long text')
+  t.same(parseStrictJsonDetailed(deep).floats.map((f) => f.path), floats.map((f) => f.path), 'short text')
+  t.equal(deep[floats[2]?.offset as number], '3', 'offset of the first literal at the path')
+  const siblings = '{"a":{"x":1.5},"b":{"x":2.5},"a2":{"y":[{"x":0.5},{"x":1e3}]}}'
+  t.same(parseStrictJsonDetailed(siblings).floats.map((f) => f.path), [['a', 'x'], ['b', 'x'], ['a2', 'y', ARRAY_ITEM, 'x']], 'a new key is a new path')
+})
+
+t.test(`nesting deeper than ${MAX_NESTING_DEPTH} levels is refused, as serde_json does`, async (t) => {
+  t.equal(MAX_NESTING_DEPTH, 127, 'serde_json refuses the 128th level')
+  const arrays = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`
+  const objects = (n: number): string => `${'{"a":'.repeat(n - 1)}{}${'}'.repeat(n - 1)}`
+  for (const [name, nest] of [['arrays', arrays], ['objects', objects]] as const) {
+    for (const pad of [0, SHORT_PAD]) {
+      const text = (n: number): string => nest(n) + ' '.repeat(pad)
+      t.ok(parseStrictJson(text(MAX_NESTING_DEPTH)), `${name}, ${MAX_NESTING_DEPTH} levels, ${pad === 0 ? 'short' : 'long'} text`)
+      t.throws(() => parseStrictJson(text(MAX_NESTING_DEPTH + 1)), { ...PROTOCOL_ERROR, message: /^Protocol error: nesting deeper than 127 levels \(serde_json's recursion limit\)$/ })
+    }
+  }
+  t.throws(() => parseStrictJson(arrays(100_000)), { message: /nesting deeper than 127 levels/ }, 'far deeper, refused in linear time')
+  t.ok(parseStrictJson(`[${arrays(MAX_NESTING_DEPTH - 1).repeat(3).replace(/\]\[/g, '],[')}]`), 'the depth is that of the open containers, not a count of them')
+})
+
 t.test('lone surrogates are refused', async (t) => {
   t.throws(() => parseStrictJson('{"op":"secret","value":"\\ud83d"}'), { ...PROTOCOL_ERROR, message: /field `value`: string contains a lone surrogate/ })
   t.throws(() => parseStrictJson('{"a":["ok","\\uDE00x"]}'), { message: /field `a\[1\]`: string contains a lone surrogate/ }, 'low half, upper-case escape, in an array')
@@ -53,6 +81,9 @@ t.test('lone surrogates are refused', async (t) => {
   t.throws(() => parseStrictJson('{"a":"\ud83d"}'), { message: /lone surrogate/ }, 'raw lone surrogate in the JS string')
   t.same(parseStrictJson('{"v":"\\ud83d\\ude00 ok","n":[1,2,{"k":"\\u00e9"}]}'), { v: '😀 ok', n: [1, 2, { k: 'é' }] }, 'a surrogate pair is fine')
   t.same(parseStrictJson('{"v":"\\\\ud83d"}'), { v: '\\ud83d' }, 'an escaped backslash followed by ud83d is text')
+  t.throws(() => parseStrictJson('{"a":[{"b":"x"},{"c":["ok",{"d":1}],"e":["ok","\\udfff"]}]}'), { message: /field `a\[1\]\.e\[1\]`: string contains/ }, 'the path left by earlier siblings is unwound')
+  const deep = `${'['.repeat(MAX_NESTING_DEPTH - 1)}["a","\\ud800"]${']'.repeat(MAX_NESTING_DEPTH - 1)}`
+  t.throws(() => parseStrictJson(deep), { message: new RegExp(`field \`(\\[0\\]){${MAX_NESTING_DEPTH - 1}}\\[1\\]\`: string contains`) }, 'at the deepest level allowed')
 })
 
 t.test('syntax errors do not quote the input', async (t) => {

@@ -32,10 +32,20 @@ t.test('anything unusual falls back to the generic path', async (t) => {
     ['double comma', `${head},"body":[1,,2]}`],
     ['trailing comma', `${head},"body":[1,]}`],
     ['no array', `${head},"body":null}`],
-    ['no colon', `${head},"body" [1]}`]
+    ['no colon', `${head},"body" [1]}`],
+    // Each of these characters has the low byte of an ASCII digit, comma, bracket, colon or quote.
+    ['wide character as a digit', `${head},"body":[\u0131]}`],
+    ['wide character as a comma', `${head},"body":[1\u012c2]}`],
+    ['wide character as brackets', `${head},"body":\u015b1\u015d}`],
+    ['wide character as a colon', `${head},"body"\u013a[1]}`],
+    ['wide character as a quote', `${head},"body\u0122:[1]}`],
+    ['wide character as the closing brace', `${head},"body":[1]\u017d`]
   ] as const) {
     t.equal(takeTrailingByteArray(line, 'body'), null, name)
   }
+  const wide = `${head},"uri2":"/${'a'.repeat(1100)}","body":[\u0131]}`
+  t.throws(() => decodeOrchestratorMessage(wide), { code: 'FST_PYWATT_PROTOCOL', message: /invalid JSON/ }, 'a line only the fast path misread is refused, not decoded')
+  t.same([...(takeTrailingByteArray(`${head},"é":"\u00ff\u0131","body":[1]}`, 'body')?.bytes ?? [])], [1], 'wide characters before the key are no concern')
 })
 
 t.test('decoding a long http_request: same message either way; errors still precise', async (t) => {
