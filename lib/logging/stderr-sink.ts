@@ -34,8 +34,8 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4))
  * and past `maxBufferedBytes` new lines are dropped and counted instead. A
  * write error (EPIPE: the reader is gone; EBADF) marks the sink dead: later
  * lines are dropped and counted at once. pino's default destination retries
- * a failed write every 100 ms for ever when it is flushed at exit, which held
- * a module whose orchestrator died (all three pipes closed) alive and deaf
+ * a failed write every 100 ms for ever when it is flushed at exit, so a module
+ * whose orchestrator died (all three pipes closed) would stay alive and deaf
  * to SIGTERM; this sink gives up after `exitFlushMs`.
  */
 export class StderrSink {
