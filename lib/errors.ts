@@ -35,6 +35,10 @@ export const ERR_PYWATT_ENCODE = createError<[string]>(
 export const ERR_PYWATT_SECRET_NOT_FOUND = createError<[string]>(
   'FST_PYWATT_SECRET_NOT_FOUND', "Secret '%s' is not available: it was never fetched, or it was rotated and not fetched again", 500)
 
+/** Standalone, a secret asked for is not in the environment, where secrets come from without an orchestrator. */
+export const ERR_PYWATT_SECRET_NOT_SET = createError<[string, string]>(
+  'FST_PYWATT_SECRET_NOT_SET', "Secret '%s' is not set: without an orchestrator, secrets come from the environment; set %s", 500)
+
 /** The orchestrator did not answer a `get_secret` in time. */
 export const ERR_PYWATT_SECRET_TIMEOUT = createError<[string, number]>(
   'FST_PYWATT_SECRET_TIMEOUT', "Timed out waiting for secret '%s' after %d ms", 503)

@@ -118,12 +118,23 @@ export const kRouteTable = Symbol.for('fastify-pywatt.route-table')
 export const kBuiltinEndpoints = Symbol.for('fastify-pywatt.builtin-endpoints')
 /** @internal Lets a sub-plugin (port negotiation) replace the bind target before `listen()` binds. */
 export const kBindResolver = Symbol.for('fastify-pywatt.bind-resolver')
+/** @internal How a sub-plugin that fetches a secret at start (jwt) fails the start as the root plugin does. */
+export const kStartup = Symbol.for('fastify-pywatt.startup')
+
+/** @internal The value under {@link kStartup}. */
+export interface StartupControl {
+  /** The root plugin's `secretTimeout`, before a sub-plugin cuts it to its own start budget. */
+  readonly secretTimeout: number
+  /** Log `err` as the reason the module refuses to start, exit 2, and return `err` to throw. */
+  refuse: (err: Error, why: string) => Error
+}
 
 interface InternalNamespace extends PyWattNamespace {
   [kEndpointSource]?: () => EndpointAnnounce[]
   [kBuiltinEndpoints]: EndpointAnnounce[]
   [kRouteTable]: RouteTable
   [kBindResolver]?: (target: BindTarget) => Promise<BindTarget>
+  [kStartup]: StartupControl
 }
 
 let processStdioOwner: FastifyInstance | null = null
@@ -278,6 +289,14 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     replySource: runtime.replySource,
     [kBuiltinEndpoints]: builtin,
     [kRouteTable]: routeTable,
+    [kStartup]: {
+      secretTimeout,
+      refuse: (err: Error, why: string): Error => {
+        log.fatal({ err }, why)
+        exit(EXIT.REFUSED)
+        return err
+      }
+    },
     endpoints: (): EndpointAnnounce[] => {
       const source = namespace[kEndpointSource]
       if (source !== undefined) return source()
@@ -289,6 +308,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       let listen = target === runtime.bind
         ? runtime.init.listen
         : target.kind === 'unix' ? target.path : formatSocketAddress(target.host, target.port)
+      // An onReady hook's refusal (jwt's unprotected routes) keeps its own code.
+      await app.ready()
       try {
         await app.listen(target.kind === 'unix' ? { path: target.path } : { host: target.host, port: target.port })
       } catch (err) {

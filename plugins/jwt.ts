@@ -8,7 +8,8 @@ import { fastJwt, setUpFastifyJwt, type FastifyJwtDecorators } from '../lib/auth
 import { resolveJwtOptions, type JwtOptions } from '../lib/auth/options.js'
 import { bearerToken, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
 import { serviceClient, type ServiceClient } from '../lib/services/service-client.js'
-import { kRouteTable } from './index.js'
+import { StartupBudget } from '../lib/runtime/startup-budget.js'
+import { kRouteTable, kStartup, type StartupControl } from './index.js'
 
 /**
  * The claims of a verified token, `request.user`. Augment it with the claims
@@ -102,7 +103,15 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
   } else if (opts.key !== undefined) {
     load(opts.key, 0)
   } else {
-    load(await secrets.fetch(opts.secret), 0)
+    const startup = (app.pywatt as unknown as Record<symbol, StartupControl>)[kStartup]
+    let key: string
+    try {
+      // Like the root plugin's startup secrets: refused cleanly before avvio's timeout.
+      key = await secrets.fetch(opts.secret, { timeout: new StartupBudget(app.initialConfig.pluginTimeout ?? 0).clamp(startup.secretTimeout) })
+    } catch (err) {
+      throw startup.refuse(err as Error, 'refusing to start: the jwt key secret is unavailable')
+    }
+    load(key, 0)
     const unsubscribe = secrets.onRotate([opts.secret], ({ value, rotationId }) => {
       try {
         load(value, opts.rotationOverlap)

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import { ERR_PYWATT_CHANNEL_CLOSED, ERR_PYWATT_SECRET_NOT_FOUND } from '../errors.js'
+import { ERR_PYWATT_CHANNEL_CLOSED, ERR_PYWATT_SECRET_NOT_SET } from '../errors.js'
 import { envSecrets } from '../logging/env-secrets.js'
 import { registerSecret } from '../logging/registry.js'
 import { EXIT, type ExitCode } from '../lifecycle/exit-codes.js'
@@ -134,7 +134,7 @@ export class ModuleRuntime {
 
   #fromEnv (name: string): string {
     const value = this.#env[name]
-    if (value === undefined) throw new ERR_PYWATT_SECRET_NOT_FOUND(name)
+    if (value === undefined) throw new ERR_PYWATT_SECRET_NOT_SET(name, name)
     return value
   }
 

@@ -44,7 +44,7 @@ t.test('in-process: secrets from the environment, missing ones fail clearly, ann
   t.equal(app.pywatt.standalone, true)
   t.equal(app.pywatt.channel, null)
   t.equal(app.pywatt.secrets.get('PYWATT_TEST_SECRET'), 'from-the-environment')
-  await t.rejects(app.pywatt.secrets.fetch('PYWATT_NOT_SET_ANYWHERE'), { code: 'FST_PYWATT_SECRET_NOT_FOUND' })
+  await t.rejects(app.pywatt.secrets.fetch('PYWATT_NOT_SET_ANYWHERE'), { code: 'FST_PYWATT_SECRET_NOT_SET', message: /set PYWATT_NOT_SET_ANYWHERE/ })
   const listen = await app.pywatt.listen()
   t.match(listen, /^127\.0\.0\.1:\d+$/)
   const announce = log.entries().find((e) => /standalone: announce/.test(e.msg))
