@@ -9,6 +9,7 @@ import { resolveJwtOptions, type JwtOptions } from '../lib/auth/options.js'
 import { bearerToken, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
 import { serviceClient, type ServiceClient } from '../lib/services/service-client.js'
 import { StartupBudget } from '../lib/runtime/startup-budget.js'
+import { loggedRefusal } from '../lib/http/error-handler.js'
 import { kRouteTable, kStartup, type StartupControl } from './index.js'
 
 /**
@@ -135,7 +136,7 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
   const reject = (request: FastifyRequest, cause: unknown): Error => {
     const rejection = reasonOf(cause)
     request.log.warn({ reason: rejection.reason, detail: rejection.message }, 'jwt rejected')
-    return unauthorized(rejection.reason)
+    return loggedRefusal(unauthorized(rejection.reason))
   }
 
   const verify = (token: string): PyWattJwtClaims => {
