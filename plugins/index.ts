@@ -15,7 +15,7 @@ import { attachToProcess } from '../lib/lifecycle/process-hooks.js'
 import { validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
 import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
 import { mergeEndpoints } from '../lib/discovery/endpoints.js'
-import { RouteTable } from '../lib/discovery/route-table.js'
+import { RouteTable, type AuthHooks } from '../lib/discovery/route-table.js'
 import { ModuleRuntime, type StopReason } from '../lib/runtime/runtime.js'
 import type { BindTarget } from '../lib/runtime/bind-target.js'
 import { formatSocketAddress } from '../lib/protocol/listen-address.js'
@@ -118,11 +118,18 @@ export const kRouteTable = Symbol.for('fastify-pywatt.route-table')
 export const kBuiltinEndpoints = Symbol.for('fastify-pywatt.builtin-endpoints')
 /** @internal Lets a sub-plugin (port negotiation) replace the bind target before `listen()` binds. */
 export const kBindResolver = Symbol.for('fastify-pywatt.bind-resolver')
+/**
+ * @internal Hook functions that protect a route, with the `auth` they announce:
+ * the jwt plugin adds its `authenticate`, so that route discovery announces a
+ * route that uses it as its own hook as protected.
+ */
+export const kAuthHooks = Symbol.for('fastify-pywatt.auth-hooks')
 
 interface InternalNamespace extends PyWattNamespace {
   [kEndpointSource]?: () => EndpointAnnounce[]
   [kBuiltinEndpoints]: EndpointAnnounce[]
   [kRouteTable]: RouteTable
+  [kAuthHooks]: AuthHooks
   [kBindResolver]?: (target: BindTarget) => Promise<BindTarget>
 }
 
@@ -278,6 +285,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     replySource: runtime.replySource,
     [kBuiltinEndpoints]: builtin,
     [kRouteTable]: routeTable,
+    [kAuthHooks]: new Map(),
     endpoints: (): EndpointAnnounce[] => {
       const source = namespace[kEndpointSource]
       if (source !== undefined) return source()

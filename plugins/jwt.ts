@@ -8,7 +8,7 @@ import { fastJwt, setUpFastifyJwt, type FastifyJwtDecorators } from '../lib/auth
 import { resolveJwtOptions, type JwtOptions } from '../lib/auth/options.js'
 import { bearerToken, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
 import { serviceClient, type ServiceClient } from '../lib/services/service-client.js'
-import { kRouteTable } from './index.js'
+import { kAuthHooks, kRouteTable } from './index.js'
 
 /**
  * The claims of a verified token, `request.user`. Augment it with the claims
@@ -242,6 +242,9 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     keys: () => ring.kids()
   }
   Object.assign(app.pywatt, { jwt: api })
+  // Route discovery announces a route that has this hook of its own as protected.
+  const authHooks = (app.pywatt as unknown as Record<symbol, Map<unknown, 'jwt'>>)[kAuthHooks]
+  authHooks.set(api.authenticate, 'jwt')
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (route.config?.pywatt?.auth !== 'jwt') return

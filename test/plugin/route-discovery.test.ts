@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import pywatt, { mergeEndpoints } from '../../plugins/index.js'
 import { decodeModuleMessage } from '../../lib/protocol/index.js'
 import routeDiscovery, { announcePath } from '../../plugins/route-discovery.js'
+import jwt from '../../plugins/jwt.js'
 import { FakeOrchestrator } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
 
@@ -89,6 +90,32 @@ t.test('mergeEndpoints keeps entries of one path with different auth apart, in a
   t.same(mergeEndpoints(entries), expected, 'by path, then no auth first, then by auth; methods upper-case, de-duplicated, sorted')
   t.same(mergeEndpoints([...entries].reverse()), expected, 'reversed input, same output')
 })
+
+for (const order of ['discovery, then jwt', 'jwt, then discovery']) {
+  t.test(`a route protected by its own authenticate hook is announced with auth jwt (${order})`, async (t) => {
+    const { app, orch } = await boot(t, false)
+    orch.serveSecrets({ JWT_SECRET: 'the-jwt-secret-0123456789abcdef' })
+    const registrations = [async () => { await app.register(routeDiscovery) }, async () => { await app.register(jwt) }]
+    for (const register of order.startsWith('jwt') ? registrations.reverse() : registrations) await register()
+    const authenticate = app.pywatt.jwt!.authenticate
+    app.get('/on-request', { onRequest: authenticate }, async () => 'x')
+    app.get('/pre-handler', { preHandler: [async () => {}, authenticate] }, async () => 'x')
+    app.get('/pre-validation', { preValidation: [authenticate] }, async () => 'x')
+    app.get('/other-hooks', { onRequest: async () => {}, preHandler: [async () => {}] }, async () => 'x')
+    app.get('/marked', { config: { pywatt: { auth: 'jwt' } } }, async () => 'x')
+    await app.ready()
+    t.same(app.pywatt.endpoints(), [
+      { path: '/marked', methods: ['GET'], auth: 'jwt' },
+      { path: '/on-request', methods: ['GET'], auth: 'jwt' },
+      { path: '/other-hooks', methods: ['GET'] },
+      { path: '/pre-handler', methods: ['GET'], auth: 'jwt' },
+      { path: '/pre-validation', methods: ['GET'], auth: 'jwt' }
+    ])
+    for (const url of ['/on-request', '/pre-handler', '/pre-validation']) {
+      t.equal((await app.inject(url)).statusCode, 401, `${url} is protected indeed`)
+    }
+  })
+}
 
 t.test('warns, naming them, about routes declared before discovery was registered', async (t) => {
   const { app, log } = await boot(t)
