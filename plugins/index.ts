@@ -273,6 +273,9 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   runtime.onStop((reason, code) => { stop(reason, code).catch(/* c8 ignore next */ () => {}) })
 
   const builtin: EndpointAnnounce[] = []
+  // Set by pywatt.listen() before it calls app.listen(): onListen hooks run
+  // before that call resolves, so the announce has not happened yet.
+  let announceFollows = false
   const routeTable = new RouteTable()
   app.addHook('onRoute', (route) => routeTable.add(route))
   const namespace: InternalNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
@@ -297,9 +300,11 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       let listen = target === runtime.bind
         ? runtime.init.listen
         : target.kind === 'unix' ? target.path : formatSocketAddress(target.host, target.port)
+      announceFollows = true
       try {
         await app.listen(target.kind === 'unix' ? { path: target.path } : { host: target.host, port: target.port })
       } catch (err) {
+        announceFollows = false
         throw new ERR_PYWATT_LISTEN(`${listen}: ${(err as Error).message}`, { cause: err })
       }
       if (target.kind === 'tcp' && target.port === 0) {
@@ -328,6 +333,14 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       node: process.version,
       channels: channels.health()
     }))
+  }
+
+  if (!runtime.standalone) {
+    app.addHook('onListen', async () => {
+      if (announceFollows) return
+      log.warn({ listen: runtime.init.listen, bound: app.addresses() },
+        'app.listen() was called instead of app.pywatt.listen(): nothing was announced, so the orchestrator does not know where this module listens and routes nothing to it; call app.pywatt.listen(), which binds init.listen and announces')
+    })
   }
 
   app.addHook('onReady', async () => {
