@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { parseArgs, parseEnv } from 'node:util'
 import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
 import { DevOrchestrator } from './orchestrator.js'
 import { createGateway, type IpcForward } from './gateway.js'
 import { endpointTable, prettyLogLine } from './pretty.js'
@@ -43,6 +44,17 @@ function pair (text: string): [string, string] {
   const eq = text.indexOf('=')
   if (eq <= 0) throw new TypeError(`expected K=V, got '${text}'`)
   return [text.slice(0, eq), text.slice(eq + 1)]
+}
+
+/** Listen on 127.0.0.1:`port`; rejects with the server's error (a port in use) instead of leaving it unhandled. */
+async function listenOn (server: Server, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
 }
 
 /** Run the `pywatt-dev` command line; resolves with the exit code to use. */
@@ -88,6 +100,11 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     out.write('--via unix needs --unix-channel <path>\n')
     return 2
   }
+  const gatewayPort = Number(values['gateway-port'])
+  if (!/^\d+$/.test(values['gateway-port']) || gatewayPort > 65535) {
+    out.write(`--gateway-port must be a port number (0 to 65535, 0 = any free port), not '${values['gateway-port']}'\n`)
+    return 2
+  }
   const required = values['channel-required'] === true
   const dev = new DevOrchestrator({
     command: positionals[0],
@@ -114,7 +131,14 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     }
     : values.ipc === true ? async (req) => await dev.request(req) : undefined
   const gateway = createGateway(() => dev.announcedListen, forward)
-  await new Promise<void>((resolve) => gateway.listen(Number(values['gateway-port']), '127.0.0.1', resolve))
+  try {
+    await listenOn(gateway, gatewayPort)
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException
+    const reason = code === 'EADDRINUSE' ? 'the port is already in use (another pywatt-dev?)' : message
+    say(`the gateway cannot listen on 127.0.0.1:${gatewayPort}: ${reason}. Pick another port with --gateway-port <n> (0 = any free port)`)
+    return 2
+  }
   const route = via === undefined ? (values.ipc === true ? ' (over stdio)' : '') : ` (over the ${via} channel)`
   say(`gateway on http://127.0.0.1:${(gateway.address() as AddressInfo).port} -> module${route}`)
 

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { once } from 'node:events'
 import { createServer, request, type IncomingMessage, type Server } from 'node:http'
+import { createServer as createTcpServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
@@ -283,6 +284,25 @@ t.test('a bad --secret is refused before anything starts', async (t) => {
   t.not(exit.code, 0)
   t.match(cli.stderr.text, /expected K=V, got 'NO_EQUALS_SIGN'/)
   t.notMatch(cli.stdout.text, /gateway on/)
+})
+
+t.test('a gateway port in use: what is wrong and how to pick another, exit 2, the module not started', async (t) => {
+  const blocker = createTcpServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.after(() => blocker.close())
+  const port = (blocker.address() as AddressInfo).port
+  const cli = runCli(t, ['--gateway-port', String(port), '--', process.execPath, '-e', ''])
+  t.same(await cli.exit, { code: 2, signal: null })
+  t.equal(cli.stdout.text, `[pywatt-dev] the gateway cannot listen on 127.0.0.1:${port}: the port is already in use (another pywatt-dev?). Pick another port with --gateway-port <n> (0 = any free port)\n`)
+  t.equal(cli.stderr.text, '', 'no unhandled error event')
+})
+
+t.test('a bad --gateway-port is a usage error', async (t) => {
+  for (const [flag, value] of [['--gateway-port', 'eighty'], ['--gateway-port', '65536'], ['--gateway-port', '-1']]) {
+    const cli = runCli(t, [`${flag}=${value}`, '--', process.execPath, '-e', ''])
+    t.same(await cli.exit, { code: 2, signal: null }, `${flag} '${value}'`)
+    t.match(cli.stdout.text, new RegExp(`^${flag} must be .*, not '${value}'\\n$`))
+  }
 })
 
 t.test('prettyLogLine', async (t) => {
