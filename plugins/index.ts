@@ -15,7 +15,7 @@ import { attachToProcess } from '../lib/lifecycle/process-hooks.js'
 import { validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
 import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
 import { mergeEndpoints } from '../lib/discovery/endpoints.js'
-import { RouteTable } from '../lib/discovery/route-table.js'
+import { RouteTable, type AuthHooks } from '../lib/discovery/route-table.js'
 import { ModuleRuntime, type StopReason } from '../lib/runtime/runtime.js'
 import type { BindTarget } from '../lib/runtime/bind-target.js'
 import { formatSocketAddress } from '../lib/protocol/listen-address.js'
@@ -129,10 +129,18 @@ export interface StartupControl {
   refuse: (err: Error, why: string) => Error
 }
 
+/**
+ * @internal Hook functions that protect a route, with the `auth` they announce:
+ * the jwt plugin adds its `authenticate`, so that route discovery announces a
+ * route that uses it as its own hook as protected.
+ */
+export const kAuthHooks = Symbol.for('fastify-pywatt.auth-hooks')
+
 interface InternalNamespace extends PyWattNamespace {
   [kEndpointSource]?: () => EndpointAnnounce[]
   [kBuiltinEndpoints]: EndpointAnnounce[]
   [kRouteTable]: RouteTable
+  [kAuthHooks]: AuthHooks
   [kBindResolver]?: (target: BindTarget) => Promise<BindTarget>
   [kStartup]: StartupControl
 }
@@ -277,6 +285,9 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   runtime.onStop((reason, code) => { stop(reason, code).catch(/* c8 ignore next */ () => {}) })
 
   const builtin: EndpointAnnounce[] = []
+  // Set by pywatt.listen() before it calls app.listen(): onListen hooks run
+  // before that call resolves, so the announce has not happened yet.
+  let announceFollows = false
   const routeTable = new RouteTable()
   app.addHook('onRoute', (route) => routeTable.add(route))
   const namespace: InternalNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
@@ -297,6 +308,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
         return err
       }
     },
+    [kAuthHooks]: new Map(),
     endpoints: (): EndpointAnnounce[] => {
       const source = namespace[kEndpointSource]
       if (source !== undefined) return source()
@@ -310,9 +322,11 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
         : target.kind === 'unix' ? target.path : formatSocketAddress(target.host, target.port)
       // An onReady hook's refusal (jwt's unprotected routes) keeps its own code.
       await app.ready()
+      announceFollows = true
       try {
         await app.listen(target.kind === 'unix' ? { path: target.path } : { host: target.host, port: target.port })
       } catch (err) {
+        announceFollows = false
         throw new ERR_PYWATT_LISTEN(`${listen}: ${(err as Error).message}`, { cause: err })
       }
       if (target.kind === 'tcp' && target.port === 0) {
@@ -341,6 +355,14 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       node: process.version,
       channels: channels.health()
     }))
+  }
+
+  if (!runtime.standalone) {
+    app.addHook('onListen', async () => {
+      if (announceFollows) return
+      log.warn({ listen: runtime.init.listen, bound: app.addresses() },
+        'app.listen() was called instead of app.pywatt.listen(): nothing was announced, so the orchestrator does not know where this module listens and routes nothing to it; call app.pywatt.listen(), which binds init.listen and announces')
+    })
   }
 
   app.addHook('onReady', async () => {

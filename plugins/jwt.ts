@@ -10,7 +10,7 @@ import { bearerToken, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type Ver
 import { serviceClient, type ServiceClient } from '../lib/services/service-client.js'
 import { StartupBudget } from '../lib/runtime/startup-budget.js'
 import { loggedRefusal } from '../lib/http/error-handler.js'
-import { kRouteTable, kStartup, type StartupControl } from './index.js'
+import { kAuthHooks, kRouteTable, kStartup, type StartupControl } from './index.js'
 
 /**
  * The claims of a verified token, `request.user`. Augment it with the claims
@@ -252,6 +252,9 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     keys: () => ring.kids()
   }
   Object.assign(app.pywatt, { jwt: api })
+  // Route discovery announces a route that has this hook of its own as protected.
+  const authHooks = (app.pywatt as unknown as Record<symbol, Map<unknown, 'jwt'>>)[kAuthHooks]
+  authHooks.set(api.authenticate, 'jwt')
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (route.config?.pywatt?.auth !== 'jwt') return

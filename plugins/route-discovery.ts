@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { RouteTable } from '../lib/discovery/route-table.js'
+import { RouteTable, type AuthHooks } from '../lib/discovery/route-table.js'
 import type { EndpointAnnounce } from '../lib/protocol/index.js'
-import { kBuiltinEndpoints, kEndpointSource, kRouteTable } from './index.js'
+import { kAuthHooks, kBuiltinEndpoints, kEndpointSource, kRouteTable } from './index.js'
 
 /**
  * `fastify-pywatt/route-discovery`: announce exactly what Fastify serves.
@@ -11,14 +11,20 @@ import { kBuiltinEndpoints, kEndpointSource, kRouteTable } from './index.js'
  * and nested plugins are exact. `onRoute` only sees routes declared after it
  * exists: `await` this registration right after `pywatt`. Routes the root
  * plugin saw but this one did not are named in a warning at `onReady`.
+ *
+ * A route is announced with `auth: 'jwt'` when marked so in its config, or
+ * when its own `onRequest`, `preValidation` or `preHandler` hooks include
+ * `fastify.pywatt.jwt.authenticate` (in either registration order of the two
+ * plugins; a hook added with `addHook` to a whole plugin is not seen).
  */
 const routeDiscoveryPlugin: FastifyPluginAsync = async (app) => {
-  const table = new RouteTable()
   const ns = app.pywatt as unknown as {
     [kEndpointSource]?: () => EndpointAnnounce[]
     [kBuiltinEndpoints]: EndpointAnnounce[]
     [kRouteTable]: RouteTable
+    [kAuthHooks]: AuthHooks
   }
+  const table = new RouteTable(ns[kAuthHooks])
   const before = ns[kRouteTable].routes.length
   app.addHook('onRoute', (route) => table.add(route))
   ns[kEndpointSource] = () => table.endpoints(ns[kBuiltinEndpoints])

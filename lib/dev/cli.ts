@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { parseArgs, parseEnv } from 'node:util'
 import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
 import { DevOrchestrator } from './orchestrator.js'
 import { createGateway, type IpcForward } from './gateway.js'
 import { endpointTable, prettyLogLine } from './pretty.js'
@@ -18,6 +19,9 @@ Options:
   --module-id <id>      init.module_id (default dev-module)
   --listen <ip:port>    init.listen (default 127.0.0.1:<free port>)
   --gateway-port <n>    port of the local HTTP gateway (default 8080, 0 = any)
+  --announce-timeout <s>
+                        say so when the module has not announced this many
+                        seconds after it started (default 10, 0 = never)
   --heartbeat <ms>      heartbeat interval (default 5000, 0 = off)
   --ipc                 the gateway forwards over the module's stdin/stdout
                         (HTTP over IPC; the module registers fastify-pywatt/ipc-http)
@@ -45,6 +49,17 @@ function pair (text: string): [string, string] {
   return [text.slice(0, eq), text.slice(eq + 1)]
 }
 
+/** Listen on 127.0.0.1:`port`; rejects with the server's error (a port in use) instead of leaving it unhandled. */
+async function listenOn (server: Server, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
 /** Run the `pywatt-dev` command line; resolves with the exit code to use. */
 export async function runCli (argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -56,6 +71,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
       'module-id': { type: 'string' },
       listen: { type: 'string' },
       'gateway-port': { type: 'string', default: '8080' },
+      'announce-timeout': { type: 'string', default: '10' },
       heartbeat: { type: 'string', default: '5000' },
       raw: { type: 'boolean', default: false },
       ipc: { type: 'boolean', default: false },
@@ -88,6 +104,16 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     out.write('--via unix needs --unix-channel <path>\n')
     return 2
   }
+  const gatewayPort = Number(values['gateway-port'])
+  if (!/^\d+$/.test(values['gateway-port']) || gatewayPort > 65535) {
+    out.write(`--gateway-port must be a port number (0 to 65535, 0 = any free port), not '${values['gateway-port']}'\n`)
+    return 2
+  }
+  const announceTimeout = Number(values['announce-timeout'])
+  if (!/^\d+(\.\d+)?$/.test(values['announce-timeout'])) {
+    out.write(`--announce-timeout must be a number of seconds (0 = never), not '${values['announce-timeout']}'\n`)
+    return 2
+  }
   const required = values['channel-required'] === true
   const dev = new DevOrchestrator({
     command: positionals[0],
@@ -114,12 +140,29 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     }
     : values.ipc === true ? async (req) => await dev.request(req) : undefined
   const gateway = createGateway(() => dev.announcedListen, forward)
-  await new Promise<void>((resolve) => gateway.listen(Number(values['gateway-port']), '127.0.0.1', resolve))
+  try {
+    await listenOn(gateway, gatewayPort)
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException
+    const reason = code === 'EADDRINUSE' ? 'the port is already in use (another pywatt-dev?)' : message
+    say(`the gateway cannot listen on 127.0.0.1:${gatewayPort}: ${reason}. Pick another port with --gateway-port <n> (0 = any free port)`)
+    return 2
+  }
   const route = via === undefined ? (values.ipc === true ? ' (over stdio)' : '') : ` (over the ${via} channel)`
   say(`gateway on http://127.0.0.1:${(gateway.address() as AddressInfo).port} -> module${route}`)
 
   await dev.start()
   say(`started ${positionals.join(' ')} (module id ${dev.moduleId}, listen ${dev.listen})`)
+  // A module that calls app.listen() instead of app.pywatt.listen() runs and
+  // serves, but never announces: without this, nothing says why it gets no traffic.
+  const announceWait = announceTimeout > 0
+    ? setTimeout(() => {
+      if (dev.announcedListen !== null || dev.exited !== null) return
+      const gatewaySide = forward === undefined ? ' (the gateway answers 503 until then)' : ''
+      say(`no announce from the module ${announceTimeout} s after it started: an orchestrator routes nothing to a module before it announces${gatewaySide}. ` +
+        'A module that calls app.listen() never announces: call app.pywatt.listen() instead, which binds init.listen and announces')
+    }, announceTimeout * 1000)
+    : undefined
   for (const [name, server] of Object.entries(dev.channels)) {
     say(`offering the module the ${name} channel at ${server.address}${required ? ' (required)' : ''}`)
     server.on('connection', () => say(`module connected its ${name} channel (${server.connections === 1 ? 'first time' : `reconnect ${server.connections - 1}`})`))
@@ -160,6 +203,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
   })
 
   const exit = await dev.waitForExit()
+  clearTimeout(announceWait)
   commands.close()
   gateway.close()
   say(`module exited with ${exit?.signal ?? `code ${String(exit?.code)}`}`)

@@ -1,26 +1,38 @@
 import type { EndpointAnnounce } from '../protocol/index.js'
 
 /**
- * Merge entries of one path into one (PROTOCOL.md §19): methods upper-case,
- * de-duplicated and sorted; entries sorted by path; `auth` kept when any entry
- * of the path sets it.
+ * Merge the entries of one path and one `auth` into one entry: methods
+ * upper-case, de-duplicated and sorted. A path whose methods differ in `auth`
+ * keeps one entry per `auth`, so that a public GET beside a protected DELETE is
+ * not announced as protected. Entries are sorted by path, then by `auth` (none
+ * first), so the announce does not depend on declaration order.
  */
 export function mergeEndpoints (entries: readonly EndpointAnnounce[]): EndpointAnnounce[] {
-  const byPath = new Map<string, { methods: Set<string>, auth?: string }>()
+  const byKey = new Map<string, { path: string, auth?: string, methods: Set<string> }>()
   for (const entry of entries) {
-    let item = byPath.get(entry.path)
+    const auth = entry.auth
+    const key = JSON.stringify([entry.path, auth ?? null])
+    let item = byKey.get(key)
     if (item === undefined) {
-      item = { methods: new Set() }
-      byPath.set(entry.path, item)
+      item = auth === undefined ? { path: entry.path, methods: new Set() } : { path: entry.path, auth, methods: new Set() }
+      byKey.set(key, item)
     }
     for (const method of entry.methods) item.methods.add(method.toUpperCase())
-    if (entry.auth != null) item.auth = entry.auth
   }
-  return [...byPath.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([path, item]) => {
-      const endpoint: EndpointAnnounce = { path, methods: [...item.methods].sort() }
-      if (item.auth !== undefined) endpoint.auth = item.auth
+  return [...byKey.values()]
+    .sort((a, b) => compare(a.path, b.path) || compareAuth(a.auth, b.auth))
+    .map(({ path, auth, methods }) => {
+      const endpoint: EndpointAnnounce = { path, methods: [...methods].sort() }
+      if (auth !== undefined) endpoint.auth = auth
       return endpoint
     })
+}
+
+function compare (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+function compareAuth (a: string | undefined, b: string | undefined): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? -1 : 1
+  return compare(a, b)
 }

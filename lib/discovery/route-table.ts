@@ -11,12 +11,21 @@ export interface SeenRoute {
   hidden: boolean
 }
 
+/** Hook functions that protect a route, with the `auth` a route using one is announced with. */
+export type AuthHooks = Map<unknown, 'jwt'>
+
+/** The route-level hooks that run before the handler, where an auth hook can refuse a request. */
+const GUARD_HOOKS = ['onRequest', 'preValidation', 'preHandler'] as const
+
 interface RouteLike {
   method: RouteOptions['method']
   url: string
   handler?: unknown
   config?: { pywatt?: { announce?: boolean, auth?: 'jwt' } }
   schema?: unknown
+  onRequest?: unknown
+  preValidation?: unknown
+  preHandler?: unknown
 }
 
 /** `:id(^\d+)` → `:id`: the regex is Fastify's business, the orchestrator wants the name. */
@@ -50,6 +59,15 @@ export function announcePath (url: string): string {
 export class RouteTable {
   readonly routes: SeenRoute[] = []
   #lastGet: { handler: unknown } | null = null
+  readonly #authHooks: ReadonlyMap<unknown, 'jwt'>
+
+  /**
+   * @param authHooks read when each route is added (not copied), so a hook
+   *   registered after the table was made is still recognised.
+   */
+  constructor (authHooks: ReadonlyMap<unknown, 'jwt'> = new Map()) {
+    this.#authHooks = authHooks
+  }
 
   /** The `onRoute` hook body. */
   add (route: RouteLike): void {
@@ -67,8 +85,21 @@ export class RouteTable {
       methods,
       hidden: pywatt?.announce === false || (route.schema as { hide?: unknown } | undefined)?.hide === true
     }
-    if (pywatt?.auth === 'jwt') seen.auth = 'jwt'
+    const auth = pywatt?.auth === 'jwt' ? 'jwt' : this.#hookAuth(route)
+    if (auth !== undefined) seen.auth = auth
     this.routes.push(seen)
+  }
+
+  /** The `auth` of the first auth hook among the route's own guard hooks. */
+  #hookAuth (route: RouteLike): 'jwt' | undefined {
+    for (const name of GUARD_HOOKS) {
+      const hooks = route[name]
+      for (const hook of Array.isArray(hooks) ? hooks : [hooks]) {
+        const auth = this.#authHooks.get(hook)
+        if (auth !== undefined) return auth
+      }
+    }
+    return undefined
   }
 
   /** The announce entries: hidden routes left out, merged per path, sorted. */

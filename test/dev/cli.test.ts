@@ -2,13 +2,14 @@ import t, { type Test } from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { once } from 'node:events'
 import { createServer, request, type IncomingMessage, type Server } from 'node:http'
+import { createServer as createTcpServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { createGateway } from '../../lib/dev/gateway.js'
 import { endpointTable, prettyLogLine } from '../../lib/dev/pretty.js'
 import { freePort } from '../../lib/dev/free-port.js'
-import { EXAMPLE } from '../helpers/modules.js'
+import { APP_LISTEN, EXAMPLE } from '../helpers/modules.js'
 import { cliEnv, eventually, http, runCli } from '../helpers/unit-cli.js'
 
 /**
@@ -262,7 +263,7 @@ t.test('--help, -h and no arguments', async (t) => {
     const exit = await cli.exit
     t.same(exit, { code: 0, signal: null }, `${flag} exits 0`)
     t.match(cli.stdout.text, /^Usage: pywatt-dev \[options\] -- <module command> \[args\.\.\.\]\n/)
-    for (const word of ['--env-file', '--secret', '--module-id', '--listen', '--gateway-port', '--heartbeat', '--raw', 'rotate K=V', 'push K=V', 'heartbeat', 'routes', 'shutdown']) {
+    for (const word of ['--env-file', '--secret', '--module-id', '--listen', '--gateway-port', '--announce-timeout', '--heartbeat', '--raw', 'rotate K=V', 'push K=V', 'heartbeat', 'routes', 'shutdown']) {
       t.match(cli.stdout.text, word, `${flag} documents ${word}`)
     }
   }
@@ -283,6 +284,52 @@ t.test('a bad --secret is refused before anything starts', async (t) => {
   t.not(exit.code, 0)
   t.match(cli.stderr.text, /expected K=V, got 'NO_EQUALS_SIGN'/)
   t.notMatch(cli.stdout.text, /gateway on/)
+})
+
+t.test('a module that calls app.listen(): "no announce" after --announce-timeout, naming app.pywatt.listen(), once', async (t) => {
+  const cli = runCli(t, ['--gateway-port', '0', '--heartbeat', '0', '--announce-timeout', '0.5', '--', process.execPath, APP_LISTEN])
+  const [, port] = await cli.stdout.next(/\[pywatt-dev\] gateway on http:\/\/127\.0\.0\.1:(\d+) -> module\n/)
+  await cli.stdout.next(/\[pywatt-dev\] started /)
+  const [line] = await cli.stdout.next(/\[pywatt-dev\] no announce from the module 0\.5 s after it started: .*\n/)
+  t.match(line, '(the gateway answers 503 until then)')
+  t.match(line, 'A module that calls app.listen() never announces: call app.pywatt.listen() instead')
+  t.ok(await cli.stdout.find(/WARN {2}app\.listen\(\) was called instead of app\.pywatt\.listen\(\)/), 'the module warns too')
+  t.equal((await http(`http://127.0.0.1:${port}/hello`)).status, 503, 'the gateway has nowhere to go')
+  await new Promise((resolve) => setTimeout(resolve, 700))
+  t.equal(cli.stdout.text.split('no announce from the module').length, 2, 'said once')
+  cli.type('shutdown')
+  t.same(await cli.exit, { code: 0, signal: null })
+})
+
+t.test('a module that announces in time: no "no announce" line', async (t) => {
+  const fx = echoFixture(t)
+  const started = Date.now()
+  // Long enough for a loaded machine to start the module before it runs out.
+  const cli = runCli(t, ['--gateway-port', '0', '--heartbeat', '0', '--announce-timeout', '2', '--', process.execPath, fx.module])
+  await cli.stdout.next(/\[pywatt-dev\] module announced /)
+  await new Promise((resolve) => setTimeout(resolve, started + 2_500 - Date.now()))
+  t.notMatch(cli.stdout.text, /no announce/)
+  cli.type('shutdown')
+  t.same(await cli.exit, { code: 0, signal: null })
+})
+
+t.test('a gateway port in use: what is wrong and how to pick another, exit 2, the module not started', async (t) => {
+  const blocker = createTcpServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.after(() => blocker.close())
+  const port = (blocker.address() as AddressInfo).port
+  const cli = runCli(t, ['--gateway-port', String(port), '--', process.execPath, '-e', ''])
+  t.same(await cli.exit, { code: 2, signal: null })
+  t.equal(cli.stdout.text, `[pywatt-dev] the gateway cannot listen on 127.0.0.1:${port}: the port is already in use (another pywatt-dev?). Pick another port with --gateway-port <n> (0 = any free port)\n`)
+  t.equal(cli.stderr.text, '', 'no unhandled error event')
+})
+
+t.test('a bad --gateway-port or --announce-timeout is a usage error', async (t) => {
+  for (const [flag, value] of [['--gateway-port', 'eighty'], ['--gateway-port', '65536'], ['--gateway-port', '-1'], ['--announce-timeout', 'soon'], ['--announce-timeout', '-1'], ['--announce-timeout', '']]) {
+    const cli = runCli(t, [`${flag}=${value}`, '--', process.execPath, '-e', ''])
+    t.same(await cli.exit, { code: 2, signal: null }, `${flag} '${value}'`)
+    t.match(cli.stdout.text, new RegExp(`^${flag} must be .*, not '${value}'\\n$`))
+  }
 })
 
 t.test('prettyLogLine', async (t) => {

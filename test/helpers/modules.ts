@@ -4,6 +4,8 @@ import { DevOrchestrator, type DevOrchestratorOptions } from '../../lib/dev/orch
 /** Built entry points (npm test builds first: `pretest`). */
 export const EXAMPLE = fileURLToPath(new URL('../../dist/example/server.js', import.meta.url))
 export const HOSTILE = fileURLToPath(new URL('../../dist/test/fixtures/hostile-module.js', import.meta.url))
+/** A module that binds with `app.listen()` instead of `app.pywatt.listen()`, so it never announces. */
+export const APP_LISTEN = fileURLToPath(new URL('../../dist/test/fixtures/app-listen-module.js', import.meta.url))
 
 /** A hostile secret: quotes, backslash, slash, plus, non-ASCII (RELIABILITY.md I4). */
 export const HOSTILE_SECRET = 'k3y"with\\back/slash+plus=ünï€😀'

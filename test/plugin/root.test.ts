@@ -195,6 +195,34 @@ t.test('listen on IPv6 loopback with port 0 announces the bracketed bound addres
   t.equal((await orch.waitFor((l) => l.op === 'announce')).listen, listen)
 })
 
+t.test('app.listen() under an orchestrator: one warning naming app.pywatt.listen(); none with pywatt.listen() or standalone', async (t) => {
+  const unannounced = (log: ReturnType<typeof captureLogger>) => log.entries().filter((e) => e.level === 40 && /app\.pywatt\.listen\(\)/.test(e.msg))
+
+  const plain = setup(t)
+  plain.orch.init()
+  await plain.app.register(pywatt, { io: plain.orch.io })
+  await plain.app.listen({ host: '127.0.0.1', port: 0 })
+  await new Promise((resolve) => setImmediate(resolve))
+  const warnings = unannounced(plain.log)
+  t.equal(warnings.length, 1, 'warned once')
+  t.match(warnings[0], { listen: '127.0.0.1:0', bound: [{ address: '127.0.0.1' }] })
+  t.match(warnings[0].msg, /app\.listen\(\) was called instead of app\.pywatt\.listen\(\)/)
+  t.same(plain.orch.ops('announce'), [], 'and indeed nothing was announced')
+
+  const viaPywatt = setup(t)
+  viaPywatt.orch.init()
+  await viaPywatt.app.register(pywatt, { io: viaPywatt.orch.io })
+  await viaPywatt.app.pywatt.listen()
+  await viaPywatt.orch.waitFor((l) => l.op === 'announce')
+  t.same(unannounced(viaPywatt.log), [], 'no warning when app.pywatt.listen() binds')
+
+  const standalone = setup(t)
+  await standalone.app.register(pywatt, { io: standalone.orch.io, standalone: true })
+  await standalone.app.listen({ host: '127.0.0.1', port: 0 })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(unannounced(standalone.log), [], 'no warning standalone: there is no orchestrator to tell')
+})
+
 t.test('handshake failures reject with FST_PYWATT_INIT and exit 2', async (t) => {
   const cases: Array<[string, (o: FakeOrchestrator) => void, RegExp]> = [
     ['invalid JSON', (o) => o.write('{"orchestrator_api": '), /handshake/],

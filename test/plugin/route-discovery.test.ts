@@ -1,7 +1,9 @@
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
-import pywatt from '../../plugins/index.js'
+import pywatt, { mergeEndpoints } from '../../plugins/index.js'
+import { decodeModuleMessage } from '../../lib/protocol/index.js'
 import routeDiscovery, { announcePath } from '../../plugins/route-discovery.js'
+import jwt from '../../plugins/jwt.js'
 import { FakeOrchestrator } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
 
@@ -49,6 +51,71 @@ t.test('announces exactly what Fastify serves, normalised', async (t) => {
   t.same(announce.endpoints, app.pywatt.endpoints())
   t.notOk(log.entries().some((e) => /declared before/.test(e.msg)), 'no warning when registered first')
 })
+
+t.test('a path whose methods differ in auth: one entry per auth, the public methods not announced as protected', async (t) => {
+  const { app, orch } = await boot(t, false)
+  await app.register(routeDiscovery)
+  app.delete('/notes/:id', { config: { pywatt: { auth: 'jwt' } } }, async () => 'x')
+  app.get('/notes/:id', async () => 'x')
+  app.put('/notes/:id', { config: { pywatt: { auth: 'jwt' } } }, async () => 'x')
+  app.get('/notes', async () => 'x')
+  await app.pywatt.listen()
+  const expected = [
+    { path: '/notes', methods: ['GET'] },
+    { path: '/notes/:id', methods: ['GET'] },
+    { path: '/notes/:id', methods: ['DELETE', 'PUT'], auth: 'jwt' }
+  ]
+  t.same(app.pywatt.endpoints(), expected)
+  const announce = await orch.waitFor((l) => l.op === 'announce')
+  t.same(announce.endpoints, expected, 'sent as two entries of one path')
+  const raw = orch.raw.find((line) => line.includes('"announce"')) as string
+  t.same(decodeModuleMessage(raw), { op: 'announce', listen: announce.listen, endpoints: expected }, 'which the protocol decoder accepts')
+})
+
+t.test('mergeEndpoints keeps entries of one path with different auth apart, in an order that does not depend on the input', async (t) => {
+  const entries = [
+    { path: '/b', methods: ['post'], auth: 'jwt' },
+    { path: '/a', methods: ['GET'] },
+    { path: '/b', methods: ['get'] },
+    { path: '/b', methods: ['DELETE'], auth: 'other' },
+    { path: '/b', methods: ['GET', 'put'] },
+    { path: '/b', methods: ['PATCH'], auth: 'jwt' }
+  ]
+  const expected = [
+    { path: '/a', methods: ['GET'] },
+    { path: '/b', methods: ['GET', 'PUT'] },
+    { path: '/b', methods: ['PATCH', 'POST'], auth: 'jwt' },
+    { path: '/b', methods: ['DELETE'], auth: 'other' }
+  ]
+  t.same(mergeEndpoints(entries), expected, 'by path, then no auth first, then by auth; methods upper-case, de-duplicated, sorted')
+  t.same(mergeEndpoints([...entries].reverse()), expected, 'reversed input, same output')
+})
+
+for (const order of ['discovery, then jwt', 'jwt, then discovery']) {
+  t.test(`a route protected by its own authenticate hook is announced with auth jwt (${order})`, async (t) => {
+    const { app, orch } = await boot(t, false)
+    orch.serveSecrets({ JWT_SECRET: 'the-jwt-secret-0123456789abcdef' })
+    const registrations = [async () => { await app.register(routeDiscovery) }, async () => { await app.register(jwt) }]
+    for (const register of order.startsWith('jwt') ? registrations.reverse() : registrations) await register()
+    const authenticate = app.pywatt.jwt!.authenticate
+    app.get('/on-request', { onRequest: authenticate }, async () => 'x')
+    app.get('/pre-handler', { preHandler: [async () => {}, authenticate] }, async () => 'x')
+    app.get('/pre-validation', { preValidation: [authenticate] }, async () => 'x')
+    app.get('/other-hooks', { onRequest: async () => {}, preHandler: [async () => {}] }, async () => 'x')
+    app.get('/marked', { config: { pywatt: { auth: 'jwt' } } }, async () => 'x')
+    await app.ready()
+    t.same(app.pywatt.endpoints(), [
+      { path: '/marked', methods: ['GET'], auth: 'jwt' },
+      { path: '/on-request', methods: ['GET'], auth: 'jwt' },
+      { path: '/other-hooks', methods: ['GET'] },
+      { path: '/pre-handler', methods: ['GET'], auth: 'jwt' },
+      { path: '/pre-validation', methods: ['GET'], auth: 'jwt' }
+    ])
+    for (const url of ['/on-request', '/pre-handler', '/pre-validation']) {
+      t.equal((await app.inject(url)).statusCode, 401, `${url} is protected indeed`)
+    }
+  })
+}
 
 t.test('warns, naming them, about routes declared before discovery was registered', async (t) => {
   const { app, log } = await boot(t)
