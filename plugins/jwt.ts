@@ -1,3 +1,8 @@
+// The declaration file keeps this reference so that a consumer's program
+// loads @fastify/jwt's typings (request.user, request.jwtVerify, reply.jwtSign,
+// fastify.jwt) from this package's own dependency. The type-only imports below
+// are elided from it, and augmenting '@fastify/jwt' does not load its typings.
+/// <reference types="@fastify/jwt" preserve="true" />
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'

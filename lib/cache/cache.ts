@@ -4,7 +4,7 @@ import { registerSecret } from '../logging/registry.js'
 import { MemcachedBackend } from './memcached.js'
 import { MemoryBackend } from './memory.js'
 import { RedisBackend } from './redis.js'
-import type { CacheBackend, CacheKind, CacheOptions, CacheReader, CacheStats, CacheValue, SetOptions } from './types.js'
+import type { CacheBackend, Cacheable, CacheableEntries, CacheKind, CacheOptions, CacheReader, CacheStats, CacheValue, SetOptions } from './types.js'
 
 /** Defaults of the cache options. */
 export const CACHE_DEFAULTS = Object.freeze({
@@ -112,16 +112,18 @@ export class Cache {
     return this.#read(key) as Promise<T | undefined>
   }
 
-  set (key: string, value: CacheValue, opts?: SetOptions): Promise<void> {
+  /** Store a string, a Buffer or a JSON value (an interface of JSON members included). */
+  set<T> (key: string, value: T & Cacheable<T>, opts?: SetOptions): Promise<void> {
     const backend = this.#backend
+    const stored = value as CacheValue
     try {
       const ttl = this.#ttl(opts)
       if (backend.setNow !== undefined) {
-        backend.setNow(this.#prefix + key, value, ttl)
+        backend.setNow(this.#prefix + key, stored, ttl)
         this.#stats.sets++
         return Promise.resolve()
       }
-      return backend.set(this.#prefix + key, value, ttl, this.#stats)
+      return backend.set(this.#prefix + key, stored, ttl, this.#stats)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -163,8 +165,9 @@ export class Cache {
     return values as Array<T | undefined>
   }
 
-  async setMany (entries: Iterable<readonly [string, CacheValue]> | Record<string, CacheValue>, opts?: SetOptions): Promise<void> {
-    const list = Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, CacheValue]>)] : Object.entries(entries)
+  /** `set` for each of `entries`: `[key, value]` pairs (an array, a Map) or an object of values. */
+  async setMany<E extends Iterable<readonly [string, unknown]> | Record<string, unknown>> (entries: E & CacheableEntries<E>, opts?: SetOptions): Promise<void> {
+    const list = Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, CacheValue]>)] : Object.entries(entries as Record<string, CacheValue>)
     await this.#backend.setMany(list.map(([k, v]) => [this.#prefix + k, v]), this.#ttl(opts))
     this.#stats.sets += list.length
   }

@@ -1,2 +1,2 @@
 export { Cache, createCache, createBackend, parseCacheUrl, CACHE_DEFAULTS } from './cache.js'
-export type { CacheKind, CacheOptions, CacheStats, CacheValue, SetOptions } from './types.js'
+export type { Cacheable, CacheableEntries, CacheKind, CacheOptions, CacheStats, CacheValue, SetOptions } from './types.js'

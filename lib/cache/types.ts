@@ -3,6 +3,27 @@ import type { CommandCounts } from './command-counts.js'
 /** What the cache stores: strings, Buffers, and JSON values, each returned as stored. */
 export type CacheValue = string | Buffer | number | boolean | null | CacheValue[] | { [key: string]: CacheValue }
 
+/**
+ * `T` where it is a value the cache reads back as written, `never` in the
+ * places where it is not. `CacheValue` cannot serve as a parameter type: an
+ * interface has no index signature, so `Item` would not be assignable to
+ * `{ [key: string]: CacheValue }` even when every member is JSON. This walks
+ * the members instead, so interfaces pass (optional members included) and
+ * functions, methods, bigints, symbols, `undefined`, Dates, Maps and typed
+ * arrays other than Buffer do not.
+ * A `CacheValue` passes as it is (walking its recursion would never end).
+ */
+export type Cacheable<T> =
+  T extends CacheValue ? T
+    : T extends bigint | symbol | undefined | ((...args: never[]) => unknown) ? never
+      : T extends object ? { [K in keyof T]: Cacheable<T[K]> }
+        : never
+
+/** `setMany`'s entries (pairs, or an object of values) with each value checked as `Cacheable`. */
+export type CacheableEntries<E> = E extends Iterable<readonly [string, infer V]>
+  ? Iterable<readonly [string, Cacheable<V>]>
+  : { [K in keyof E]: Cacheable<E[K]> }
+
 /** The cache backends. */
 export type CacheKind = 'memory' | 'redis' | 'memcached'
 

@@ -74,6 +74,16 @@ export function cacheContract (t: Test, options: CacheOptions, caps: Capabilitie
     await t.rejects(c.set('bad', undefined as unknown as string), { code: 'FST_PYWATT_CACHE_OPERATION' })
   })
 
+  t.test('a value typed by an interface: set and setMany take it (typecheck), get returns it', async (t) => {
+    interface Item { id: number, name: string, tags: string[], note?: string }
+    const c = fresh()
+    const item: Item = { id: 1, name: 'a', tags: ['x'] }
+    await c.set('item', item)
+    await c.setMany([['list', [item]]])
+    t.same(await c.get<Item>('item'), item)
+    t.same(await c.get<Item[]>('list'), [item])
+  })
+
   t.test('TTL: milliseconds, 0 = no expiry, default TTL, expiry', async (t) => {
     const c = fresh()
     const ttl = caps.ttlResolution
