@@ -1,7 +1,7 @@
 import type { EndpointAnnounce } from '../protocol/index.js'
 
 /**
- * Merge entries of one path into one (PROTOCOL.md §19): methods upper-case,
+ * Merge entries of one path into one (docs/protocol.md §6.3): methods upper-case,
  * de-duplicated and sorted; entries sorted by path; `auth` kept when any entry
  * of the path sets it.
  */

@@ -5,7 +5,7 @@ import { DevOrchestrator, type DevOrchestratorOptions } from '../../lib/dev/orch
 export const EXAMPLE = fileURLToPath(new URL('../../dist/example/server.js', import.meta.url))
 export const HOSTILE = fileURLToPath(new URL('../../dist/test/fixtures/hostile-module.js', import.meta.url))
 
-/** A hostile secret: quotes, backslash, slash, plus, non-ASCII (RELIABILITY.md I4). */
+/** A hostile secret: quotes, backslash, slash, plus, non-ASCII (docs/reliability.md I4). */
 export const HOSTILE_SECRET = 'k3y"with\\back/slash+plus=ünï€😀'
 
 /** Start a built module under the dev orchestrator; killed when the test ends. */
@@ -29,7 +29,7 @@ export async function startModule (
   return { dev, stderr }
 }
 
-/** Every form in which a secret could leak (RELIABILITY.md I4). */
+/** Every form in which a secret could leak (docs/reliability.md I4). */
 export function leakForms (secret: string): string[] {
   const b = Buffer.from(secret)
   return [...new Set([
