@@ -73,7 +73,7 @@ export interface PyWattNamespace {
    * the module-to-module message hook.
    */
   readonly channels: ChannelSet
-  /** The `source` for HTTP-over-IPC replies (PROTOCOL.md §10.2). */
+  /** The `source` for HTTP-over-IPC replies (docs/protocol.md §9.2). */
   readonly replySource: string
   /**
    * Bind the address of `init.listen` (HOST/PORT standalone), then send

@@ -28,9 +28,9 @@ declare module './index.js' {
 
 /**
  * `fastify-pywatt/ipc-http`: every route of the app reachable through
- * `http_request` messages on stdin, answered on stdout (PROTOCOL.md §10), and
+ * `http_request` messages on stdin, answered on stdout (docs/protocol.md §9), and
  * on the TCP / Unix-socket channels, answered there with an enveloped
- * `http_response` (§13.6: Rust answers those with canned bodies; we do not).
+ * `http_response` (docs/protocol.md §11.5: Rust answers those with canned bodies; we do not).
  * Requests that arrive before the app is ready wait for it; on close, reading
  * stops first, requests in flight drain, then `onClose` hooks run.
  */

@@ -28,7 +28,7 @@ const LOOPBACK = '127.0.0.1'
  * `fastify-pywatt/port-negotiation`: `pywatt.listen()` asks the orchestrator
  * for a port when `init.listen` is not a TCP address (port 0 included: the
  * system picks it, as without the plugin), or when the
- * `port` option asks for a specific one (PROTOCOL.md §12.5), then binds it and
+ * `port` option asks for a specific one (docs/protocol.md §10.2), then binds it and
  * announces it. A failed negotiation fails `listen()` unless `fallback` is on.
  */
 const portNegotiationPlugin: FastifyPluginAsync<PortNegotiationOptions> = async (app, options) => {

@@ -164,7 +164,7 @@ export class ChannelSet extends EventEmitter {
   /**
    * Answer an `http_request` that arrived on `origin`: the tagged
    * `http_response` in an envelope on sockets, the `{content, metadata}`
-   * wrapper on stdio (PROTOCOL.md §10.2, §13.6).
+   * wrapper on stdio (docs/protocol.md §9.2, §11.5).
    *
    * @throws ERR_PYWATT_ENCODE when the reply cannot be encoded
    */
@@ -176,7 +176,7 @@ export class ChannelSet extends EventEmitter {
 
   /**
    * Receive `routed_module_message` and `routed_module_response` messages from
-   * the socket channels (PROTOCOL.md §14). One handler at a time; without one
+   * the socket channels (docs/protocol.md §12). One handler at a time; without one
    * they are logged and dropped. Returns a function that removes the handler.
    */
   onModuleMessage (handler: ModuleMessageHandler): () => void {

@@ -6,7 +6,7 @@ import type { ChannelTarget, ReconnectOptions, BreakerOptions, SocketChannelName
 /**
  * Longest Unix socket path, in bytes, per platform (`sun_path` minus its NUL).
  * A longer path is silently truncated by `listen` and fails `connect` with a
- * misleading ENOENT (RELIABILITY.md H12), so it is refused up front.
+ * misleading ENOENT (docs/reliability.md H12), so it is refused up front.
  */
 export const UNIX_PATH_MAX: Readonly<Partial<Record<NodeJS.Platform, number>>> = {
   linux: 107,
@@ -52,7 +52,7 @@ export interface ChannelSettings {
   identify: boolean
 }
 
-/** The defaults of {@link ChannelSettings} (PROTOCOL.md §13, §25). */
+/** The defaults of {@link ChannelSettings} (docs/protocol.md §11, §17). */
 export const DEFAULT_CHANNEL_SETTINGS: ChannelSettings = {
   maxFrameBytes: 64 * 1024 * 1024,
   connectTimeout: 30_000,

@@ -25,7 +25,7 @@ export interface OpenChannelsOptions {
   clampWait?: (ms: number) => number
 }
 
-// Rust ignores these on a channel (PROTOCOL.md §13.4); they belong to stdio.
+// Rust ignores these on a channel (docs/protocol.md §11.4); they belong to stdio.
 const IGNORED_OPS = [
   'secret', 'rotated', 'register_service_provider_response', 'discover_service_providers_response',
   'service_response', 'service_operation_result', 'port_response'

@@ -33,7 +33,7 @@ export const ChannelsOptionSchema = Type.Union([Type.Literal(false), Type.Object
     /** Time before an open breaker lets one trial write through (default 30 000 ms). */
     halfOpenAfter: Type.Optional(Positive)
   }, { additionalProperties: false })),
-  /** Send an enveloped `identify` after each connect (default false: Rust never does, PROTOCOL.md §7). */
+  /** Send an enveloped `identify` after each connect (default false: Rust never does, docs/protocol.md §4.4). */
   identify: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })])
 

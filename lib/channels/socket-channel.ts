@@ -8,7 +8,7 @@ import { FrameReader } from '../transport/frame-reader.js'
 import { emitGuarded } from '../transport/guarded-emit.js'
 import { breakerStateName, cockatiel, type BreakerState } from '../resilience/cockatiel.js'
 
-/** The socket channels an Init blob can offer (PROTOCOL.md §13). */
+/** The socket channels an Init blob can offer (docs/protocol.md §11). */
 export type SocketChannelName = 'tcp' | 'ipc'
 
 /** Where a socket channel connects. */
@@ -50,7 +50,7 @@ export interface SocketChannelOptions {
   breaker: BreakerOptions
   /** Extra TLS settings (CA, client certificate) when the target asks for TLS. */
   tls?: ConnectionOptions
-  /** Send an enveloped `identify` with this module id after every connect (opt-in, PROTOCOL.md §7). */
+  /** Send an enveloped `identify` with this module id after every connect (opt-in, docs/protocol.md §4.4). */
   identifyAs: string | null
   log: FastifyBaseLogger
 }
@@ -79,10 +79,10 @@ export interface ChannelStats {
 }
 
 /**
- * One TCP or Unix-socket channel to the orchestrator (PROTOCOL.md §13): the
+ * One TCP or Unix-socket channel to the orchestrator (docs/protocol.md §11): the
  * module connects, reads bare (or enveloped) `op` frames and writes enveloped
  * ones. Reading and writing are independent (full duplex); Rust's reader holds
- * a lock that blocks sends (§13.5), this does not.
+ * a lock that blocks sends (docs/protocol.md §11.6), this does not.
  *
  * A lost connection is retried with capped exponential backoff and jitter, up
  * to `reconnect.maxAttempts` consecutive failures, and never after `close()`.
@@ -256,7 +256,7 @@ export class SocketChannel extends EventEmitter {
     this.#stats.bytesOut += frame.length
     socket.write(frame, done)
     if (!this.#pausedForPressure && socket.writableLength > this.#opts.highWaterBytes) {
-      // Stop taking work while the orchestrator is not reading (RELIABILITY.md H3).
+      // Stop taking work while the orchestrator is not reading (docs/reliability.md H3).
       this.#pausedForPressure = true
       socket.pause()
     }
@@ -318,7 +318,7 @@ export class SocketChannel extends EventEmitter {
     this.#log.info({ channel: this.name, reconnect: this.#stats.reconnects > 0 }, 'channel connected')
     this.#setState('connected')
     if (this.#opts.identifyAs !== null) {
-      // Rust cannot serialise identify (§7); this is the shape §7 names as most plausible.
+      // Rust cannot serialise identify; this is the assumed shape of docs/protocol.md §4.4.
       this.send(encodeEnvelope({ op: 'identify', module_id: this.#opts.identifyAs }))
     }
   }

@@ -18,7 +18,7 @@ export type ChannelServerTarget = { kind: 'tcp', port?: number } | { kind: 'unix
 export type ChannelHttpResponse = Extract<ModuleMessage, { op: 'http_response' }>
 
 /**
- * The orchestrator's end of a TCP or Unix-socket channel (PROTOCOL.md §13), for
+ * The orchestrator's end of a TCP or Unix-socket channel (docs/protocol.md §11), for
  * `pywatt-dev` and tests: it listens (TCP on 127.0.0.1 only; a Unix socket
  * with mode 0600, removed on close), accepts the module's connection, reads
  * its enveloped frames and writes bare `op` frames.

@@ -187,7 +187,7 @@ export class DevOrchestrator extends EventEmitter {
 
   /**
    * Send an `http_request` and resolve with the module's reply (HTTP over
-   * stdio, PROTOCOL.md §10). Rejects if the module exits first.
+   * stdio, docs/protocol.md §9). Rejects if the module exits first.
    */
   async request (req: { method: string, uri: string, headers?: Record<string, string>, body?: Uint8Array }): Promise<HttpReplyLine['content']> {
     const id = `dev-${randomUUID()}`

@@ -1,7 +1,7 @@
 import type { EndpointAnnounce } from '../protocol/index.js'
 
 /**
- * Merge the entries of one path and one `auth` into one entry: methods
+ * Merge the entries of one path and one `auth` into one entry (docs/protocol.md §6.3): methods
  * upper-case, de-duplicated and sorted. A path whose methods differ in `auth`
  * keeps one entry per `auth`, so that a public GET beside a protected DELETE is
  * not announced as protected. Entries are sorted by path, then by `auth` (none

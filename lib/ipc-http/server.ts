@@ -66,7 +66,7 @@ const FAILED = { error: 'the module failed to answer this request' }
 
 /**
  * Serves `http_request` messages with the app's real routes and answers each
- * with exactly one `{content, metadata}` reply (PROTOCOL.md §10).
+ * with exactly one `{content, metadata}` reply (docs/protocol.md §9).
  *
  * Requests start in arrival order, at most `concurrency` at a time; replies go
  * out as requests complete. A second request with the id of one still waiting

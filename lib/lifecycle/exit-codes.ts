@@ -1,5 +1,5 @@
 /**
- * Exit codes of a PyWatt module (RELIABILITY.md §3.2, adopted as proposed).
+ * Exit codes of a PyWatt module (docs/protocol.md §8.3).
  * The orchestrator can tell a clean stop from a crash, a refused start, a forced
  * stop and a lost output channel without reading stderr.
  */

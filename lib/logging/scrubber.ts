@@ -2,7 +2,7 @@
  * Value-based secret scrubbing for serialized log lines.
  *
  * pino's `redact` only censors listed paths; a secret interpolated into a message,
- * an error stack or an unlisted field leaks (RELIABILITY.md H18). This registry
+ * an error stack or an unlisted field leaks (docs/reliability.md H18). This registry
  * keeps every secret value it was given and replaces each of its encodings in the
  * final line, leftmost and longest match first, in a single pass. In a JSON line
  * (every pino line) only string values' content is replaced, so the line stays

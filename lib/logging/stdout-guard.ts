@@ -3,7 +3,7 @@ import { format } from 'node:util'
 import type { FastifyBaseLogger } from 'fastify'
 
 /**
- * Keeps fd 1 for protocol lines only (RELIABILITY.md H1).
+ * Keeps fd 1 for protocol lines only (docs/reliability.md H1).
  *
  * Replacing `process.stdout.write` catches `console.*`, stray writes, a default
  * `pino()` and `Fastify({ logger: true })` (pino falls back to `process.stdout`

@@ -7,9 +7,9 @@ import type { ModuleMessage, OrchestratorMessage } from '../protocol/index.js'
 import { isUuid, normaliseUuid } from '../protocol/uuid.js'
 import { PORT_NEGOTIATION_DEFAULTS } from './options.js'
 
-/** `{"op":"port_request", ...}` (PROTOCOL.md §12.1). */
+/** `{"op":"port_request", ...}` (docs/protocol.md §10.1). */
 export type PortRequest = Extract<ModuleMessage, { op: 'port_request' }>
-/** `{"op":"port_response", ...}` (PROTOCOL.md §12.1). */
+/** `{"op":"port_response", ...}` (docs/protocol.md §10.1). */
 export type PortResponse = Extract<OrchestratorMessage, { op: 'port_response' }>
 
 /**
@@ -59,7 +59,7 @@ interface Negotiation {
 const AUTO_ASSIGNED = 'auto-assigned'
 
 /**
- * Asks the orchestrator for a port (PROTOCOL.md §12) and resolves with the port
+ * Asks the orchestrator for a port (docs/protocol.md §10) and resolves with the port
  * it granted. Unlike the Rust manager, nothing here is process-global, a reply
  * is only ever used by the negotiation that sent its `request_id`, and a
  * failure is an error, never an invented port.

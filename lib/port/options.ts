@@ -27,7 +27,7 @@ export const PortNegotiationOptionsSchema = Type.Object({
 /** Options of `fastify-pywatt/port-negotiation`. */
 export type PortNegotiationOptions = Static<typeof PortNegotiationOptionsSchema>
 
-/** Defaults of the negotiation schedule and breaker (PROTOCOL.md §25). */
+/** Defaults of the negotiation schedule and breaker (docs/protocol.md §17). */
 export const PORT_NEGOTIATION_DEFAULTS = {
   timeouts: [3000, 4000, 5000],
   threshold: 5,

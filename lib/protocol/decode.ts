@@ -25,18 +25,18 @@ import { typeName, under, validate, type Location } from './validate.js'
 /**
  * Decoders for every direction and transport. Each takes the raw text (a stdin
  * line without its `\n`, a frame payload) so that the strict JSON rules of
- * PROTOCOL.md §2 apply, and throws `ERR_PYWATT_PROTOCOL` naming the field at
+ * docs/protocol.md §2.2 apply, and throws `ERR_PYWATT_PROTOCOL` naming the field at
  * fault (never quoting field values, which may be secrets). Decoded objects
  * keep unknown keys (serde ignores them; callers may not); `Option` keys that
  * hold `null` are dropped, since serde reads `null` and absence alike; UUID
  * fields of the message catalogue are normalised to hyphenated lower case.
  */
 
-/** Cap of the handshake line in bytes, newline excluded (§3.2). */
+/** Cap of the handshake line in bytes, newline excluded (docs/protocol.md §3.2). */
 export const MAX_INIT_LINE_BYTES = 1024 * 1024
 
 /**
- * The stdio HTTP reply wrapper (§10.2) as {@link decodeModuleMessage} returns
+ * The stdio HTTP reply wrapper (docs/protocol.md §9.2) as {@link decodeModuleMessage} returns
  * it. `op: 'http_reply'` is a synthetic tag added by the decoder so that the
  * result is one discriminated union; it never appears on the wire, and the
  * encoders do not accept it (use `encodeHttpReply`).
@@ -46,7 +46,7 @@ export type HttpReplyLine = { op: 'http_reply' } & StdioHttpReply
 /** Anything a module may write on stdout, decoded. */
 export type ModuleLine = ModuleMessage | HttpReplyLine
 
-/** Which registration-protocol response is expected (the reply type is implied by the request, §16). */
+/** Which registration-protocol response is expected (the reply type is implied by the request, docs/protocol.md §14.2). */
 export type RegistrationResponseKind = 'register' | 'heartbeat' | 'capabilities' | 'unregister'
 
 /** The registration response type for each {@link RegistrationResponseKind}. */
@@ -96,7 +96,7 @@ const REGISTRATION_RESPONSES: Record<RegistrationResponseKind, TSchema> = {
 }
 
 /**
- * Decode the first stdin line, the Init blob (§3.2, §5). Accepts the bare blob
+ * Decode the first stdin line, the Init blob (docs/protocol.md §3.2, §5). Accepts the bare blob
  * or `{"op":"init", ...}` (any `op` is just an ignored key here, as in Rust), a
  * trailing `\r`, and two deliberate extensions over Rust: `tcp_channel` in the
  * Python shape `{host, port, tls_enabled?, required?}` and `listen` as
@@ -115,7 +115,7 @@ export function decodeInit (line: string): InitBlob {
 
 /**
  * Decode a later stdin line (or a bare channel payload) as an orchestrator →
- * module message (§4.2). `init` is accepted with the same liberal rules as
+ * module message (docs/protocol.md §4.2). `init` is accepted with the same liberal rules as
  * {@link decodeInit}. Envelopes are rejected here, as in Rust (stdin never
  * carries them).
  *
@@ -178,10 +178,10 @@ function startsWithOp (payload: Uint8Array): boolean {
 }
 
 /**
- * Decode a TCP/UDS frame from the orchestrator (§13.3): formats 1, 3, and 2 when
+ * Decode a TCP/UDS frame from the orchestrator (docs/protocol.md §11.3): formats 1, 3, and 2 when
  * its bytes are JSON. The payload is normally a bare `{"op":...}` object; a
  * `Message` envelope is unwrapped as well, a tolerance Rust lacks (it skips
- * enveloped frames) that §13.3 recommends.
+ * enveloped frames).
  *
  * @throws ERR_PYWATT_PROTOCOL on a bad format byte, invalid JSON or a bad message
  */
@@ -204,9 +204,9 @@ export function decodeOrchestratorFrame (format: number, payload: Uint8Array): O
 
 /**
  * Decode one line a module wrote on stdout (the orchestrator's view; used by
- * `pywatt-dev` and tests): any §4.1 op, or the stdio HTTP reply wrapper
- * `{content, metadata}` (§10.2), returned as `{op: 'http_reply', content, metadata}`.
- * `identify` is rejected: Rust can neither write nor read it (§7).
+ * `pywatt-dev` and tests): any module op (docs/protocol.md §4.1), or the stdio HTTP reply wrapper
+ * `{content, metadata}` (docs/protocol.md §9.2), returned as `{op: 'http_reply', content, metadata}`.
+ * `identify` is rejected: Rust can neither write nor read it (docs/protocol.md §4.4).
  *
  * @throws ERR_PYWATT_PROTOCOL naming the problem
  */
@@ -222,8 +222,8 @@ export function decodeModuleMessage (line: string): ModuleLine {
 }
 
 /**
- * Decode a module's TCP/UDS frame payload: a `Message` envelope around a §4.1
- * message (§13.3).
+ * Decode a module's TCP/UDS frame payload: a `Message` envelope around a
+ * module → orchestrator message (docs/protocol.md §4.1, §11.3).
  *
  * @throws ERR_PYWATT_PROTOCOL naming the problem
  */
@@ -233,7 +233,7 @@ export function decodeModuleFrame (format: number, payload: Uint8Array): Envelop
 }
 
 /**
- * Decode the JSON text of a `Message` envelope around a §4.1 message.
+ * Decode the JSON text of a `Message` envelope around a module → orchestrator message (docs/protocol.md §4.1).
  *
  * @throws ERR_PYWATT_PROTOCOL naming the problem
  */
@@ -267,18 +267,18 @@ export function decodeEnvelopeOf<T extends TSchema> (schema: T, text: string): E
   return envelope as Envelope<Decoded<T>>
 }
 
-/** Decode an HTTP-over-TCP request frame payload, `Message<HttpTcpRequest>` (§11). */
+/** Decode an HTTP-over-TCP request frame payload, `Message<HttpTcpRequest>` (docs/protocol.md §14.1). */
 export function decodeHttpTcpRequest (text: string): Envelope<HttpTcpRequest> {
   return decodeEnvelopeOf(HttpTcpRequestSchema, text)
 }
 
-/** Decode an HTTP-over-TCP response frame payload, `Message<HttpTcpResponse>` (§11). */
+/** Decode an HTTP-over-TCP response frame payload, `Message<HttpTcpResponse>` (docs/protocol.md §14.1). */
 export function decodeHttpTcpResponse (text: string): Envelope<HttpTcpResponse> {
   return decodeEnvelopeOf(HttpTcpResponseSchema, text)
 }
 
 /**
- * Decode a registration-protocol response (§16): bare JSON, never enveloped;
+ * Decode a registration-protocol response (docs/protocol.md §14.2): bare JSON, never enveloped;
  * its type is implied by the request that was sent.
  *
  * @throws ERR_PYWATT_PROTOCOL naming the problem
@@ -312,7 +312,7 @@ export function decodeEncodedMessage (text: string): EncodedMessage {
 }
 
 /**
- * The JSON value an `EncodedMessage` carries (§14): `Json` and `Binary` hold
+ * The JSON value an `EncodedMessage` carries (docs/protocol.md §12): `Json` and `Binary` hold
  * JSON bytes (Rust re-parses "Binary" as JSON), `Base64` holds the ASCII of the
  * base64 of JSON bytes. `Auto` cannot be decoded.
  *
@@ -380,7 +380,7 @@ function orchestratorFromObject (obj: JsonObject, at: Location): OrchestratorMes
 function moduleFromObject (obj: JsonObject, at: Location): ModuleMessage {
   const op = readOp(obj, at)
   if (op === 'identify') {
-    throw new ERR_PYWATT_PROTOCOL('op `identify` cannot be decoded: Rust\'s Identify(String) variant has no JSON form (PROTOCOL.md §7)')
+    throw new ERR_PYWATT_PROTOCOL('op `identify` cannot be decoded: Rust\'s Identify(String) variant has no JSON form (docs/protocol.md §4.4)')
   }
   const schema = MODULE_OPS.get(op)
   if (schema === undefined) return unknownOp(op, MODULE_OPS, ORCHESTRATOR_OPS, 'by modules')

@@ -9,7 +9,7 @@ import type {
 } from './schemas.js'
 
 /**
- * Encoders that produce exactly what the Rust SDK puts on the wire (§4): compact
+ * Encoders that produce exactly what the Rust SDK puts on the wire (docs/protocol.md §2.1): compact
  * JSON without a trailing newline, `op` first and then Rust's struct field
  * order, `null` versus omitted per field as serde does it, bytes as number
  * arrays, UUIDs hyphenated lower case.
@@ -24,7 +24,7 @@ export type Encodable<T> = T extends number[] | Uint8Array
   ? ByteInput
   : T extends object ? { [K in keyof T]: Encodable<T[K]> } : T
 
-/** The HTTP reply the stdio wrapper carries (§10.2). `body` may be raw bytes; absent means empty. */
+/** The HTTP reply the stdio wrapper carries (docs/protocol.md §9.2). `body` may be raw bytes; absent means empty. */
 export interface HttpReply {
   request_id: string
   status_code: number
@@ -41,10 +41,10 @@ type Entry = readonly [key: string, json: string | undefined]
 const LONE_SURROGATE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/
 
 /**
- * Encode a module → orchestrator message (§4.1).
+ * Encode a module → orchestrator message (docs/protocol.md §4.1).
  *
  * @throws ERR_PYWATT_ENCODE for `identify`, which Rust cannot serialise
- * either (§7), for an unknown `op` and for invalid field values
+ * either (docs/protocol.md §4.4), for an unknown `op` and for invalid field values
  */
 export function encodeModuleMessage (message: Encodable<ModuleMessageOrIdentify>): string {
   const m = message as unknown as Record<string, unknown>
@@ -111,14 +111,14 @@ export function encodeModuleMessage (message: Encodable<ModuleMessageOrIdentify>
     case 'heartbeat_ack':
       return tagged('heartbeat_ack', [])
     case 'identify':
-      throw new ERR_PYWATT_ENCODE('`identify` has no wire form: Rust\'s Identify(String) variant cannot be serialised, so no orchestrator built on the SDK could read it (PROTOCOL.md §7)')
+      throw new ERR_PYWATT_ENCODE('`identify` has no wire form: Rust\'s Identify(String) variant cannot be serialised, so no orchestrator built on the SDK could read it (docs/protocol.md §4.4)')
     default:
       return unknownOp(m.op)
   }
 }
 
 /**
- * Encode an orchestrator → module message (§4.2), for the dev orchestrator and
+ * Encode an orchestrator → module message (docs/protocol.md §4.2), for the dev orchestrator and
  * tests. `init` is written in Rust's shape (`security_level` defaults to `"None"`).
  *
  * @throws ERR_PYWATT_ENCODE for an unknown `op` or invalid field values
@@ -167,7 +167,7 @@ export function encodeOrchestratorMessage (message: Encodable<OrchestratorMessag
         ['success', bool(m.success, 'success')],
         ['result', nul(m.result, 'result', json)],
         ['error', nul(m.error, 'error', str)],
-        // Not a Rust field: the echo Rust needs to correlate results (§15.1).
+        // Not a Rust field: the echo Rust needs to correlate results (docs/protocol.md §13).
         ['params', m.params === undefined ? undefined : json(m.params, 'params')]
       ])
     case 'http_request':
@@ -204,14 +204,14 @@ export function encodeOrchestratorMessage (message: Encodable<OrchestratorMessag
 
 /**
  * Encode the bare Init blob, the first stdin line as Rust's handshake reads it
- * (§3.2): no `op`, options omitted when absent.
+ * (docs/protocol.md §3.2): no `op`, options omitted when absent.
  */
 export function encodeInitBlob (blob: InitBlob): string {
   return object(initEntries(blob as unknown as Record<string, unknown>))
 }
 
 /**
- * Encode the stdio HTTP reply wrapper (§10.2), which Rust writes instead of the
+ * Encode the stdio HTTP reply wrapper (docs/protocol.md §9.2), which Rust writes instead of the
  * tagged `http_response`. Keys come out sorted, as serde_json's `json!` writes
  * them; `metadata.id` is a fresh UUID v4; `body` is always an array.
  *
@@ -256,14 +256,14 @@ export function encodeEnvelope (content: unknown, metadata?: MessageMetadata, id
 
 /**
  * Encode a module → orchestrator message inside a `Message` envelope, the
- * payload of every frame a module sends on TCP/UDS (§13.3).
+ * payload of every frame a module sends on TCP/UDS (docs/protocol.md §11.3).
  */
 export function encodeModuleEnvelope (message: Encodable<ModuleMessageOrIdentify>, metadata?: MessageMetadata, id: string = randomUUID()): string {
   return envelope(encodeModuleMessage(message), metadata, id)
 }
 
 /**
- * Encode a registration-protocol request envelope (§16). Rust puts a fresh
+ * Encode a registration-protocol request envelope (docs/protocol.md §14.2). Rust puts a fresh
  * UUID in `metadata.id`; so does this unless `metadata` is given.
  */
 export function encodeRegistrationRequest (request: RegistrationProtocolRequest, metadata: MessageMetadata = { id: randomUUID() }, id: string = randomUUID()): string {
@@ -300,7 +300,7 @@ export function encodeRegistrationRequest (request: RegistrationProtocolRequest,
   return envelope(object([['request_type', JSON.stringify(r.request_type)], ...entries]), metadata, id)
 }
 
-/** Encode `Message<HttpTcpRequest>` (§11); `body` is omitted when absent. */
+/** Encode `Message<HttpTcpRequest>` (docs/protocol.md §14.1); `body` is omitted when absent. */
 export function encodeHttpTcpRequest (request: Encodable<HttpTcpRequest>, metadata?: MessageMetadata, id: string = randomUUID()): string {
   const r = request as unknown as Record<string, unknown>
   return envelope(object([
@@ -312,7 +312,7 @@ export function encodeHttpTcpRequest (request: Encodable<HttpTcpRequest>, metada
   ]), metadata, id)
 }
 
-/** Encode `Message<HttpTcpResponse>` (§11); `body` is omitted when absent. */
+/** Encode `Message<HttpTcpResponse>` (docs/protocol.md §14.1); `body` is omitted when absent. */
 export function encodeHttpTcpResponse (response: Encodable<HttpTcpResponse>, metadata?: MessageMetadata, id: string = randomUUID()): string {
   const r = response as unknown as Record<string, unknown>
   return envelope(object([
@@ -329,7 +329,7 @@ export function encodeEncodedMessage (message: Encodable<EncodedMessage>): strin
 }
 
 /**
- * Build the `EncodedMessage` carrying `value` (§14). `Base64` stores the ASCII
+ * Build the `EncodedMessage` carrying `value` (docs/protocol.md §12). `Base64` stores the ASCII
  * of the base64 text of the JSON, as Rust does.
  *
  * @param format `Json` (default) or `Base64`; the SDK never produces `Binary` or `Auto`
@@ -340,7 +340,7 @@ export function encodedMessageFromValue (value: unknown, format: 'Json' | 'Base6
   return { data, format }
 }
 
-/** Encode a `StreamChunk` (§18, default JSON form); `stream_metadata` is `null` when absent. */
+/** Encode a `StreamChunk` (docs/protocol.md §14.4, default JSON form); `stream_metadata` is `null` when absent. */
 export function encodeStreamChunk (chunk: Encodable<StreamChunk>): string {
   const c = chunk as unknown as Record<string, unknown>
   return object([

@@ -3,7 +3,7 @@ import { decodeBase64Strict, decodeUtf8 } from './bytes.js'
 import { scanStrictJson, type StrictJsonScan } from './strict-json.js'
 
 /**
- * TCP/UDS frame codec (PROTOCOL.md §13.2):
+ * TCP/UDS frame codec (docs/protocol.md §11.2):
  * `u32 big-endian payload length | u8 format | payload`.
  * Format 1 is JSON, 2 "Binary" (usable only when the bytes are JSON), 3 base64
  * of the JSON bytes. 0 ("Auto") and anything above 3 are invalid and, in Rust,
@@ -15,7 +15,7 @@ export const FRAME_HEADER_BYTES = 5
 
 /**
  * Default cap on a frame's payload length. Rust allocates whatever the header
- * says (up to 4 GiB); the TS SDK refuses larger frames before allocating (§13.2).
+ * says (up to 4 GiB); the TS SDK refuses larger frames before allocating (docs/protocol.md §11.2).
  */
 export const DEFAULT_MAX_FRAME_LENGTH = 64 * 1024 * 1024
 
@@ -42,14 +42,14 @@ export interface Frame {
 
 /**
  * Build a frame. Only format 1 may be sent: Rust modules emit nothing else and
- * the SDK must not emit 2 or 3 (§13.8).
+ * the SDK must not emit 2 or 3 (docs/protocol.md §11.2).
  *
  * @param payload JSON bytes, or JSON text (encoded as UTF-8)
  * @throws ERR_PYWATT_ENCODE for any other format or a payload over 4 GiB
  */
 export function encodeFrame (payload: Uint8Array | string, format: number = FRAME_FORMAT.Json): Buffer {
   if (format !== FRAME_FORMAT.Json) {
-    throw new ERR_PYWATT_ENCODE(`frame format ${format} must not be emitted; only format 1 (JSON) is sent (PROTOCOL.md §13.8)`)
+    throw new ERR_PYWATT_ENCODE(`frame format ${format} must not be emitted; only format 1 (JSON) is sent (docs/protocol.md §11.2)`)
   }
   // A string is encoded straight into the frame: no intermediate Buffer of the payload.
   const length = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length

@@ -1,6 +1,6 @@
 /**
  * The PyWatt wire protocol: schemas, strict decoders and Rust-exact encoders
- * for stdio lines and TCP/UDS frames (see PROTOCOL.md).
+ * for stdio lines and TCP/UDS frames (see docs/protocol.md).
  */
 export * from './schemas.js'
 export * from './decode.js'

@@ -2,7 +2,7 @@ import { isIPv6 } from 'node:net'
 
 /**
  * `init.listen` and `tcp_channel.address` follow Rust's `SocketAddr` parser
- * (PROTOCOL.md §2): only a numeric IPv4 `a.b.c.d:port` or a bracketed IPv6
+ * (docs/protocol.md §2.4): only a numeric IPv4 `a.b.c.d:port` or a bracketed IPv6
  * `[addr]:port` is a socket address. Host names are not. For `listen`, Rust's
  * untagged `ListenAddress` then treats every other string as a Unix socket path,
  * so `localhost:4102` is a path, not a TCP address.

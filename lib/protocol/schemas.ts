@@ -4,11 +4,11 @@ import { UUID_PATTERN } from './uuid.js'
 
 /**
  * TypeBox schemas (named `…Schema`; the decoded TypeScript types carry the
- * plain names) for every JSON shape of the PyWatt protocol (PROTOCOL.md §4,
- * §10.2, §11, §16, §18, §21). Property order is Rust's struct field order; the
+ * plain names) for every JSON shape of the PyWatt protocol (docs/protocol.md §4,
+ * §9.2, §14.1, §14.2, §14.4, §14.5). Property order is Rust's struct field order; the
  * encoders emit in that order.
  *
- * Input tolerance follows serde (§2):
+ * Input tolerance follows serde (docs/protocol.md §2.2):
  * - `Opt(T)`: Rust `Option<T>`; on input the key may be missing or `null`.
  *   Whether the encoder writes `null` or omits the key is the encoder's business.
  * - `Type.Optional(T)` without null: a `#[serde(default)]` field; missing is
@@ -83,7 +83,7 @@ export const SocketAddr = Type.String({
 // Enums
 // ---------------------------------------------------------------------------
 
-/** `SecurityLevel` (parsed, never acted on: §13.7). */
+/** `SecurityLevel` (parsed, never acted on: docs/protocol.md §11.8). */
 export const SecurityLevelSchema = Enum([Type.Literal('None'), Type.Literal('Token'), Type.Literal('Mtls')])
 /** `EncodingFormat` of an {@link EncodedMessageSchema}. `Auto` is accepted but meaningless. */
 export const EncodingFormatSchema = Enum([Type.Literal('Json'), Type.Literal('Binary'), Type.Literal('Base64'), Type.Literal('Auto')])
@@ -102,7 +102,7 @@ export const ServiceTypeSchema = Type.Union([
 ], { expected: '"Database", "Cache", "Jwt" or {"Custom": name}' })
 
 // ---------------------------------------------------------------------------
-// Payload structs (§4.3)
+// Payload structs (docs/protocol.md §4.3)
 // ---------------------------------------------------------------------------
 
 /** `TcpChannelConfig`: where the module connects its TCP channel. */
@@ -114,7 +114,7 @@ export const TcpChannelConfigSchema = Type.Object({
 
 /**
  * The Python SDK's `tcp_channel` shape. Accepted by the TS SDK's Init decoder
- * only (§5) and normalised to {@link TcpChannelConfigSchema}; missing flags are false.
+ * only (docs/protocol.md §5.2) and normalised to {@link TcpChannelConfigSchema}; missing flags are false.
  */
 export const PythonTcpChannelConfigSchema = Type.Object({
   host: Type.String(),
@@ -145,7 +145,7 @@ export const InitBlobSchema = Type.Object({
 })
 
 /**
- * What the Init decoder accepts before normalising (§3.2, §5): Rust's rules,
+ * What the Init decoder accepts before normalising (docs/protocol.md §3.2, §5): Rust's rules,
  * plus `listen` as `{"Unix": path}`. `tcp_channel` is checked separately
  * because it has two accepted shapes.
  */
@@ -263,8 +263,7 @@ export const ServiceOperationSchema = Type.Object({
 
 /**
  * `ServiceOperationResult`. `params` is not a Rust field: it is the echo of the
- * original operation that Rust needs to correlate the result (§15.1, Open
- * question 9), kept so that consumers can use it too.
+ * original operation that Rust needs to correlate the result (docs/protocol.md §13), kept so that consumers can use it too.
  */
 export const ServiceOperationResultSchema = Type.Object({
   success: Type.Boolean(),
@@ -273,7 +272,7 @@ export const ServiceOperationResultSchema = Type.Object({
   params: Type.Optional(JsonValue)
 })
 
-/** `IpcHttpRequest` (HTTP over stdio, §10.1). `headers` is required; `body` may be absent or null. */
+/** `IpcHttpRequest` (HTTP over stdio, docs/protocol.md §9.1). `headers` is required; `body` may be absent or null. */
 export const IpcHttpRequestSchema = Type.Object({
   request_id: Type.String(),
   method: Type.String(),
@@ -311,7 +310,7 @@ export const EncodedMessageSchema = Type.Object({
 })
 
 // ---------------------------------------------------------------------------
-// Tagged messages (§4.1, §4.2)
+// Tagged messages (docs/protocol.md §4.1, §4.2)
 // ---------------------------------------------------------------------------
 
 function tagged<const Op extends string, P extends Record<string, TSchema>> (op: Op, properties: P) {
@@ -332,7 +331,7 @@ export const DiscoverServiceProvidersMessageSchema = tagged('discover_service_pr
 export const ServiceRequestMessageSchema = tagged('service_request', ServiceRequestSchema.properties)
 /** `{"op":"service_operation", ...}`. */
 export const ServiceOperationMessageSchema = tagged('service_operation', ServiceOperationSchema.properties)
-/** `{"op":"http_response", ...}`: the tagged form, for TCP/UDS envelopes only (stdio uses the wrapper, §10.2). */
+/** `{"op":"http_response", ...}`: the tagged form, for TCP/UDS envelopes only (stdio uses the wrapper, docs/protocol.md §9.2). */
 export const HttpResponseMessageSchema = tagged('http_response', IpcHttpResponseSchema.properties)
 /** `{"op":"port_request", ...}`. */
 export const PortRequestMessageSchema = tagged('port_request', IpcPortNegotiationSchema.properties)
@@ -347,11 +346,11 @@ export const RouteToModuleMessageSchema = tagged('route_to_module', {
 export const HeartbeatAckMessageSchema = tagged('heartbeat_ack', {})
 /**
  * `identify` has no wire form: Rust's `Identify(String)` cannot be serialised
- * (§7). The schema exists so that the encoder can be asked, and refuse.
+ * (docs/protocol.md §4.4). The schema exists so that the encoder can be asked, and refuse.
  */
 export const IdentifyMessageSchema = tagged('identify', { module_id: Type.Optional(Type.String()) })
 
-/** Every module → orchestrator message that has a wire form (§4.1). */
+/** Every module → orchestrator message that has a wire form (docs/protocol.md §4.1). */
 export const ModuleToOrchestratorSchema = Type.Union([
   AnnounceMessageSchema,
   GetSecretMessageSchema,
@@ -401,7 +400,7 @@ export const RoutedModuleResponseSchema = tagged('routed_module_response', {
 /** `{"op":"heartbeat"}`. */
 export const HeartbeatMessageSchema = tagged('heartbeat', {})
 
-/** Every orchestrator → module message (§4.2). */
+/** Every orchestrator → module message (docs/protocol.md §4.2). */
 export const OrchestratorToModuleSchema = Type.Union([
   InitMessageSchema,
   SecretMessageSchema,
@@ -419,7 +418,7 @@ export const OrchestratorToModuleSchema = Type.Union([
 ])
 
 // ---------------------------------------------------------------------------
-// Envelope (§13.3) and the stdio HTTP reply wrapper (§10.2)
+// Envelope and the stdio HTTP reply wrapper (docs/protocol.md §11.3, §9.2)
 // ---------------------------------------------------------------------------
 
 /** `MessageMetadata`: every field optional and omitted on output when absent. */
@@ -447,7 +446,7 @@ export const EnvelopeSchema = MessageSchema(JsonValue)
 export const StdioHttpReplyContentSchema = IpcHttpResponseSchema
 
 /**
- * The line Rust writes on stdout for every HTTP-over-stdio reply (§10.2):
+ * The line Rust writes on stdout for every HTTP-over-stdio reply (docs/protocol.md §9.2):
  * `{"content": IpcHttpResponse, "metadata": {id, properties: {correlation_id}, source}}`.
  */
 export const StdioHttpReplySchema = Type.Object({
@@ -460,7 +459,7 @@ export const StdioHttpReplySchema = Type.Object({
 })
 
 // ---------------------------------------------------------------------------
-// HTTP over TCP (§11), registration protocol (§16), streaming (§18), build info (§21)
+// HTTP over TCP, registration protocol, streaming, build info (docs/protocol.md §14.1, §14.2, §14.4, §14.5)
 // ---------------------------------------------------------------------------
 
 /** `HttpTcpRequest` (inside `Message<…>`); `body` is omitted on output when absent. */
@@ -605,7 +604,7 @@ export const StreamAckSchema = Type.Object({
   error: Opt(Type.String())
 })
 
-/** `BuildInfo` (§21). */
+/** `BuildInfo` (docs/protocol.md §14.5). */
 export const BuildInfoSchema = Type.Object({
   git_hash: Type.String(),
   build_time_utc: Type.String(),
@@ -654,7 +653,7 @@ export type IpcHttpRequest = Decoded<typeof IpcHttpRequestSchema>
 export type IpcHttpResponse = Decoded<typeof IpcHttpResponseSchema>
 /** @see {@link ServiceProviderInfoSchema} */
 export type ServiceProviderInfo = Decoded<typeof ServiceProviderInfoSchema>
-/** A module → orchestrator message (§4.1). */
+/** A module → orchestrator message (docs/protocol.md §4.1). */
 export type ModuleMessage = Decoded<typeof ModuleToOrchestratorSchema>
 /** {@link ModuleMessage} or the unserialisable `identify`, as the encoder accepts it. */
 export type ModuleMessageOrIdentify = ModuleMessage | Decoded<typeof IdentifyMessageSchema>
@@ -663,7 +662,7 @@ export type ModuleMessageOrIdentify = ModuleMessage | Decoded<typeof IdentifyMes
  * only ever used as bytes, and 16 KiB of JS numbers would be pure overhead).
  */
 export type HttpRequestMessage = Omit<Extract<Decoded<typeof OrchestratorToModuleSchema>, { op: 'http_request' }>, 'body'> & { body?: Buffer }
-/** An orchestrator → module message (§4.2), discriminated on `op`. */
+/** An orchestrator → module message (docs/protocol.md §4.2), discriminated on `op`. */
 export type OrchestratorMessage = Exclude<Decoded<typeof OrchestratorToModuleSchema>, { op: 'http_request' }> | HttpRequestMessage
 /** @see {@link MessageMetadataSchema} */
 export type MessageMetadata = Decoded<typeof MessageMetadataSchema>

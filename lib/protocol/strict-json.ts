@@ -2,7 +2,7 @@ import { ERR_PYWATT_PROTOCOL } from '../errors.js'
 
 /**
  * JSON parsing with the strictness serde_json has and `JSON.parse` lacks
- * (PROTOCOL.md §2): duplicate keys are errors, lone surrogate escapes are
+ * (docs/protocol.md §2.2): duplicate keys are errors, lone surrogate escapes are
  * errors, and the spelling of number literals is kept, because Rust rejects
  * `4102.0` and `1e3` where it expects an integer while `JSON.parse` turns both
  * into integral numbers.

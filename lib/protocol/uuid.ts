@@ -1,5 +1,5 @@
 /**
- * UUID text forms (PROTOCOL.md §2): the `uuid` crate reads hyphenated, simple
+ * UUID text forms (docs/protocol.md §2.5): the `uuid` crate reads hyphenated, simple
  * (32 hex digits), braced and `urn:uuid:` forms, hex digits in any case, and
  * always writes hyphenated lower case.
  */

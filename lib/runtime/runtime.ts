@@ -25,7 +25,7 @@ export interface RuntimeOptions {
   secretTimeout: number
   /** Secret names fetched while the module starts: their values are taken even if pushed before the request. */
   startupSecrets: readonly string[]
-  /** Answer `heartbeat` with `heartbeat_ack` on stdio (PROTOCOL.md §9: configurable). */
+  /** Answer `heartbeat` with `heartbeat_ack` on stdio (docs/protocol.md §8.1: configurable). */
   heartbeatAck: boolean
   /** Environment used in standalone mode and for `PYWATT_MODULE_ID`. */
   env: NodeJS.ProcessEnv
@@ -89,7 +89,7 @@ export class ModuleRuntime {
     return this.init.module_id
   }
 
-  /** The `source` of HTTP replies: `PYWATT_MODULE_ID` if set, else the Init module id (PROTOCOL.md §10.2). */
+  /** The `source` of HTTP replies: `PYWATT_MODULE_ID` if set, else the Init module id (docs/protocol.md §9.2). */
   get replySource (): string {
     return this.#env.PYWATT_MODULE_ID?.trim() || this.init.module_id
   }
@@ -113,7 +113,7 @@ export class ModuleRuntime {
   }
 
   /**
-   * Send `announce` once (PROTOCOL.md §6.3): `listen` echoes the address the
+   * Send `announce` once (docs/protocol.md §6.2): `listen` echoes the address the
    * module serves. Standalone mode logs it instead.
    */
   announce (listen: string, endpoints: EndpointAnnounce[]): void {

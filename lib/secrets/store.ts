@@ -42,7 +42,7 @@ interface Pending {
 /**
  * The module's view of its secrets (`fastify.pywatt.secrets`).
  *
- * Replies carry no request id, so they are matched by name (PROTOCOL.md §8.1);
+ * Replies carry no request id, so they are matched by name (docs/protocol.md §7.1);
  * concurrent fetches of one name share a single `get_secret`. A value is
  * registered for log scrubbing before anything else sees it. On rotation the
  * old value keeps being served until the new one arrives, so requests do not

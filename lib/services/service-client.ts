@@ -22,7 +22,7 @@ function label (type: ServiceType): string {
 }
 
 /**
- * The orchestrator's services over stdio (PROTOCOL.md §15.1): `service_request`
+ * The orchestrator's services over stdio (docs/protocol.md §13): `service_request`
  * opens a connection (its reply matched by `id`), `service_operation` runs an
  * operation on it.
  *

@@ -3,7 +3,7 @@
  *
  * A message whose consumer is not registered yet is kept, in arrival order, and
  * handed over the moment the consumer appears: Rust drops HTTP requests that
- * arrive before its subscriber exists (PROTOCOL.md §10.4); we do not. Once the
+ * arrive before its subscriber exists (docs/protocol.md §3.4, §15); we do not. Once the
  * module is ready, `seal()` turns "no consumer yet" into "no consumer at all".
  *
  * Messages come from the orchestrator, so a consumer that throws on one is

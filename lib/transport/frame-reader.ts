@@ -12,10 +12,10 @@ export interface FrameReaderEvents {
 }
 
 /**
- * Reassembles TCP/UDS frames (PROTOCOL.md §13.2) from chunks cut anywhere.
+ * Reassembles TCP/UDS frames (docs/protocol.md §11.2) from chunks cut anywhere.
  *
  * The header is validated before the payload is allocated, so a hostile length
- * (up to 4 GiB) costs nothing (RELIABILITY.md H13); the payload buffer is
+ * (up to 4 GiB) costs nothing (docs/reliability.md H13); the payload buffer is
  * allocated once at its final size and filled in place, never re-concatenated.
  * A zero-length frame is delivered like any other (its payload is not JSON, so
  * the channel logs and skips it).

@@ -2,7 +2,7 @@
  * Byte-level newline splitter for the stdio protocol.
  *
  * readline is unusable here: it has no line cap, splits on a bare CR and decodes
- * chunk by chunk (RELIABILITY.md H7, H8). This splitter searches only the new
+ * chunk by chunk (docs/reliability.md H7, H8). This splitter searches only the new
  * chunk for `\n`, concatenates once per complete line, decodes UTF-8 strictly
  * once per line, and drops a line that grows past its cap while holding at most
  * `maxLineBytes` in memory.

@@ -16,7 +16,7 @@ const LARGE_BODY = 4096
 
 /** Limits of a {@link StdioChannel}; every one is configurable through the plugin options. */
 export interface StdioLimits {
-  /** Cap of the Init line, newline excluded (PROTOCOL.md §3.2: 1 MiB). */
+  /** Cap of the Init line, newline excluded (docs/protocol.md §3.2: 1 MiB). */
   maxInitBytes: number
   /** Cap of every later line; a longer one is dropped and logged. */
   maxLineBytes: number
@@ -57,7 +57,7 @@ export interface InputStats {
 
 /**
  * The orchestrator link over stdin/stdout: one reader, one dispatcher, one writer
- * (PROTOCOL.md §1.1). The Init line and every later line go through the same
+ * (docs/protocol.md §3.1, §3.4). The Init line and every later line go through the same
  * byte-level splitter, so no byte after the Init line is lost or read twice.
  *
  * Events: `eof` (stdin ended: the orchestrator is gone or done),
@@ -130,8 +130,8 @@ export class StdioChannel extends EventEmitter {
   }
 
   /**
-   * Queue the `{content, metadata}` reply to an `http_request` (PROTOCOL.md
-   * §10.2). Replies are owed to the orchestrator: they bypass the queue cap.
+   * Queue the `{content, metadata}` reply to an `http_request` (docs/protocol.md
+   * §9.2). Replies are owed to the orchestrator: they bypass the queue cap.
    */
   sendHttpReply (reply: HttpReply, source: string): void {
     // A small reply is cheaper as one string than as three writes.

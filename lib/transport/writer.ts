@@ -6,7 +6,7 @@ import { ERR_PYWATT_CHANNEL_CLOSED, ERR_PYWATT_OUTPUT_OVERFLOW } from '../errors
 export interface ProtocolWriterOptions {
   /**
    * Above this many queued bytes the writer reports pressure so that the reader
-   * stops pulling new work (RELIABILITY.md H3).
+   * stops pulling new work (docs/reliability.md H3).
    */
   highWaterBytes: number
   /** Hard cap: a non-essential line that would queue more than this is refused. */
@@ -16,7 +16,7 @@ export interface ProtocolWriterOptions {
 type WriteFn = (chunk: string | Uint8Array, cb: (err?: Error | null) => void) => boolean
 
 /**
- * The one writer of protocol lines (PROTOCOL.md §3.1). Each message is a single
+ * The one writer of protocol lines (docs/protocol.md §3.1). Each message is a single
  * `write` of `json + "\n"`, so lines never interleave. The stream's `write` is
  * captured at construction: the stdout guard later replaces `process.stdout.write`
  * for everybody else, and only this writer keeps the real one.

@@ -249,7 +249,7 @@ test('identify is sent after every connect only when opted in', async (t) => {
   await until(() => readFrame(Buffer.concat(raw)) !== undefined)
   const frame = readFrame(Buffer.concat(raw))
   const envelope = JSON.parse(frame?.payload.toString() ?? '')
-  t.same(envelope.content, { op: 'identify', module_id: 'mod-1' }, 'the enveloped shape PROTOCOL.md §7 names')
+  t.same(envelope.content, { op: 'identify', module_id: 'mod-1' }, 'the enveloped shape docs/protocol.md §4.4 names')
   t.match(envelope.id, /^[0-9a-f-]{36}$/)
   const s2 = await server(t)
   const { ch: quiet } = channel(t, targetOf(s2))
@@ -257,7 +257,7 @@ test('identify is sent after every connect only when opted in', async (t) => {
   await quiet.connected(2_000)
   await s2.connected()
   await new Promise((resolve) => setTimeout(resolve, 50))
-  t.equal(s2.received.length, 0, 'nothing is sent on connect by default (PROTOCOL.md §13.1)')
+  t.equal(s2.received.length, 0, 'nothing is sent on connect by default (docs/protocol.md §4.4)')
 })
 
 test('a peer that stops reading pauses the channel\'s reading until it drains', async (t) => {

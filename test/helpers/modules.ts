@@ -7,7 +7,7 @@ export const HOSTILE = fileURLToPath(new URL('../../dist/test/fixtures/hostile-m
 /** A module that binds with `app.listen()` instead of `app.pywatt.listen()`, so it never announces. */
 export const APP_LISTEN = fileURLToPath(new URL('../../dist/test/fixtures/app-listen-module.js', import.meta.url))
 
-/** A hostile secret: quotes, backslash, slash, plus, non-ASCII (RELIABILITY.md I4). */
+/** A hostile secret: quotes, backslash, slash, plus, non-ASCII (docs/reliability.md I4). */
 export const HOSTILE_SECRET = 'k3y"with\\back/slash+plus=ünï€😀'
 
 /** Start a built module under the dev orchestrator; killed when the test ends. */
@@ -31,7 +31,7 @@ export async function startModule (
   return { dev, stderr }
 }
 
-/** Every form in which a secret could leak (RELIABILITY.md I4). */
+/** Every form in which a secret could leak (docs/reliability.md I4). */
 export function leakForms (secret: string): string[] {
   const b = Buffer.from(secret)
   return [...new Set([

@@ -33,7 +33,7 @@ const text = (l: Line): string => Buffer.from(l.content.body as number[]).toStri
 
 for (const dispatcher of ['lean', 'inject'] as const) {
   t.test(`dispatcher: ${dispatcher}`, async (tt) => {
-    tt.test('a GET is served by the real route; the reply is the exact §10.2 wrapper', async (t) => {
+    tt.test('a GET is served by the real route; the reply is the exact wrapper (docs/protocol.md §9.2)', async (t) => {
       const { orch, app } = await boot(t, { dispatcher }, (app) => {
         app.get('/hello', async (req) => ({ hello: 'world', ip: req.ip, q: (req.query as { x?: string }).x }))
       })

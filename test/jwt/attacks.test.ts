@@ -6,7 +6,7 @@ import { JWT_REASONS, type PyWattJwtOptions } from '../../plugins/jwt.js'
 import { b64url, boot, bearer, claims, hsToken, nowSec, pkToken, rsaPair, SECRET, type Booted } from './helpers.js'
 
 /**
- * RELIABILITY.md T15: every attack token is refused with the generic 401, the
+ * docs/reliability.md T15: every attack token is refused with the generic 401, the
  * handler never runs, and the reason (never the token) is logged.
  */
 
@@ -133,7 +133,7 @@ t.test('a public key cannot become an HMAC secret: an HS256 config refuses a PEM
   await t.rejects(boot(t, {}, { JWT_SECRET: '' }), { code: 'FST_PYWATT_JWT_KEY' })
 })
 
-t.test('the installed fast-jwt is 6.3 or newer (older ones accept forged tokens, RELIABILITY.md H19)', async (t) => {
+t.test('the installed fast-jwt is 6.3 or newer (older ones accept forged tokens, docs/reliability.md H19)', async (t) => {
   const require = createRequire(import.meta.url)
   const path = require.resolve('fast-jwt/package.json')
   const { version } = JSON.parse(readFileSync(path, 'utf8')) as { version: string }

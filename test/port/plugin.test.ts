@@ -29,7 +29,7 @@ t.test('end to end: listen() sends port_request, binds the granted port on 127.0
   const listening = app.pywatt.listen()
   const request = await orch.waitFor((l) => l.op === 'port_request')
   const raw = orch.raw.find((r) => r.includes('"port_request"')) as string
-  t.match(raw, /^\{"op":"port_request","request_id":"[0-9a-f-]{36}","specific_port":null\}$/, 'the wire shape of PROTOCOL.md §12.1')
+  t.match(raw, /^\{"op":"port_request","request_id":"[0-9a-f-]{36}","specific_port":null\}$/, 'the wire shape of docs/protocol.md §10.1')
   t.match(request.request_id, UUID_V4)
   t.same(orch.ops('announce'), [], 'nothing is announced before a port is agreed')
   const port = await freePort()

@@ -6,7 +6,7 @@ import { freePort } from '../../lib/dev/free-port.js'
 import { EXAMPLE, startModule } from '../helpers/modules.js'
 import { accepts, externalIPv4 } from '../helpers/net.js'
 
-// RELIABILITY.md T22 with the built example as a real child process.
+// docs/reliability.md T22 with the built example as a real child process.
 
 function fatal (stderr: string[]): Array<{ msg: string, err?: { code?: string, message?: string } }> {
   return stderr.flatMap((l) => {

@@ -42,7 +42,7 @@ t.test('module messages: null versus omitted, field order', async (t) => {
 
 t.test('module messages: refused values', async (t) => {
   const bad: Array<[unknown, RegExp]> = [
-    [{ op: 'identify', module_id: 'm' }, /`identify` has no wire form.*§7/],
+    [{ op: 'identify', module_id: 'm' }, /`identify` has no wire form.*\(docs\/protocol.md §4.4\)/],
     [{ op: 'reboot' }, /unknown op `reboot`/],
     [{ op: 5 }, /unknown op an integer/],
     [{}, /unknown op nothing/],

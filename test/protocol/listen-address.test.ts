@@ -1,7 +1,7 @@
 import t from 'tap'
 import { formatSocketAddress, isSocketAddress, parseListenAddress, parseSocketAddress } from '../../lib/protocol/listen-address.js'
 
-// Rust's rule (PROTOCOL.md §2): a string that parses as a SocketAddr is Tcp,
+// Rust's rule (docs/protocol.md §2.4): a string that parses as a SocketAddr is Tcp,
 // every other string is a Unix path.
 const TCP: Array<[string, string, number]> = [
   ['127.0.0.1:4102', '127.0.0.1', 4102],

@@ -11,8 +11,8 @@ import {
 } from '../../lib/protocol/index.js'
 
 /**
- * Every vector of every file in test/fixtures/vectors (copied verbatim from the
- * shared protocol contract) is exercised here. Each file's handler must account
+ * Every vector of every file in test/fixtures/vectors (the contract recorded
+ * from the Rust SDK, docs/protocol.md §1.2) is exercised here. Each file's handler must account
  * for each of its vectors: the test counts them and fails when one falls
  * through, and fails when a vector file has no handler.
  */
@@ -122,8 +122,8 @@ const REJECTIONS: Record<string, RegExp> = {
 }
 
 /**
- * Vectors Rust rejects but the TS SDK deliberately accepts (PROTOCOL.md §5,
- * §13.3, §10.2): each asserts the extension's normalised result instead.
+ * Vectors Rust rejects but the TS SDK deliberately accepts (docs/protocol.md §5.2,
+ * §11.3, §9.2): each asserts the extension's normalised result instead.
  */
 const EXTENSIONS: Record<string, (t: T, v: Vector) => void> = {
   init_python_tcp_channel_host_port (t, v) {
@@ -137,7 +137,7 @@ const EXTENSIONS: Record<string, (t: T, v: Vector) => void> = {
   },
   frame_orchestrator_enveloped_message (t, v) {
     const frame = frameOf(v)
-    t.same(decodeOrchestratorFrame(frame.format, frame.payload), { op: 'heartbeat' }, 'enveloped frame unwrapped (§13.3 SHOULD)')
+    t.same(decodeOrchestratorFrame(frame.format, frame.payload), { op: 'heartbeat' }, 'enveloped frame unwrapped (docs/protocol.md §11.3)')
   },
   http_response_stdout_wrapper (t, v) {
     checkHttpReplyWrapper(t, v)
@@ -295,7 +295,7 @@ const RUST_WRITES: Record<string, unknown> = {
 function handleModuleMessage (t: T, v: Vector): boolean {
   const json = v.json
   if (json === null || json.op === 'identify') {
-    // identify has no wire form (§7): refuse to encode it, and refuse to decode any object form.
+    // identify has no wire form (docs/protocol.md §4.4): refuse to encode it, and refuse to decode any object form.
     t.throws(() => encodeModuleMessage({ op: 'identify', module_id: 'my-module' }), { code: 'FST_PYWATT_ENCODE', message: /identify/ })
     if (v.wire_text !== undefined) t.throws(() => decodeModuleMessage(v.wire_text as string), { code: PROTOCOL_ERROR, message: REJECTIONS[v.name] as RegExp })
     else t.match(v.rust_serialize_error, /cannot serialize tagged newtype variant/)
@@ -401,7 +401,7 @@ function handleModuleToOrchestrator (t: T, v: Vector): boolean {
       t.equal(v.json.status, 'OK')
       return true
     case 'http body (stub over TCP/UDS channel)':
-      // Rust's truncated stub body is invalid JSON; the TS SDK routes to the real app instead (§13.6).
+      // Rust's truncated stub body is invalid JSON; the TS SDK routes to the real app instead (docs/protocol.md §11.5).
       t.equal(v.json, null)
       t.throws(() => parseStrictJson(v.body_text as string), { code: PROTOCOL_ERROR })
       return true

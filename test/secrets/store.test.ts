@@ -96,7 +96,7 @@ t.test('timeout rejects naming key and ms; a late reply is still cached', async 
   const late = () => entries().filter((e) => /after its request timed out/.test(e.msg))
   t.same(late(), [], 'nothing reported before the answer')
   store.receive('SLOW_KEY', 'late-but-valid')
-  t.equal(store.get('SLOW_KEY'), 'late-but-valid', 'unsolicited values are accepted (§8.1)')
+  t.equal(store.get('SLOW_KEY'), 'late-but-valid', 'unsolicited values are accepted (docs/protocol.md §7.1)')
   t.equal(await store.fetch('SLOW_KEY'), 'late-but-valid')
   t.same(source.requests, ['SLOW_KEY'], 'no new request once cached')
   const reported = late()
