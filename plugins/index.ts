@@ -174,8 +174,20 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     else io.exit?.(code)
   }
   const standalone = opts.standalone ?? (realStdio ? isStandalone() : false)
+
+  // Every refusal to start ends the same way: one fatal line, what was started
+  // undone (last first), exit 2, then the error thrown out of `register`.
+  const undo: Array<() => unknown> = []
+  const refuse = async (err: unknown, why: string, fields: Record<string, unknown> = {}, thrown: unknown = err): Promise<never> => {
+    log.fatal({ err, ...fields }, why)
+    for (const step of undo.reverse()) await step()
+    exit(EXIT.REFUSED)
+    throw thrown
+  }
+
   if (realStdio && !standalone && writesToStdout(app.log)) {
     const err = new ERR_PYWATT_LOGGER_ON_STDOUT()
+    // The app's logger would write the fatal line into the protocol too.
     pywattLogger().fatal({ err }, 'refusing to start: the logger would write into the protocol')
     exit(EXIT.REFUSED)
     throw err
@@ -213,14 +225,17 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       log
     })
   } catch (err) {
-    log.fatal({ err, ...cutShort(initTimeout, initAllowed, initSince) }, 'refusing to start: the orchestrator handshake failed')
-    exit(EXIT.REFUSED)
-    throw err
+    return await refuse(err, 'refusing to start: the orchestrator handshake failed', cutShort(initTimeout, initAllowed, initSince))
   }
+  undo.push(() => runtime.detach())
   let detachProcess = (): void => {}
   if (realStdio) {
     processStdioOwner = app
     detachProcess = attachToProcess(runtime, log)
+    undo.push(() => {
+      detachProcess()
+      if (processStdioOwner === app) processStdioOwner = null
+    })
   }
 
   let channels: ChannelSet
@@ -237,26 +252,17 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       clampWait: (ms) => budget.clamp(ms)
     })
   } catch (err) {
-    log.fatal({ err }, 'refusing to start: a required channel is unavailable')
-    runtime.detach()
-    detachProcess()
-    if (processStdioOwner === app) processStdioOwner = null
-    exit(EXIT.REFUSED)
-    throw err
+    return await refuse(err, 'refusing to start: a required channel is unavailable')
   }
+  undo.push(async () => await channels.close())
 
   const secretsAllowed = budget.clamp(secretTimeout)
   const secretsSince = Date.now()
   try {
     await runtime.secrets.fetchAll(opts.secrets ?? [], { timeout: secretsAllowed })
   } catch (err) {
-    log.fatal({ err, ...cutShort(secretTimeout, secretsAllowed, secretsSince) }, 'refusing to start: a startup secret is unavailable')
-    runtime.detach()
-    await channels.close()
-    detachProcess()
-    if (processStdioOwner === app) processStdioOwner = null
-    exit(EXIT.REFUSED)
-    throw new ERR_PYWATT_INIT((err as Error).message, { cause: err })
+    return await refuse(err, 'refusing to start: a startup secret is unavailable', cutShort(secretTimeout, secretsAllowed, secretsSince),
+      new ERR_PYWATT_INIT((err as Error).message, { cause: err }))
   }
 
   let stopping: Promise<void> | null = null
