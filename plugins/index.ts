@@ -15,9 +15,9 @@ import { attachToProcess } from '../lib/lifecycle/process-hooks.js'
 import { validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
 import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
 import { mergeEndpoints } from '../lib/discovery/endpoints.js'
-import { RouteTable, type AuthHooks } from '../lib/discovery/route-table.js'
+import { RouteTable } from '../lib/discovery/route-table.js'
+import { kInternals, type Internals } from '../lib/internals.js'
 import { ModuleRuntime, type StopReason } from '../lib/runtime/runtime.js'
-import type { BindTarget } from '../lib/runtime/bind-target.js'
 import { formatSocketAddress } from '../lib/protocol/listen-address.js'
 import { isStandalone } from '../lib/runtime/standalone.js'
 import { StartupBudget } from '../lib/runtime/startup-budget.js'
@@ -91,6 +91,8 @@ export interface PyWattNamespace {
   readonly db: Database
   /** The cache (option `cache`; absent with `cache: false`). */
   readonly cache: Cache
+  /** @internal State shared with the sub-plugins. */
+  readonly [kInternals]: Internals
 }
 
 /** Per-route settings read by fastify-pywatt, under the route's `config.pywatt`. */
@@ -108,41 +110,6 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     pywatt?: PyWattRouteConfig
   }
-}
-
-/** @internal Endpoint sources registered by sub-plugins. */
-export const kEndpointSource = Symbol.for('fastify-pywatt.endpoint-source')
-/** @internal Every route declared after the root plugin, to detect ones discovery missed. */
-export const kRouteTable = Symbol.for('fastify-pywatt.route-table')
-/** @internal Endpoints the root plugin adds itself (health). */
-export const kBuiltinEndpoints = Symbol.for('fastify-pywatt.builtin-endpoints')
-/** @internal Lets a sub-plugin (port negotiation) replace the bind target before `listen()` binds. */
-export const kBindResolver = Symbol.for('fastify-pywatt.bind-resolver')
-/** @internal How a sub-plugin that fetches a secret at start (jwt) fails the start as the root plugin does. */
-export const kStartup = Symbol.for('fastify-pywatt.startup')
-
-/** @internal The value under {@link kStartup}. */
-export interface StartupControl {
-  /** The root plugin's `secretTimeout`, before a sub-plugin cuts it to its own start budget. */
-  readonly secretTimeout: number
-  /** Log `err` as the reason the module refuses to start, exit 2, and return `err` to throw. */
-  refuse: (err: Error, why: string) => Error
-}
-
-/**
- * @internal Hook functions that protect a route, with the `auth` they announce:
- * the jwt plugin adds its `authenticate`, so that route discovery announces a
- * route that uses it as its own hook as protected.
- */
-export const kAuthHooks = Symbol.for('fastify-pywatt.auth-hooks')
-
-interface InternalNamespace extends PyWattNamespace {
-  [kEndpointSource]?: () => EndpointAnnounce[]
-  [kBuiltinEndpoints]: EndpointAnnounce[]
-  [kRouteTable]: RouteTable
-  [kAuthHooks]: AuthHooks
-  [kBindResolver]?: (target: BindTarget) => Promise<BindTarget>
-  [kStartup]: StartupControl
 }
 
 let processStdioOwner: FastifyInstance | null = null
@@ -296,17 +263,11 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   let announceFollows = false
   const routeTable = new RouteTable()
   app.addHook('onRoute', (route) => routeTable.add(route))
-  const namespace: InternalNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
-    moduleId: runtime.moduleId,
-    init: Object.freeze({ ...runtime.init }),
-    standalone: runtime.standalone,
-    secrets: runtime.secrets,
-    channel: runtime.channel,
-    channels,
-    replySource: runtime.replySource,
-    [kBuiltinEndpoints]: builtin,
-    [kRouteTable]: routeTable,
-    [kStartup]: {
+  const internals: Internals = {
+    routeTable,
+    builtinEndpoints: builtin,
+    authHooks: new Map(),
+    startup: {
       secretTimeout,
       refuse: (err: Error, why: string): Error => {
         log.fatal({ err }, why)
@@ -314,15 +275,26 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
         return err
       }
     },
-    [kAuthHooks]: new Map(),
+    endpointSource: null,
+    bindResolver: null
+  }
+  const namespace: PyWattNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
+    moduleId: runtime.moduleId,
+    init: Object.freeze({ ...runtime.init }),
+    standalone: runtime.standalone,
+    secrets: runtime.secrets,
+    channel: runtime.channel,
+    channels,
+    replySource: runtime.replySource,
+    [kInternals]: internals,
     endpoints: (): EndpointAnnounce[] => {
-      const source = namespace[kEndpointSource]
-      if (source !== undefined) return source()
+      const source = internals.endpointSource
+      if (source !== null) return source()
       return mergeEndpoints([...builtin, ...(opts.endpoints ?? [])])
     },
     listen: async (): Promise<string> => {
-      const resolve = namespace[kBindResolver]
-      const target = resolve === undefined ? runtime.bind : await resolve(runtime.bind)
+      const resolve = internals.bindResolver
+      const target = resolve === null ? runtime.bind : await resolve(runtime.bind)
       let listen = target === runtime.bind
         ? runtime.init.listen
         : target.kind === 'unix' ? target.path : formatSocketAddress(target.host, target.port)

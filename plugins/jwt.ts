@@ -15,7 +15,7 @@ import { bearerToken, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type Ver
 import { serviceClient, type ServiceClient } from '../lib/services/service-client.js'
 import { StartupBudget } from '../lib/runtime/startup-budget.js'
 import { loggedRefusal } from '../lib/http/error-handler.js'
-import { kAuthHooks, kRouteTable, kStartup, type StartupControl } from './index.js'
+import { internalsOf } from '../lib/internals.js'
 
 /**
  * The claims of a verified token, `request.user`. Augment it with the claims
@@ -75,8 +75,6 @@ declare module '@fastify/jwt' {
   }
 }
 
-interface SeenRouteLike { url: string, methods: string[], auth?: 'jwt' }
-
 /**
  * `fastify-pywatt/jwt`: JWT authentication with the key from an orchestrator
  * secret, built on `@fastify/jwt` (which provides `request.jwtVerify`,
@@ -96,7 +94,8 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
   const load = (value: string, overlap: number): void => {
     ring.install(ring.prepare(parseKeyMaterial(value, opts.algorithms)), overlap)
   }
-  const routeTable = (app.pywatt as unknown as Record<symbol, { routes: SeenRouteLike[] }>)[kRouteTable]
+  const internals = internalsOf(app.pywatt)
+  const routeTable = internals.routeTable
   const routesBefore = routeTable.routes.length
 
   const remote = opts.validation === 'orchestrator'
@@ -109,7 +108,7 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
   } else if (opts.key !== undefined) {
     load(opts.key, 0)
   } else {
-    const startup = (app.pywatt as unknown as Record<symbol, StartupControl>)[kStartup]
+    const startup = internals.startup
     let key: string
     try {
       // Like the root plugin's startup secrets: refused cleanly before avvio's timeout.
@@ -258,7 +257,7 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
   }
   Object.assign(app.pywatt, { jwt: api })
   // Route discovery announces a route that has this hook of its own as protected.
-  const authHooks = (app.pywatt as unknown as Record<symbol, Map<unknown, 'jwt'>>)[kAuthHooks]
+  const authHooks = internals.authHooks
   authHooks.set(api.authenticate, 'jwt')
 
   app.addHook('onRoute', (route: RouteOptions) => {

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { PortNegotiator, portNegotiationError, type PortNegotiationError } from '../lib/port/negotiator.js'
 import { resolvePortNegotiationOptions, type PortNegotiationOptions } from '../lib/port/options.js'
 import type { BindTarget } from '../lib/runtime/bind-target.js'
-import { kBindResolver } from './index.js'
+import { internalsOf } from '../lib/internals.js'
 
 export type { PortNegotiationOptions } from '../lib/port/options.js'
 export { PORT_NEGOTIATION_DEFAULTS } from '../lib/port/options.js'
@@ -71,9 +71,8 @@ const portNegotiationPlugin: FastifyPluginAsync<PortNegotiationOptions> = async 
     }
   }
 
-  const ns = app.pywatt as typeof app.pywatt & { [kBindResolver]?: (target: BindTarget) => Promise<BindTarget> }
-  ns[kBindResolver] = resolveBind
-  ns.negotiatePort = negotiatePort
+  internalsOf(app.pywatt).bindResolver = resolveBind
+  app.pywatt.negotiatePort = negotiatePort
 }
 
 /** The plugin: register it after `fastify-pywatt`, before calling `pywatt.listen()`. */

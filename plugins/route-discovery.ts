@@ -1,8 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { RouteTable, type AuthHooks } from '../lib/discovery/route-table.js'
-import type { EndpointAnnounce } from '../lib/protocol/index.js'
-import { kAuthHooks, kBuiltinEndpoints, kEndpointSource, kRouteTable } from './index.js'
+import { RouteTable } from '../lib/discovery/route-table.js'
+import { internalsOf } from '../lib/internals.js'
 
 /**
  * `fastify-pywatt/route-discovery`: announce exactly what Fastify serves.
@@ -18,18 +17,13 @@ import { kAuthHooks, kBuiltinEndpoints, kEndpointSource, kRouteTable } from './i
  * plugins; a hook added with `addHook` to a whole plugin is not seen).
  */
 const routeDiscoveryPlugin: FastifyPluginAsync = async (app) => {
-  const ns = app.pywatt as unknown as {
-    [kEndpointSource]?: () => EndpointAnnounce[]
-    [kBuiltinEndpoints]: EndpointAnnounce[]
-    [kRouteTable]: RouteTable
-    [kAuthHooks]: AuthHooks
-  }
-  const table = new RouteTable(ns[kAuthHooks])
-  const before = ns[kRouteTable].routes.length
+  const internals = internalsOf(app.pywatt)
+  const table = new RouteTable(internals.authHooks)
+  const before = internals.routeTable.routes.length
   app.addHook('onRoute', (route) => table.add(route))
-  ns[kEndpointSource] = () => table.endpoints(ns[kBuiltinEndpoints])
+  internals.endpointSource = () => table.endpoints(internals.builtinEndpoints)
   app.addHook('onReady', async () => {
-    const missed = ns[kRouteTable].routes.slice(0, before).filter((r) => !r.hidden)
+    const missed = internals.routeTable.routes.slice(0, before).filter((r) => !r.hidden)
     if (missed.length > 0) {
       app.log.warn({ routes: missed.map((r) => `${r.methods.join(',')} ${r.url}`) },
         'routes declared before fastify-pywatt/route-discovery was registered are not announced; await its registration before declaring routes')

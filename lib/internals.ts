@@ -1,0 +1,38 @@
+import type { EndpointAnnounce } from './protocol/index.js'
+import type { AuthHooks, RouteTable } from './discovery/route-table.js'
+import type { BindTarget } from './runtime/bind-target.js'
+
+/**
+ * Where the root plugin keeps the state it shares with its sub-plugins, on
+ * `fastify.pywatt`. `Symbol.for`: each plugin bundle has its own copy of this
+ * module, and they must all find the same key.
+ */
+export const kInternals: unique symbol = Symbol.for('fastify-pywatt.internals') as never
+
+/** How a sub-plugin that fetches a secret at start (jwt) fails the start as the root plugin does. */
+export interface StartupControl {
+  /** The root plugin's `secretTimeout`, before a sub-plugin cuts it to its own start budget. */
+  readonly secretTimeout: number
+  /** Log `err` as the reason the module refuses to start, exit 2, and return `err` to throw. */
+  refuse: (err: Error, why: string) => Error
+}
+
+/** The root plugin's state shared with the sub-plugins (not public API). */
+export interface Internals {
+  /** Every route declared after the root plugin, to detect ones discovery or jwt missed. */
+  readonly routeTable: RouteTable
+  /** Endpoints the root plugin adds itself (health). */
+  readonly builtinEndpoints: EndpointAnnounce[]
+  /** Hook functions that protect a route (jwt's `authenticate`), for route discovery. */
+  readonly authHooks: AuthHooks
+  readonly startup: StartupControl
+  /** Set by route discovery: the endpoints to announce. */
+  endpointSource: (() => EndpointAnnounce[]) | null
+  /** Set by port negotiation: replaces the bind target before `listen()` binds. */
+  bindResolver: ((target: BindTarget) => Promise<BindTarget>) | null
+}
+
+/** The shared state on a `fastify.pywatt` (the namespace declares it under {@link kInternals}). */
+export function internalsOf (ns: { readonly [kInternals]: Internals }): Internals {
+  return ns[kInternals]
+}
