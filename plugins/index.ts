@@ -310,7 +310,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       if (target.kind === 'tcp' && target.port === 0) {
         // Echoing port 0 would tell the orchestrator nothing; announce what was bound.
         const { port } = app.server.address() as AddressInfo
-        listen = target.host.includes(':') ? `[${target.host}]:${port}` : `${target.host}:${port}`
+        listen = formatSocketAddress(target.host, port)
       }
       runtime.announce(listen, namespace.endpoints())
       return listen
