@@ -1,5 +1,6 @@
-import { Check, Errors, Type, type Static } from '#typebox'
-import { ERR_PYWATT_INVALID_OPTIONS } from './errors.js'
+import { Type, type Static } from '#typebox'
+import { checkOptions } from './check-options.js'
+import { DEFAULT_LIMITS, type StdioLimits } from './transport/stdio-channel.js'
 import { CacheOptionSchema, DbOptionSchema } from './data/options.js'
 import { ChannelsOptionSchema } from './channels/options.js'
 
@@ -53,13 +54,34 @@ export const PyWattOptionsSchema = Type.Object({
 /** The serialisable options of the root plugin. */
 export type PyWattSerializableOptions = Static<typeof PyWattOptionsSchema>
 
-/**
- * Throw `FST_PYWATT_INVALID_OPTIONS` naming the first problem. Options are
- * checked once per registration, so the schema is interpreted, not compiled.
- */
+/** Throw `FST_PYWATT_INVALID_OPTIONS` naming the first problem of the root plugin's options. */
 export function validateOptions (opts: unknown): asserts opts is PyWattSerializableOptions {
-  if (Check(PyWattOptionsSchema, opts)) return
-  const first = Errors(PyWattOptionsSchema, opts).First()
-  const where = first === undefined || first.path === '' ? 'options' : first.path.slice(1).replaceAll('/', '.')
-  throw new ERR_PYWATT_INVALID_OPTIONS(`${where}: ${first?.message ?? 'invalid'}`)
+  checkOptions(PyWattOptionsSchema, opts)
+}
+
+/** The root plugin's settings with every default filled in, in one place. */
+export interface RootSettings {
+  limits: StdioLimits
+  secretTimeout: number
+  drainTimeout: number
+  heartbeatAck: boolean
+  exitOnStop: boolean
+}
+
+/** Fill the root plugin's defaults (the Options table of the README). */
+export function rootSettings (opts: PyWattSerializableOptions): RootSettings {
+  return {
+    limits: {
+      ...DEFAULT_LIMITS,
+      initTimeout: opts.initTimeout ?? DEFAULT_LIMITS.initTimeout,
+      maxLineBytes: opts.maxLineBytes ?? DEFAULT_LIMITS.maxLineBytes,
+      highWaterBytes: opts.highWaterBytes ?? DEFAULT_LIMITS.highWaterBytes,
+      maxQueuedBytes: opts.maxQueuedBytes ?? DEFAULT_LIMITS.maxQueuedBytes,
+      maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages
+    },
+    secretTimeout: opts.secretTimeout ?? 30_000,
+    drainTimeout: opts.drainTimeout ?? 10_000,
+    heartbeatAck: opts.heartbeatAck ?? true,
+    exitOnStop: opts.exitOnStop ?? true
+  }
 }

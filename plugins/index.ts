@@ -12,7 +12,7 @@ import { exitProcess } from '../lib/lifecycle/process-exit.js'
 import { writesToStdout } from '../lib/logging/logger-target.js'
 import { serverErrorHandler } from '../lib/http/error-handler.js'
 import { attachToProcess } from '../lib/lifecycle/process-hooks.js'
-import { validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
+import { rootSettings, validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
 import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
 import { mergeEndpoints } from '../lib/discovery/endpoints.js'
 import { RouteTable } from '../lib/discovery/route-table.js'
@@ -25,7 +25,7 @@ import type { SecretStore } from '../lib/secrets/store.js'
 import { attachData } from '../lib/data/wire.js'
 import type { Database } from '../lib/db/index.js'
 import type { Cache } from '../lib/cache/index.js'
-import { DEFAULT_LIMITS, type StdioChannel } from '../lib/transport/stdio-channel.js'
+import type { StdioChannel } from '../lib/transport/stdio-channel.js'
 import type { ChannelSet } from '../lib/channels/channel-set.js'
 import { openChannels } from '../lib/channels/open.js'
 
@@ -134,7 +134,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   // With Fastify's logger off, pywatt's own warnings (stray stdout, protocol
   // faults) would vanish; they get a scrubbed stderr logger of their own.
   const log: FastifyBaseLogger = app.log.level === 'silent' ? pywattLogger({ level: 'warn' }) : app.log
-  const exitOnStop = opts.exitOnStop ?? true
+  const settings = rootSettings(opts)
+  const exitOnStop = settings.exitOnStop
   const exit = (code: ExitCode): void => {
     if (!exitOnStop) return
     if (io === undefined) exitProcess(code)
@@ -161,8 +162,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   }
 
   const budget = new StartupBudget(app.initialConfig.pluginTimeout ?? 0)
-  const initTimeout = opts.initTimeout ?? DEFAULT_LIMITS.initTimeout
-  const secretTimeout = opts.secretTimeout ?? 30_000
+  const initTimeout = settings.limits.initTimeout
+  const secretTimeout = settings.secretTimeout
   // Said with a refusal that came when a wait cut short by the budget ran out.
   const cutShort = (wanted: number, allowed: number, since: number): { pluginTimeout?: number, hint?: string } =>
     allowed < wanted && Date.now() - since >= allowed
@@ -177,17 +178,10 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       standalone,
       input: io?.input ?? process.stdin,
       output: io?.output ?? process.stdout,
-      limits: {
-        ...DEFAULT_LIMITS,
-        initTimeout: initAllowed,
-        maxLineBytes: opts.maxLineBytes ?? DEFAULT_LIMITS.maxLineBytes,
-        highWaterBytes: opts.highWaterBytes ?? DEFAULT_LIMITS.highWaterBytes,
-        maxQueuedBytes: opts.maxQueuedBytes ?? DEFAULT_LIMITS.maxQueuedBytes,
-        maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages
-      },
+      limits: { ...settings.limits, initTimeout: initAllowed },
       secretTimeout,
       startupSecrets: startupSecretNames(opts),
-      heartbeatAck: opts.heartbeatAck ?? true,
+      heartbeatAck: settings.heartbeatAck,
       env: process.env,
       log
     })
@@ -213,7 +207,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       option: opts.channels,
       ...(channelTls === undefined ? {} : { tls: channelTls }),
       source: runtime.replySource,
-      maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages,
+      maxBufferedMessages: settings.limits.maxBufferedMessages,
       log,
       onShutdown: () => runtime.requestStop('shutdown'),
       clampWait: (ms) => budget.clamp(ms)
@@ -240,11 +234,11 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       // close() closes the connections idle at that moment only; a keep-alive
       // connection whose request finishes during the drain would hold it open.
       const sweeper = setInterval(() => app.server.closeIdleConnections(), 50)
-      const drained = await settleWithin(app.close(), opts.drainTimeout ?? 10_000)
+      const drained = await settleWithin(app.close(), settings.drainTimeout)
       clearInterval(sweeper)
       if (!drained) {
         exitCode = EXIT.FORCED
-        log.error({ drainTimeout: opts.drainTimeout ?? 10_000 }, 'the drain deadline passed; exiting with work still in flight')
+        log.error({ drainTimeout: settings.drainTimeout }, 'the drain deadline passed; exiting with work still in flight')
       }
       if (runtime.channel !== null && runtime.channel.writer.closedReason === null) {
         await settleWithin(runtime.channel.writer.flush(), 2_000)

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { ERR_PYWATT_CHANNEL_CLOSED } from '../lib/errors.js'
 import { IpcHttpServer } from '../lib/ipc-http/server.js'
+import { resolveIpcHttpOptions } from '../lib/ipc-http/options.js'
 import type { HttpReply } from '../lib/protocol/index.js'
 import type { SocketChannelName } from '../lib/channels/socket-channel.js'
 
@@ -35,10 +36,7 @@ declare module './index.js' {
  * stops first, requests in flight drain, then `onClose` hooks run.
  */
 const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
-  const concurrency = opts.concurrency ?? 100
-  const drainTimeout = opts.drainTimeout ?? 10_000
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('ipc-http: concurrency must be a positive integer')
-  if (!Number.isInteger(drainTimeout) || drainTimeout < 0) throw new TypeError('ipc-http: drainTimeout must be a non-negative integer')
+  const { concurrency, drainTimeout, dispatcher } = resolveIpcHttpOptions(opts)
   const channel = app.pywatt.channel
   if (channel === null) {
     app.log.debug('standalone: there is no orchestrator to send http_request messages')
@@ -54,8 +52,6 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
       app.log.warn({ err }, 'an HTTP-over-IPC reply could not be written: stdout is gone')
     }
   }
-  const dispatcher = opts.dispatcher ?? 'lean'
-  if (dispatcher !== 'lean' && dispatcher !== 'inject') throw new TypeError("ipc-http: dispatcher must be 'lean' or 'inject'")
   const server = new IpcHttpServer(app, send, app.log, { concurrency, drainTimeout, dispatcher })
   Object.assign(app.pywatt, { ipcHttp: server.stats })
   channel.dispatcher.on('http_request', (m) => server.handle(m))

@@ -1,4 +1,5 @@
-import { Check, Errors, Type, type Static, type ValueError } from '#typebox'
+import { Type, type Static } from '#typebox'
+import { checkOptions } from '../check-options.js'
 import { ERR_PYWATT_INVALID_OPTIONS } from '../errors.js'
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, isHmacAlgorithm, type JwtAlgorithm } from './keys.js'
 
@@ -67,12 +68,7 @@ export interface ResolvedJwtOptions {
 
 /** Check the options (`FST_PYWATT_INVALID_OPTIONS` naming the first problem) and fill defaults. */
 export function resolveJwtOptions (opts: unknown): ResolvedJwtOptions {
-  if (!Check(JwtOptionsSchema, opts)) {
-    // Check failed, so there is a first error.
-    const first = Errors(JwtOptionsSchema, opts).First() as ValueError
-    const where = first.path === '' ? 'options' : first.path.slice(1).replaceAll('/', '.')
-    throw new ERR_PYWATT_INVALID_OPTIONS(`jwt ${where}: ${first.message}`)
-  }
+  checkOptions(JwtOptionsSchema, opts, 'jwt')
   const algorithms = [...new Set(opts.algorithms ?? ['HS256'])] as JwtAlgorithm[]
   const hmac = algorithms.every(isHmacAlgorithm)
   if (!hmac && algorithms.some(isHmacAlgorithm)) {

@@ -1,5 +1,5 @@
-import { Check, Errors, Type, type Static, type ValueError } from '#typebox'
-import { ERR_PYWATT_INVALID_OPTIONS } from '../errors.js'
+import { Type, type Static } from '#typebox'
+import { checkOptions } from '../check-options.js'
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 })
 const Millis = Type.Integer({ minimum: 1 })
@@ -45,12 +45,7 @@ export interface ResolvedPortNegotiationOptions {
 
 /** Check the options (`FST_PYWATT_INVALID_OPTIONS` naming the first problem) and fill defaults. */
 export function resolvePortNegotiationOptions (opts: unknown): ResolvedPortNegotiationOptions {
-  if (!Check(PortNegotiationOptionsSchema, opts)) {
-    // Check failed, so there is a first error.
-    const first = Errors(PortNegotiationOptionsSchema, opts).First() as ValueError
-    const where = first.path === '' ? 'options' : first.path.slice(1).replaceAll('/', '.')
-    throw new ERR_PYWATT_INVALID_OPTIONS(`port-negotiation ${where}: ${first.message}`)
-  }
+  checkOptions(PortNegotiationOptionsSchema, opts, 'port-negotiation')
   return {
     port: opts.port ?? null,
     timeouts: [...(opts.timeouts ?? PORT_NEGOTIATION_DEFAULTS.timeouts)],

@@ -1,0 +1,26 @@
+import { Type } from '#typebox'
+import { checkOptions } from '../check-options.js'
+
+const IpcHttpOptionsSchema = Type.Object({
+  concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
+  drainTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
+  dispatcher: Type.Optional(Type.Union([Type.Literal('lean'), Type.Literal('inject')]))
+}, { additionalProperties: false })
+
+/** The options of `fastify-pywatt/ipc-http` with their defaults filled in. */
+export interface ResolvedIpcHttpOptions {
+  concurrency: number
+  drainTimeout: number
+  dispatcher: 'lean' | 'inject'
+}
+
+/** Check the options (`FST_PYWATT_INVALID_OPTIONS` naming the first problem) and fill defaults. */
+export function resolveIpcHttpOptions (opts: unknown): ResolvedIpcHttpOptions {
+  checkOptions(IpcHttpOptionsSchema, opts, 'ipc-http')
+  return {
+    // As the Rust SDK's server.
+    concurrency: opts.concurrency ?? 100,
+    drainTimeout: opts.drainTimeout ?? 10_000,
+    dispatcher: opts.dispatcher ?? 'lean'
+  }
+}
