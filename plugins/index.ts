@@ -255,12 +255,13 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   // Set by pywatt.listen() before it calls app.listen(): onListen hooks run
   // before that call resolves, so the announce has not happened yet.
   let announceFollows = false
-  const routeTable = new RouteTable()
+  const authHooks: Internals['authHooks'] = new Map()
+  const routeTable = new RouteTable(authHooks)
   app.addHook('onRoute', (route) => routeTable.add(route))
   const internals: Internals = {
     routeTable,
     builtinEndpoints: builtin,
-    authHooks: new Map(),
+    authHooks,
     startup: {
       secretTimeout,
       refuse: (err: Error, why: string): Error => {
