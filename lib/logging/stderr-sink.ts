@@ -107,8 +107,8 @@ export class StderrSink {
     this.#batch = ''
     this.#batchLines = 0
     if (this.#stats.deadReason !== null || this.#stream.destroyed || this.#stream.writableLength > 0) {
-      this.#stats.dropped += lines + this.#inFlight.reduce((a, b) => a + b, 0)
-      this.#inFlight.length = 0
+      this.#stats.dropped += lines
+      this.#dropUnconfirmed()
       return
     }
     const deadline = Date.now() + this.#exitFlushMs
@@ -160,11 +160,16 @@ export class StderrSink {
   #die (reason: string): void {
     if (this.#stats.deadReason !== null) return
     this.#stats.deadReason = reason
-    // Lines still in the stream's buffer will never be confirmed.
-    this.#stats.dropped += this.#batchLines + this.#inFlight.reduce((a, b) => a + b, 0)
-    this.#inFlight.length = 0
+    this.#stats.dropped += this.#batchLines
     this.#batch = ''
     this.#batchLines = 0
+    this.#dropUnconfirmed()
+  }
+
+  /** Lines still in the stream's buffer will never be confirmed: count them as dropped. */
+  #dropUnconfirmed (): void {
+    for (const lines of this.#inFlight) this.#stats.dropped += lines
+    this.#inFlight.length = 0
   }
 }
 
