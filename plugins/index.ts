@@ -1,6 +1,4 @@
 import type { AddressInfo } from 'node:net'
-import type { ConnectionOptions } from 'node:tls'
-import type { Readable, Writable } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT, ERR_PYWATT_LISTEN, ERR_PYWATT_LOGGER_ON_STDOUT } from '../lib/errors.js'
@@ -8,12 +6,13 @@ import { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
 import { settleWithin } from '../lib/lifecycle/deadline.js'
 import { pywattLogger } from '../lib/logging/logger.js'
 import { flushStderr } from '../lib/logging/stderr-sink.js'
+import type { PyWattNamespace, PyWattOptions } from './types.js'
 import { exitProcess } from '../lib/lifecycle/process-exit.js'
 import { writesToStdout } from '../lib/logging/logger-target.js'
 import { serverErrorHandler } from '../lib/http/error-handler.js'
 import { attachToProcess } from '../lib/lifecycle/process-hooks.js'
-import { rootSettings, validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
-import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
+import { rootSettings, validateOptions } from '../lib/options.js'
+import type { EndpointAnnounce } from '../lib/protocol/index.js'
 import { mergeEndpoints } from '../lib/discovery/endpoints.js'
 import { RouteTable } from '../lib/discovery/route-table.js'
 import { kInternals, type Internals } from '../lib/internals.js'
@@ -21,96 +20,9 @@ import { ModuleRuntime, type StopReason } from '../lib/runtime/runtime.js'
 import { formatSocketAddress } from '../lib/protocol/listen-address.js'
 import { isStandalone } from '../lib/runtime/standalone.js'
 import { StartupBudget } from '../lib/runtime/startup-budget.js'
-import type { SecretStore } from '../lib/secrets/store.js'
-import { attachData } from '../lib/data/wire.js'
-import type { Database } from '../lib/db/index.js'
-import type { Cache } from '../lib/cache/index.js'
-import type { StdioChannel } from '../lib/transport/stdio-channel.js'
+import { attachData } from '../lib/data/attach.js'
 import type { ChannelSet } from '../lib/channels/channel-set.js'
 import { openChannels } from '../lib/channels/open.js'
-
-/** Streams that replace the process's stdin/stdout (tests, embedding). */
-export interface PyWattIo {
-  input: Readable
-  output: Writable
-  /** Called instead of `process.exit` when the module would exit. */
-  exit?: (code: ExitCode) => void
-}
-
-/** Options of the root `pywatt` plugin. */
-export interface PyWattOptions extends PyWattSerializableOptions {
-  /**
-   * Talk to the orchestrator over these streams instead of the process's stdio.
-   * With `io`, the stdout guard is not installed and the process is not exited
-   * unless `io.exit` does it.
-   */
-  io?: PyWattIo
-  /**
-   * TLS settings (CA, client certificate…) for a TCP channel whose Init entry
-   * has `tls_enabled: true`. Without them Node's defaults apply (system CAs,
-   * server name checked).
-   */
-  channelTls?: ConnectionOptions
-}
-
-/**
- * `fastify.pywatt`. Sub-plugins add members through declaration merging.
- */
-export interface PyWattNamespace {
-  /** `init.module_id` (or `PYWATT_MODULE_ID` / `standalone` in standalone mode). */
-  readonly moduleId: string
-  /** The Init blob, frozen. */
-  readonly init: Readonly<InitBlob>
-  /** True when running without an orchestrator. */
-  readonly standalone: boolean
-  /** The module's secrets. */
-  readonly secrets: SecretStore
-  /** The stdio link to the orchestrator; `null` in standalone mode. For sub-plugins. */
-  readonly channel: StdioChannel | null
-  /**
-   * Every link to the orchestrator: stdio and the TCP / Unix-socket channels
-   * of the Init blob, with per-channel state and counters, failover sends and
-   * the module-to-module message hook.
-   */
-  readonly channels: ChannelSet
-  /** The `source` for HTTP-over-IPC replies (docs/protocol.md §9.2). */
-  readonly replySource: string
-  /**
-   * Bind the address of `init.listen` (HOST/PORT standalone), then send
-   * `announce` once. Resolves with the announced `listen` string.
-   */
-  listen: () => Promise<string>
-  /** The endpoints that are (or will be) announced. */
-  endpoints: () => EndpointAnnounce[]
-  /**
-   * Stop as for an orchestrator `shutdown`: stop reading, drain with the
-   * deadline, close the app, flush stdout, then exit (unless `exitOnStop` is false).
-   */
-  stop: (reason?: StopReason) => Promise<void>
-  /** The database (option `db`; absent with `db: false`). */
-  readonly db: Database
-  /** The cache (option `cache`; absent with `cache: false`). */
-  readonly cache: Cache
-  /** @internal State shared with the sub-plugins. */
-  readonly [kInternals]: Internals
-}
-
-/** Per-route settings read by fastify-pywatt, under the route's `config.pywatt`. */
-export interface PyWattRouteConfig {
-  /** `false` keeps the route out of the announced endpoints. */
-  announce?: boolean
-  /** Announce the route as protected (`"jwt"`). */
-  auth?: 'jwt'
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    pywatt: PyWattNamespace
-  }
-  interface FastifyContextConfig {
-    pywatt?: PyWattRouteConfig
-  }
-}
 
 let processStdioOwner: FastifyInstance | null = null
 
@@ -339,8 +251,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   }
 
   app.addHook('onReady', async () => {
-    runtime.channel?.dispatcher.seal()
-    channels.dispatcher.seal()
+    runtime.channel?.router.seal()
+    channels.router.seal()
   })
   app.addHook('preClose', async () => {
     runtime.detach()
@@ -360,6 +272,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
 const pywatt = fp(pywattPlugin, { name: 'fastify-pywatt', fastify: '5.x' })
 export default pywatt
 export { pywatt, pywattPlugin, mergeEndpoints }
+export type { PyWattIo, PyWattOptions, PyWattNamespace, PyWattRouteConfig } from './types.js'
 
 export { pywattLogger, levelFromEnv, type PyWattLoggerOptions } from '../lib/logging/logger.js'
 export { registerSecret } from '../lib/logging/registry.js'
@@ -371,7 +284,7 @@ export * from '../lib/errors.js'
 export type { SecretStore, RotationEvent, RotationListener, FetchOptions } from '../lib/secrets/store.js'
 export type { StopReason } from '../lib/runtime/runtime.js'
 export type { ChannelSet, ChannelSetStats, ChannelDelivery, ModuleMessageDelivery, ModuleMessageHandler, SendOptions, StdioStats } from '../lib/channels/channel-set.js'
-export type { ChannelStats, ChannelState, SocketChannel, SocketChannelName } from '../lib/channels/socket-channel.js'
+export type { ChannelStats, ChannelState, SocketChannel, SocketChannelName } from '../lib/transport/socket-channel.js'
 export type { ChannelKind, ChannelsOption } from '../lib/channels/options.js'
 export { UNIX_PATH_MAX, checkUnixPath } from '../lib/channels/config.js'
 export type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'

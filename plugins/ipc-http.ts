@@ -4,7 +4,7 @@ import { ERR_PYWATT_CHANNEL_CLOSED } from '../lib/errors.js'
 import { IpcHttpServer } from '../lib/ipc-http/server.js'
 import { resolveIpcHttpOptions } from '../lib/ipc-http/options.js'
 import type { HttpReply } from '../lib/protocol/index.js'
-import type { SocketChannelName } from '../lib/channels/socket-channel.js'
+import type { SocketChannelName } from '../lib/transport/socket-channel.js'
 
 /** Options of `fastify-pywatt/ipc-http`. */
 export interface IpcHttpOptions {
@@ -20,7 +20,7 @@ export interface IpcHttpOptions {
   dispatcher?: 'lean' | 'inject'
 }
 
-declare module './index.js' {
+declare module './types.js' {
   interface PyWattNamespace {
     /** Counters of HTTP-over-IPC replies, when `fastify-pywatt/ipc-http` is registered. */
     ipcHttp?: IpcHttpServer['stats']
@@ -54,7 +54,7 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
   }
   const server = new IpcHttpServer(app, send, app.log, { concurrency, drainTimeout, dispatcher })
   Object.assign(app.pywatt, { ipcHttp: server.stats })
-  channel.dispatcher.on('http_request', (m) => server.handle(m))
+  channel.router.on('http_request', (m) => server.handle(m))
   channel.on('invalid', (line: string, err: Error) => server.handleInvalid(line, err))
   // Requests on the TCP / Unix-socket channels: same routes, replies go back on their channel.
   const channels = app.pywatt.channels
@@ -62,7 +62,7 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
     tcp: (reply: HttpReply) => channels.replyHttp('tcp', reply),
     ipc: (reply: HttpReply) => channels.replyHttp('ipc', reply)
   }
-  channels.dispatcher.on('http_request', (d) => server.handle(d.message, sinks[d.channel]))
+  channels.router.on('http_request', (d) => server.handle(d.message, sinks[d.channel]))
   channels.on('invalid', (name: SocketChannelName, text: string, err: Error) => server.handleInvalid(text, err, sinks[name]))
   app.addHook('onReady', async () => server.start())
   app.addHook('preClose', async () => {

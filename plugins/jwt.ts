@@ -61,7 +61,7 @@ export interface PyWattJwt {
   keys: () => { current: string[], previous: string[] }
 }
 
-declare module './index.js' {
+declare module './types.js' {
   interface PyWattNamespace {
     /** JWT verification and signing, when `fastify-pywatt/jwt` is registered. */
     jwt?: PyWattJwt

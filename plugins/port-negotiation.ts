@@ -9,7 +9,7 @@ export type { PortNegotiationOptions } from '../lib/port/options.js'
 export { PORT_NEGOTIATION_DEFAULTS } from '../lib/port/options.js'
 export type { PortNegotiationError, PortNegotiationReason } from '../lib/port/negotiator.js'
 
-declare module './index.js' {
+declare module './types.js' {
   interface PyWattNamespace {
     /**
      * Ask the orchestrator for a port (`port_request`) and resolve with the one
@@ -43,7 +43,7 @@ const portNegotiationPlugin: FastifyPluginAsync<PortNegotiationOptions> = async 
       threshold: opts.threshold,
       halfOpenAfter: opts.halfOpenAfter
     })
-    channel.dispatcher.on('port_response', (m) => n.receive(m))
+    channel.router.on('port_response', (m) => n.receive(m))
     // A listen() still waiting must not outlive the app.
     app.addHook('preClose', async () => n.close())
     negotiator = n

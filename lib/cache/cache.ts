@@ -1,61 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { ERR_PYWATT_CACHE_CONFIG } from '../errors.js'
-import { registerSecret } from '../logging/registry.js'
+import { CACHE_DEFAULTS, resolveCacheOptions } from './config.js'
 import { MemcachedBackend } from './memcached.js'
 import { MemoryBackend } from './memory.js'
 import { RedisBackend } from './redis.js'
 import type { CacheBackend, Cacheable, CacheableEntries, CacheKind, CacheOptions, CacheReader, CacheStats, CacheValue, SetOptions } from './types.js'
-
-/** Defaults of the cache options. */
-export const CACHE_DEFAULTS = Object.freeze({
-  maxEntries: 10_000,
-  maxBytes: 64 * 1024 * 1024,
-  defaultTtl: 0,
-  commandTimeout: 5_000
-})
-
-const SCHEMES: Record<string, CacheKind> = {
-  'memory:': 'memory',
-  'redis:': 'redis',
-  'rediss:': 'redis',
-  'memcached:': 'memcached'
-}
-
-function decode (part: string): string {
-  try {
-    return decodeURIComponent(part)
-  } catch {
-    throw new ERR_PYWATT_CACHE_CONFIG('the URL has invalid percent-encoding')
-  }
-}
-
-/** Parse a cache URL with the WHATWG parser; the password is registered for scrubbing. */
-export function parseCacheUrl (url: string): CacheOptions & { tls?: boolean } {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    throw new ERR_PYWATT_CACHE_CONFIG('the cache URL cannot be parsed')
-  }
-  const kind = SCHEMES[u.protocol]
-  if (kind === undefined) throw new ERR_PYWATT_CACHE_CONFIG(`unsupported URL scheme '${u.protocol}'`)
-  if (kind === 'memory') return { kind }
-  const out: CacheOptions & { tls?: boolean } = { kind, host: decode(u.hostname.replace(/^\[|\]$/g, '')) }
-  if (u.protocol === 'rediss:') out.tls = true
-  if (u.port !== '') out.port = Number(u.port)
-  if (u.username !== '') out.user = decode(u.username)
-  if (u.password !== '') {
-    registerSecret(u.password)
-    out.password = decode(u.password)
-    registerSecret(out.password)
-  }
-  const db = u.pathname.slice(1)
-  if (kind === 'redis' && db !== '') {
-    if (!/^\d+$/.test(db)) throw new ERR_PYWATT_CACHE_CONFIG('the Redis database in the URL must be a number')
-    out.db = Number(db)
-  }
-  return out
-}
 
 function checkTtl (ttl: number, what = 'ttl'): number {
   if (!Number.isFinite(ttl) || ttl < 0) throw new ERR_PYWATT_CACHE_CONFIG(`${what} must be a number of milliseconds ≥ 0`)
@@ -64,10 +13,7 @@ function checkTtl (ttl: number, what = 'ttl'): number {
 
 /** Build the backend of the options (no I/O for memory; clients connect in the background). */
 export function createBackend (options: CacheOptions = {}): CacheBackend {
-  const fromUrl = options.url === undefined ? {} : parseCacheUrl(options.url)
-  const o: CacheOptions & { tls?: boolean } = { ...fromUrl }
-  for (const [k, v] of Object.entries(options)) if (v !== undefined && k !== 'url') (o as Record<string, unknown>)[k] = v
-  if (options.password !== undefined) registerSecret(options.password)
+  const o = resolveCacheOptions(options)
   const commandTimeout = o.commandTimeout ?? CACHE_DEFAULTS.commandTimeout
   const kind = o.kind ?? 'memory'
   if (kind === 'redis') {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { loadDriver } from '../data/load-driver.js'
+import { loadPackage } from '../runtime/lazy-package.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import { decode, encode } from './codec.js'
 import { countLookup, type CommandCounts } from './command-counts.js'
@@ -51,7 +51,7 @@ export class RedisBackend implements CacheBackend {
   readonly client: Redis
 
   constructor (s: RedisSettings) {
-    const { Redis: Client } = loadDriver<typeof import('ioredis')>('ioredis')
+    const { Redis: Client } = loadPackage<typeof import('ioredis')>('ioredis')
     this.client = new Client({
       host: s.host,
       port: s.port,

@@ -5,11 +5,11 @@ import {
   encodeHttpReply, encodeModuleEnvelope, encodeModuleMessage,
   type HttpReply, type ModuleMessage, type OrchestratorMessage
 } from '../protocol/index.js'
-import { Dispatcher } from '../transport/dispatcher.js'
+import { OpRouter } from '../transport/op-router.js'
 import { emitGuarded } from '../transport/guarded-emit.js'
 import type { StdioChannel } from '../transport/stdio-channel.js'
 import type { ChannelKind } from './options.js'
-import type { ChannelStats, SocketChannel, SocketChannelName } from './socket-channel.js'
+import type { ChannelStats, SocketChannel, SocketChannelName } from '../transport/socket-channel.js'
 
 /** An orchestrator message that arrived on a socket channel, with the channel it came from. */
 export type ChannelDelivery = {
@@ -59,7 +59,7 @@ const EMPTY = Buffer.alloc(0)
  * Every link to the orchestrator: stdio (always, unless standalone) and the
  * TCP / Unix-socket channels the Init blob offered.
  *
- * Inbound: socket-channel messages go through one dispatcher (buffered until
+ * Inbound: socket-channel messages go through one op router (buffered until
  * their consumer registers, like stdio's), each delivery naming its channel.
  * Outbound: a message goes to the first usable channel in preference order,
  * with stdio as the last resort; a frame lost because its connection broke is
@@ -75,7 +75,7 @@ const EMPTY = Buffer.alloc(0)
  * A consumer that throws, of a message or of `invalid`, is logged and counted.
  */
 export class ChannelSet extends EventEmitter {
-  readonly dispatcher: Dispatcher<ChannelDelivery>
+  readonly router: OpRouter<ChannelDelivery>
   readonly #stdio: StdioChannel | null
   readonly #sockets: Map<SocketChannelName, SocketChannel>
   readonly #prefer: readonly ChannelKind[]
@@ -93,14 +93,14 @@ export class ChannelSet extends EventEmitter {
     this.#prefer = opts.prefer
     this.#source = opts.source
     this.#log = opts.log
-    this.dispatcher = new Dispatcher(opts.maxBufferedMessages, (op, count, reason) => {
+    this.router = new OpRouter(opts.maxBufferedMessages, (op, count, reason) => {
       this.#log.warn({ op, count, reason }, reason === 'sealed'
         ? 'no consumer for this op on the socket channels: message dropped'
         : 'too many channel messages waiting for a consumer: message dropped')
     }, (err, delivery) => this.#handlerThrew(err, delivery.channel, { op: delivery.op }))
     for (const socket of sockets) {
       socket.on('message', (message: OrchestratorMessage) => {
-        this.dispatcher.dispatch({ op: message.op, message, channel: socket.name } as ChannelDelivery)
+        this.router.dispatch({ op: message.op, message, channel: socket.name } as ChannelDelivery)
       })
       socket.on('invalid', (text: string, err: Error) => {
         emitGuarded(this, 'invalid', [socket.name, text, err], (e) => this.#handlerThrew(e, socket.name, { event: 'invalid' }))

@@ -1,7 +1,7 @@
 import { ERR_PYWATT_CHANNEL_CONFIG } from '../errors.js'
 import { parseSocketAddress, type InitBlob, type SocketAddress } from '../protocol/index.js'
 import type { ChannelsOption } from './options.js'
-import type { ChannelTarget, ReconnectOptions, BreakerOptions, SocketChannelName } from './socket-channel.js'
+import type { ChannelTarget, ReconnectOptions, BreakerOptions, SocketChannelName } from '../transport/socket-channel.js'
 
 /**
  * Longest Unix socket path, in bytes, per platform (`sun_path` minus its NUL).

@@ -6,7 +6,7 @@ import type { StdioChannel } from '../transport/stdio-channel.js'
 import { ChannelSet } from './channel-set.js'
 import { channelSettings, channelSpecs } from './config.js'
 import type { ChannelsOption } from './options.js'
-import { SocketChannel } from './socket-channel.js'
+import { SocketChannel } from '../transport/socket-channel.js'
 
 /** What {@link openChannels} needs. */
 export interface OpenChannelsOptions {
@@ -68,7 +68,7 @@ export async function openChannels (opts: OpenChannelsOptions): Promise<ChannelS
   }))
   const prefer = (opts.option === false ? undefined : opts.option?.prefer) ?? ['ipc', 'tcp', 'stdio']
   const set = new ChannelSet(opts.stdio, sockets, { prefer, source: opts.source, maxBufferedMessages: opts.maxBufferedMessages, log })
-  const d = set.dispatcher
+  const d = set.router
   d.on('heartbeat', (m) => set.reply(m.channel, { op: 'heartbeat_ack' }))
   d.on('shutdown', (m) => {
     log.info({ channel: m.channel }, 'shutdown requested by the orchestrator')

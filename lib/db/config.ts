@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path'
 import { ERR_PYWATT_DB_CONFIG } from '../errors.js'
-import { registerSecret } from '../logging/registry.js'
+import { mergeUrlOptions, parseServiceUrl } from '../data/url.js'
 import type { DatabaseOptions, Dialect, PoolOptions, ResolvedDatabaseConfig } from './types.js'
 
 /** Pool defaults (the Rust and Python SDKs' values). */
@@ -29,39 +29,15 @@ export function dataDirectory (dir?: string, env: NodeJS.ProcessEnv = process.en
   return resolve(dir ?? env.PYWATT_DATA_DIR ?? 'data')
 }
 
-function decode (part: string, what: string): string {
-  try {
-    return decodeURIComponent(part)
-  } catch {
-    throw new ERR_PYWATT_DB_CONFIG(`the ${what} in the URL is not valid percent-encoding`)
-  }
-}
-
-/** Parse a database URL with the WHATWG parser. The password is registered for scrubbing. */
+/** Parse a database URL; the password is registered for scrubbing. */
 export function parseDatabaseUrl (url: string): DatabaseOptions {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    // The parser's error carries the input: never let it out.
-    throw new ERR_PYWATT_DB_CONFIG('the database URL cannot be parsed')
-  }
-  const dialect = SCHEMES[u.protocol]
-  if (dialect === undefined) throw new ERR_PYWATT_DB_CONFIG(`unsupported URL scheme '${u.protocol}'`)
-  if (u.password !== '') {
-    registerSecret(u.password)
-  }
-  if (dialect === 'sqlite') {
-    return { dialect, filename: decode(u.host + u.pathname, 'path') }
-  }
-  const password = decode(u.password, 'password')
-  if (password !== '') registerSecret(password)
-  const out: DatabaseOptions = { dialect, host: decode(u.hostname.replace(/^\[|\]$/g, ''), 'host') }
-  if (u.port !== '') out.port = Number(u.port)
-  if (u.username !== '') out.user = decode(u.username, 'user name')
-  if (password !== '') out.password = password
-  const database = decode(u.pathname.slice(1), 'database name')
-  if (database !== '') out.database = database
+  const u = parseServiceUrl(url, SCHEMES, (message) => new ERR_PYWATT_DB_CONFIG(message), 'database')
+  if (u.kind === 'sqlite') return { dialect: u.kind, filename: u.location }
+  const out: DatabaseOptions = { dialect: u.kind, host: u.host }
+  if (u.port !== undefined) out.port = u.port
+  if (u.user !== undefined) out.user = u.user
+  if (u.password !== undefined) out.password = u.password
+  if (u.path !== '') out.database = u.path
   return out
 }
 
@@ -73,12 +49,7 @@ function positive (value: number | undefined, name: string, fallback: number): n
 
 /** Apply the defaults to URL and explicit settings (explicit fields win). */
 export function resolveDatabaseConfig (options: DatabaseOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedDatabaseConfig {
-  const fromUrl = options.url === undefined ? {} : parseDatabaseUrl(options.url)
-  const merged: DatabaseOptions = { ...fromUrl }
-  for (const [k, v] of Object.entries(options)) {
-    if (v !== undefined && k !== 'url') (merged as Record<string, unknown>)[k] = v
-  }
-  if (options.password !== undefined && options.password !== '') registerSecret(options.password)
+  const merged: DatabaseOptions = mergeUrlOptions(options, parseDatabaseUrl)
   const dialect = merged.dialect ?? 'sqlite'
   if (!(dialect in DEFAULT_PORT)) throw new ERR_PYWATT_DB_CONFIG(`unknown dialect '${String(dialect)}'`)
   let filename = ''

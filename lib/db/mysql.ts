@@ -1,5 +1,5 @@
 import type * as mysql from 'mysql2'
-import { loadDriver } from '../data/load-driver.js'
+import { loadPackage } from '../runtime/lazy-package.js'
 import { ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
 import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
@@ -50,7 +50,7 @@ export class MysqlDriver implements Driver {
 
   constructor (config: ResolvedDatabaseConfig) {
     this.#acquireTimeout = config.pool.acquireTimeout
-    this.#pool = loadDriver<typeof mysql>('mysql2').createPool({
+    this.#pool = loadPackage<typeof mysql>('mysql2').createPool({
       host: config.host,
       port: config.port,
       user: config.user,

@@ -1,5 +1,5 @@
 import type * as pg from 'pg'
-import { loadDriver } from '../data/load-driver.js'
+import { loadPackage } from '../runtime/lazy-package.js'
 import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
@@ -19,7 +19,7 @@ export class PostgresDriver implements Driver {
 
   constructor (config: ResolvedDatabaseConfig, log?: FastifyBaseLogger) {
     this.#acquireTimeout = config.pool.acquireTimeout
-    const { Pool } = loadDriver<typeof pg>('pg')
+    const { Pool } = loadPackage<typeof pg>('pg')
     this.#pool = new Pool({
       host: config.host,
       port: config.port,

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type Sqlite from 'better-sqlite3'
-import { driverFile, loadDriver } from '../data/load-driver.js'
+import { packageFile, loadPackage } from '../runtime/lazy-package.js'
 import { ERR_PYWATT_DB_CLOSED } from '../errors.js'
 import { dbError, TimedLock, transactionHandle } from './common.js'
 import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
@@ -42,9 +42,9 @@ export class SqliteDriver implements Driver {
     this.#acquireTimeout = config.pool.acquireTimeout
     try {
       if (config.filename !== ':memory:') mkdirSync(dirname(config.filename), { recursive: true })
-      const Database = loadDriver<typeof Sqlite>('better-sqlite3')
+      const Database = loadPackage<typeof Sqlite>('better-sqlite3')
       // Where better-sqlite3's install puts its addon; without it, the `bindings` package searches (about 2 ms of a cold start).
-      const nativeBinding = driverFile('better-sqlite3', 'build/Release/better_sqlite3.node')
+      const nativeBinding = packageFile('better-sqlite3', 'build/Release/better_sqlite3.node')
       this.#db = new Database(config.filename, { timeout: config.pool.acquireTimeout, ...(nativeBinding === undefined ? {} : { nativeBinding }) })
       if (config.filename !== ':memory:') this.#db.pragma('journal_mode = WAL')
       this.#db.pragma('foreign_keys = ON')

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { HttpReply, HttpRequestMessage } from '../protocol/index.js'
 import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
-import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean.js'
+import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean-dispatch.js'
 import { requestProblem } from './request-check.js'
 
 /** Options of {@link IpcHttpServer}. */

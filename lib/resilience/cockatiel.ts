@@ -1,5 +1,5 @@
 import type * as Cockatiel from 'cockatiel'
-import { loadDriver } from '../data/load-driver.js'
+import { loadPackage } from '../runtime/lazy-package.js'
 
 let loaded: typeof Cockatiel | undefined
 
@@ -9,7 +9,7 @@ let loaded: typeof Cockatiel | undefined
  * negotiation never needs it.
  */
 export function cockatiel (): typeof Cockatiel {
-  loaded ??= loadDriver<typeof Cockatiel>('cockatiel')
+  loaded ??= loadPackage<typeof Cockatiel>('cockatiel')
   return loaded
 }
 

@@ -34,7 +34,7 @@ export interface RuntimeOptions {
 
 /**
  * One module's connection to its orchestrator, independent of Fastify: the
- * handshake, the dispatcher's standing consumers (secrets, rotation, heartbeat,
+ * handshake, the op router's standing consumers (secrets, rotation, heartbeat,
  * shutdown), the announce, and the stop request that the plugin turns into a
  * drained `close()`.
  */
@@ -139,7 +139,7 @@ export class ModuleRuntime {
   }
 
   #serve (channel: StdioChannel, heartbeatAck: boolean): void {
-    const d = channel.dispatcher
+    const d = channel.router
     d.on('secret', (m) => { this.secrets.offer(m.name, m.value, m.rotation_id) })
     d.on('rotated', (m) => this.#onRotated(channel, m.keys, m.rotation_id))
     d.on('heartbeat', () => {

@@ -43,8 +43,8 @@ export class ServiceClient {
     this.#channel = channel
     this.#timeout = timeoutMs
     this.#log = log
-    channel.dispatcher.on('service_response', (m) => this.#onResponse(m))
-    channel.dispatcher.on('service_operation_result', (m) => this.#onResult(m))
+    channel.router.on('service_response', (m) => this.#onResponse(m))
+    channel.router.on('service_operation_result', (m) => this.#onResult(m))
   }
 
   /** Open a connection to a service; resolves with its `connection_id`. */
@@ -124,7 +124,7 @@ export class ServiceClient {
 
 const clients = new WeakMap<StdioChannel, ServiceClient>()
 
-/** The one service client of a channel (the dispatcher takes one consumer per op). */
+/** The one service client of a channel (the op router takes one consumer per op). */
 export function serviceClient (channel: StdioChannel, timeoutMs: number, log: FastifyBaseLogger): ServiceClient {
   let client = clients.get(channel)
   if (client === undefined) {

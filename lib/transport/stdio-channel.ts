@@ -6,7 +6,7 @@ import {
   decodeHttpRequestBytes, decodeInit, decodeOrchestratorMessage, encodeHttpReply, encodeHttpReplyParts, encodeModuleMessage,
   type HttpReply, type InitBlob, type ModuleMessage, type OrchestratorMessage
 } from '../protocol/index.js'
-import { Dispatcher } from './dispatcher.js'
+import { OpRouter } from './op-router.js'
 import { emitGuarded } from './guarded-emit.js'
 import { LineSplitter, type LineFault } from './line-splitter.js'
 import { ProtocolWriter } from './writer.js'
@@ -56,17 +56,17 @@ export interface InputStats {
 }
 
 /**
- * The orchestrator link over stdin/stdout: one reader, one dispatcher, one writer
+ * The orchestrator link over stdin/stdout: one reader, one op router, one writer
  * (docs/protocol.md §3.1, §3.4). The Init line and every later line go through the same
  * byte-level splitter, so no byte after the Init line is lost or read twice.
  *
  * Events: `eof` (stdin ended: the orchestrator is gone or done),
  * `output-closed` (stdout is unusable, e.g. EPIPE), `invalid` (a line that
  * failed to decode, with the decode error). A listener that throws is logged
- * and counted in `stats.handlerErrors`, as is a dispatcher consumer that throws.
+ * and counted in `stats.handlerErrors`, as is an op router consumer that throws.
  */
 export class StdioChannel extends EventEmitter {
-  readonly dispatcher: Dispatcher<OrchestratorMessage>
+  readonly router: OpRouter<OrchestratorMessage>
   readonly writer: ProtocolWriter
   readonly stats: InputStats = { lines: 0, dispatched: 0, malformed: 0, oversize: 0, invalidUtf8: 0, empty: 0, handlerErrors: 0 }
   readonly #input: Readable
@@ -85,7 +85,7 @@ export class StdioChannel extends EventEmitter {
     this.#limits = limits
     this.#log = log
     this.writer = new ProtocolWriter(output, limits)
-    this.dispatcher = new Dispatcher(limits.maxBufferedMessages, (op, count, reason) => {
+    this.router = new OpRouter(limits.maxBufferedMessages, (op, count, reason) => {
       this.#log.warn({ op, count, reason }, reason === 'sealed'
         ? 'no consumer for this op: message dropped'
         : 'too many messages waiting for a consumer: message dropped')
@@ -244,7 +244,7 @@ export class StdioChannel extends EventEmitter {
 
   #dispatch (message: OrchestratorMessage): void {
     this.stats.dispatched++
-    this.dispatcher.dispatch(message)
+    this.router.dispatch(message)
   }
 
   #emit (event: string, ...args: unknown[]): void {

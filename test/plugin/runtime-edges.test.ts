@@ -72,7 +72,7 @@ t.test('a stuck partial line is reported once; a handler that throws is logged, 
   const init = channel.readInit()
   orch.init()
   await init
-  channel.dispatcher.on('heartbeat', () => { throw new Error('consumer bug') })
+  channel.router.on('heartbeat', () => { throw new Error('consumer bug') })
   orch.input.write('{"op":"heart')
   await until(() => log.entries().some((e) => /incomplete for a while/.test(e.msg)))
   orch.input.write('beat"}\n')

@@ -82,7 +82,7 @@ async function readStdin (chunks: Buffer[]): Promise<unknown> {
   const channel = new StdioChannel(input, output, LIMITS, captureLogger().logger)
   const dispatched: unknown[] = []
   for (const op of ['heartbeat', 'shutdown', 'http_request'] as const) {
-    channel.dispatcher.on(op, (message) => { dispatched.push(JSON.parse(JSON.stringify(message))) })
+    channel.router.on(op, (message) => { dispatched.push(JSON.parse(JSON.stringify(message))) })
   }
   const invalid: string[] = []
   channel.on('invalid', (line: string, err: Error) => { invalid.push(`${line} → ${err.message}`) })

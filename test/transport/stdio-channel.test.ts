@@ -19,7 +19,7 @@ async function ready (): Promise<{ orch: FakeOrchestrator, channel: StdioChannel
 t.test('a large http_request is read from its bytes, split across chunks, and dispatched once', async (t) => {
   const { orch, channel } = await ready()
   const seen: HttpRequestMessage[] = []
-  channel.dispatcher.on('http_request', (m) => { seen.push(m) })
+  channel.router.on('http_request', (m) => { seen.push(m) })
   const line = Buffer.from(`{"op":"http_request","request_id":"big","method":"POST","uri":"/echo","headers":{"x":"é"},"body":[${body.join(',')}]}\n`)
   for (let i = 0; i < line.length; i += 1000) orch.input.write(line.subarray(i, i + 1000))
   await until(() => seen.length === 1)
@@ -44,7 +44,7 @@ t.test('a consumer that throws, of a message or of an event, is logged and count
   const { orch, channel, log } = await ready()
   channel.on('invalid', () => { throw new Error('invalid consumer bug') })
   const beats: number[] = []
-  channel.dispatcher.on('heartbeat', () => {
+  channel.router.on('heartbeat', () => {
     beats.push(beats.length)
     if (beats.length === 1) throw new Error('heartbeat consumer bug')
   })

@@ -7,7 +7,7 @@ const requireFromHere = createRequire(import.meta.url)
  * database and one cache backend, or none; loading pg, mysql2, ioredis, memjs
  * and better-sqlite3 up front cost about 120 ms of every cold start.
  */
-export function loadDriver<T> (name: string): T {
+export function loadPackage<T> (name: string): T {
   return requireFromHere(name) as T
 }
 
@@ -16,7 +16,7 @@ export function loadDriver<T> (name: string): T {
  * native addon search a dozen candidate paths for it on first use; handing them
  * the path skips that search.
  */
-export function driverFile (name: string, subpath: string): string | undefined {
+export function packageFile (name: string, subpath: string): string | undefined {
   try {
     // Resolution fails for a file that is not there.
     return requireFromHere.resolve(`${name}/${subpath}`)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Dispatcher } from '../../lib/transport/dispatcher.js'
+import { OpRouter } from '../../lib/transport/op-router.js'
 
 type Msg = { op: 'a', n: number } | { op: 'b', n: number }
 
@@ -7,7 +7,7 @@ const fail = (err: unknown): never => { throw err }
 
 t.test('messages that arrive before their consumer are delivered in order when it registers', async (t) => {
   const unhandled: unknown[] = []
-  const d = new Dispatcher<Msg>(10, (...args) => unhandled.push(args), fail)
+  const d = new OpRouter<Msg>(10, (...args) => unhandled.push(args), fail)
   d.dispatch({ op: 'a', n: 1 })
   d.dispatch({ op: 'b', n: 2 })
   d.dispatch({ op: 'a', n: 3 })
@@ -23,7 +23,7 @@ t.test('messages that arrive before their consumer are delivered in order when i
 
 t.test('seal() reports what no consumer claimed, then drops unclaimed ops as they come', async (t) => {
   const unhandled: unknown[] = []
-  const d = new Dispatcher<Msg>(10, (...args) => unhandled.push(args), fail)
+  const d = new OpRouter<Msg>(10, (...args) => unhandled.push(args), fail)
   d.dispatch({ op: 'b', n: 1 })
   d.dispatch({ op: 'b', n: 2 })
   d.seal()
@@ -35,7 +35,7 @@ t.test('seal() reports what no consumer claimed, then drops unclaimed ops as the
 
 t.test('the buffer is bounded', async (t) => {
   const unhandled: unknown[] = []
-  const d = new Dispatcher<Msg>(2, (...args) => unhandled.push(args), fail)
+  const d = new OpRouter<Msg>(2, (...args) => unhandled.push(args), fail)
   d.dispatch({ op: 'a', n: 1 })
   d.dispatch({ op: 'a', n: 2 })
   d.dispatch({ op: 'a', n: 3 })
@@ -46,7 +46,7 @@ t.test('the buffer is bounded', async (t) => {
 })
 
 t.test('one consumer per op; unregistering frees the slot', async (t) => {
-  const d = new Dispatcher<Msg>(10, () => {}, fail)
+  const d = new OpRouter<Msg>(10, () => {}, fail)
   const off = d.on('a', () => {})
   t.throws(() => d.on('a', () => {}), /already registered/)
   off()
@@ -59,7 +59,7 @@ t.test('one consumer per op; unregistering frees the slot', async (t) => {
 
 t.test('a consumer that throws is reported with its message; the messages after it are still delivered', async (t) => {
   const errors: Array<[string, number]> = []
-  const d = new Dispatcher<Msg>(10, () => {}, (err, m) => errors.push([(err as Error).message, m.n]))
+  const d = new OpRouter<Msg>(10, () => {}, (err, m) => errors.push([(err as Error).message, m.n]))
   d.dispatch({ op: 'a', n: 1 })
   d.dispatch({ op: 'a', n: 2 })
   const got: number[] = []

@@ -23,7 +23,7 @@ export type UnhandledListener = (op: string, count: number, reason: 'sealed' | '
 export type HandlerErrorListener<M extends OpMessage> = (err: unknown, message: M) => void
 
 /** One consumer per op, with buffering for early messages. */
-export class Dispatcher<M extends OpMessage> {
+export class OpRouter<M extends OpMessage> {
   readonly #handlers = new Map<string, OpHandler<M>>()
   readonly #buffered = new Map<string, M[]>()
   readonly #maxBuffered: number

@@ -4,8 +4,8 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
 import type { CircuitBreakerPolicy, CircuitState, ExponentialBackoff, IBackoff } from 'cockatiel'
 import { decodeOrchestratorFrame, encodeEnvelope, encodeFrame, type FrameFormat, type OrchestratorMessage } from '../protocol/index.js'
-import { FrameReader } from '../transport/frame-reader.js'
-import { emitGuarded } from '../transport/guarded-emit.js'
+import { FrameReader } from './frame-reader.js'
+import { emitGuarded } from './guarded-emit.js'
 import { breakerStateName, cockatiel, type BreakerState } from '../resilience/cockatiel.js'
 
 /** The socket channels an Init blob can offer (docs/protocol.md §11). */

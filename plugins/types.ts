@@ -1,0 +1,100 @@
+import type { ConnectionOptions } from 'node:tls'
+import type { Readable, Writable } from 'node:stream'
+import type { ExitCode } from '../lib/lifecycle/exit-codes.js'
+import type { PyWattSerializableOptions } from '../lib/options.js'
+import type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
+import type { kInternals, Internals } from '../lib/internals.js'
+import type { StopReason } from '../lib/runtime/runtime.js'
+import type { SecretStore } from '../lib/secrets/store.js'
+import type { Database } from '../lib/db/index.js'
+import type { Cache } from '../lib/cache/index.js'
+import type { StdioChannel } from '../lib/transport/stdio-channel.js'
+import type { ChannelSet } from '../lib/channels/channel-set.js'
+
+/*
+ * The public types of the root plugin and its place in Fastify's own types.
+ * Sub-plugins add members to PyWattNamespace by augmenting this module.
+ */
+
+/** Streams that replace the process's stdin/stdout (tests, embedding). */
+export interface PyWattIo {
+  input: Readable
+  output: Writable
+  /** Called instead of `process.exit` when the module would exit. */
+  exit?: (code: ExitCode) => void
+}
+
+/** Options of the root `pywatt` plugin. */
+export interface PyWattOptions extends PyWattSerializableOptions {
+  /**
+   * Talk to the orchestrator over these streams instead of the process's stdio.
+   * With `io`, the stdout guard is not installed and the process is not exited
+   * unless `io.exit` does it.
+   */
+  io?: PyWattIo
+  /**
+   * TLS settings (CA, client certificate…) for a TCP channel whose Init entry
+   * has `tls_enabled: true`. Without them Node's defaults apply (system CAs,
+   * server name checked).
+   */
+  channelTls?: ConnectionOptions
+}
+
+/**
+ * `fastify.pywatt`. Sub-plugins add members through declaration merging.
+ */
+export interface PyWattNamespace {
+  /** `init.module_id` (or `PYWATT_MODULE_ID` / `standalone` in standalone mode). */
+  readonly moduleId: string
+  /** The Init blob, frozen. */
+  readonly init: Readonly<InitBlob>
+  /** True when running without an orchestrator. */
+  readonly standalone: boolean
+  /** The module's secrets. */
+  readonly secrets: SecretStore
+  /** The stdio link to the orchestrator; `null` in standalone mode. For sub-plugins. */
+  readonly channel: StdioChannel | null
+  /**
+   * Every link to the orchestrator: stdio and the TCP / Unix-socket channels
+   * of the Init blob, with per-channel state and counters, failover sends and
+   * the module-to-module message hook.
+   */
+  readonly channels: ChannelSet
+  /** The `source` for HTTP-over-IPC replies (docs/protocol.md §9.2). */
+  readonly replySource: string
+  /**
+   * Bind the address of `init.listen` (HOST/PORT standalone), then send
+   * `announce` once. Resolves with the announced `listen` string.
+   */
+  listen: () => Promise<string>
+  /** The endpoints that are (or will be) announced. */
+  endpoints: () => EndpointAnnounce[]
+  /**
+   * Stop as for an orchestrator `shutdown`: stop reading, drain with the
+   * deadline, close the app, flush stdout, then exit (unless `exitOnStop` is false).
+   */
+  stop: (reason?: StopReason) => Promise<void>
+  /** The database (option `db`; absent with `db: false`). */
+  readonly db: Database
+  /** The cache (option `cache`; absent with `cache: false`). */
+  readonly cache: Cache
+  /** @internal State shared with the sub-plugins. */
+  readonly [kInternals]: Internals
+}
+
+/** Per-route settings read by fastify-pywatt, under the route's `config.pywatt`. */
+export interface PyWattRouteConfig {
+  /** `false` keeps the route out of the announced endpoints. */
+  announce?: boolean
+  /** Announce the route as protected (`"jwt"`). */
+  auth?: 'jwt'
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    pywatt: PyWattNamespace
+  }
+  interface FastifyContextConfig {
+    pywatt?: PyWattRouteConfig
+  }
+}
