@@ -3,6 +3,7 @@ import { checkOptions } from './check-options.js'
 import { DEFAULT_LIMITS, type StdioLimits } from './transport/stdio-channel.js'
 import { CacheOptionSchema, DbOptionSchema } from './data/options.js'
 import { ChannelsOptionSchema } from './channels/options.js'
+import type { HealthSettings, ReadySettings } from './health/routes.js'
 
 const EndpointOption = Type.Object({
   path: Type.String({ minLength: 1 }),
@@ -37,8 +38,30 @@ export const PyWattOptionsSchema = Type.Object({
   maxBufferedMessages: Type.Optional(Bytes),
   /** Answer stdio `heartbeat` with `heartbeat_ack` (default true). */
   heartbeatAck: Type.Optional(Type.Boolean()),
-  /** The built-in health route: `false` to leave it out (default `{ path: '/health' }`). */
-  health: Type.Optional(Type.Union([Type.Literal(false), Type.Object({ path: Type.String({ pattern: '^/' }) }, { additionalProperties: false })])),
+  /** The liveness route: `false` to leave it out (default `{ path: '/health', maxEventLoopDelay: 1000 }`). */
+  health: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
+    path: Type.Optional(Type.String({ pattern: '^/' })),
+    /** Milliseconds of event-loop delay above which it answers 503; `0` = never. */
+    maxEventLoopDelay: Type.Optional(Type.Integer({ minimum: 0 }))
+  }, { additionalProperties: false })])),
+  /** The readiness route: `false` to leave it out (default `{ path: '/ready', cacheTtl: 1000, checkTimeout: 2000 }`). */
+  ready: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
+    path: Type.Optional(Type.String({ pattern: '^/' })),
+    /** Milliseconds a check's outcome is reused. */
+    cacheTtl: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Milliseconds one check may take. */
+    checkTimeout: Type.Optional(Millis)
+  }, { additionalProperties: false })])),
+  /** Build info: a path to the file `pywatt-build-info` wrote, or the facts themselves (default: `pywatt-build.json` next to the module's package.json). */
+  buildInfo: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Object({
+    name: Type.Optional(Type.String()),
+    version: Type.Optional(Type.String()),
+    gitCommit: Type.Optional(Type.String()),
+    gitCommitFull: Type.Optional(Type.String()),
+    gitDirty: Type.Optional(Type.Union([Type.Boolean(), Type.Literal('unknown')])),
+    buildTime: Type.Optional(Type.String()),
+    node: Type.Optional(Type.String())
+  }, { additionalProperties: false })])),
   /** Answer 5xx errors with a generic body and the request id, logging the real error (default true). */
   errorHandler: Type.Optional(Type.Boolean()),
   /** Exit the process once a stop requested by the orchestrator or a signal is done (default true on real stdio). */
@@ -66,6 +89,8 @@ export interface RootSettings {
   drainTimeout: number
   heartbeatAck: boolean
   exitOnStop: boolean
+  health: HealthSettings | false
+  ready: ReadySettings | false
 }
 
 /** Fill the root plugin's defaults (the Options table of the README). */
@@ -82,6 +107,12 @@ export function rootSettings (opts: PyWattSerializableOptions): RootSettings {
     secretTimeout: opts.secretTimeout ?? 30_000,
     drainTimeout: opts.drainTimeout ?? 10_000,
     heartbeatAck: opts.heartbeatAck ?? true,
-    exitOnStop: opts.exitOnStop ?? true
+    exitOnStop: opts.exitOnStop ?? true,
+    health: opts.health === false
+      ? false
+      : { path: opts.health?.path ?? '/health', maxEventLoopDelay: opts.health?.maxEventLoopDelay ?? 1_000 },
+    ready: opts.ready === false
+      ? false
+      : { path: opts.ready?.path ?? '/ready', cacheTtl: opts.ready?.cacheTtl ?? 1_000, checkTimeout: opts.ready?.checkTimeout ?? 2_000 }
   }
 }

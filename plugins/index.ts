@@ -23,6 +23,9 @@ import { StartupBudget } from '../lib/runtime/startup-budget.js'
 import { attachData } from '../lib/data/attach.js'
 import type { ChannelSet } from '../lib/channels/channel-set.js'
 import { openChannels } from '../lib/channels/open.js'
+import { loadBuildInfo } from '../lib/health/build-info.js'
+import { addProbeRoutes } from '../lib/health/routes.js'
+import { channelCheck, readinessChecks } from '../lib/health/checks.js'
 
 let processStdioOwner: FastifyInstance | null = null
 
@@ -163,6 +166,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   }
   runtime.onStop((reason, code) => { stop(reason, code).catch(/* c8 ignore next */ () => {}) })
 
+  const build = Object.freeze(loadBuildInfo(opts.buildInfo, process.argv[1], (message, file) => log.warn({ file }, message)))
   const builtin: EndpointAnnounce[] = []
   // Set by pywatt.listen() before it calls app.listen(): onListen hooks run
   // before that call resolves, so the announce has not happened yet.
@@ -193,6 +197,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     channel: runtime.channel,
     channels,
     replySource: runtime.replySource,
+    build,
     [kInternals]: internals,
     endpoints: (): EndpointAnnounce[] => {
       const source = internals.endpointSource
@@ -229,18 +234,16 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
 
   if (opts.errorHandler !== false) app.setErrorHandler(serverErrorHandler)
 
-  if (opts.health !== false) {
-    const path = opts.health?.path ?? '/health'
-    const started = Date.now()
-    builtin.push({ path, methods: ['GET'] })
-    app.get(path, { config: { pywatt: { announce: false } } }, async () => ({
-      status: 'OK',
-      module_id: runtime.moduleId,
-      uptime_s: Math.round((Date.now() - started) / 1000),
-      node: process.version,
-      channels: channels.health()
-    }))
+  for (const probe of [settings.health, settings.ready]) {
+    if (probe !== false) builtin.push({ path: probe.path, methods: ['GET'] })
   }
+  addProbeRoutes(app, {
+    moduleId: runtime.moduleId,
+    build,
+    channels: () => channels.health(),
+    checks: readinessChecks(namespace, opts),
+    liveChecks: channels.required.map((name) => ({ name: `channel.${name}`, check: channelCheck(channels, name) }))
+  }, settings.health, settings.ready)
 
   if (!runtime.standalone) {
     app.addHook('onListen', async () => {
@@ -288,3 +291,4 @@ export type { ChannelStats, ChannelState, SocketChannel, SocketChannelName } fro
 export type { ChannelKind, ChannelsOption } from '../lib/channels/options.js'
 export { UNIX_PATH_MAX, checkUnixPath } from '../lib/channels/config.js'
 export type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
+export { BUILD_INFO_FILE, type BuildInfo } from '../lib/health/build-info.js'

@@ -10,6 +10,7 @@ import type { Database } from '../lib/db/index.js'
 import type { Cache } from '../lib/cache/index.js'
 import type { StdioChannel } from '../lib/transport/stdio-channel.js'
 import type { ChannelSet } from '../lib/channels/channel-set.js'
+import type { BuildInfo } from '../lib/health/build-info.js'
 
 /*
  * The public types of the root plugin and its place in Fastify's own types.
@@ -62,6 +63,8 @@ export interface PyWattNamespace {
   readonly channels: ChannelSet
   /** The `source` for HTTP-over-IPC replies (docs/protocol.md §9.2). */
   readonly replySource: string
+  /** What the module's build recorded (`pywatt-build-info`); `"unknown"` where nothing did. */
+  readonly build: Readonly<BuildInfo>
   /**
    * Bind the address of `init.listen` (HOST/PORT standalone), then send
    * `announce` once. Resolves with the announced `listen` string.

@@ -170,6 +170,11 @@ export class Cache {
     return flight
   }
 
+  /** Resolves once the backend answers a command: a round trip to the server, for readiness and rotation. */
+  async ping (): Promise<void> {
+    await this.#backend.has('pywatt:ping')
+  }
+
   stats (): CacheStats {
     return { ...this.#stats, evictions: this.#backend.evictions() }
   }

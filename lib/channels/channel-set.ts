@@ -86,8 +86,12 @@ export class ChannelSet extends EventEmitter {
   #closed = false
   #moduleHandler: ModuleMessageHandler | null = null
 
-  constructor (stdio: StdioChannel | null, sockets: SocketChannel[], opts: { prefer: readonly ChannelKind[], source: string, maxBufferedMessages: number, log: FastifyBaseLogger }) {
+  /** The channels the Init blob marked `required`: the module is not ready without them. */
+  readonly required: readonly SocketChannelName[]
+
+  constructor (stdio: StdioChannel | null, sockets: SocketChannel[], opts: { prefer: readonly ChannelKind[], source: string, maxBufferedMessages: number, log: FastifyBaseLogger, required?: readonly SocketChannelName[] }) {
     super()
+    this.required = opts.required ?? []
     this.#stdio = stdio
     this.#sockets = new Map(sockets.map((s) => [s.name, s]))
     this.#prefer = opts.prefer

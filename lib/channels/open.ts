@@ -67,7 +67,8 @@ export async function openChannels (opts: OpenChannelsOptions): Promise<ChannelS
     log
   }))
   const prefer = (opts.option === false ? undefined : opts.option?.prefer) ?? ['ipc', 'tcp', 'stdio']
-  const set = new ChannelSet(opts.stdio, sockets, { prefer, source: opts.source, maxBufferedMessages: opts.maxBufferedMessages, log })
+  const required = specs.filter((s) => s.required)
+  const set = new ChannelSet(opts.stdio, sockets, { prefer, source: opts.source, maxBufferedMessages: opts.maxBufferedMessages, log, required: required.map((s) => s.name) })
   const d = set.router
   d.on('heartbeat', (m) => set.reply(m.channel, { op: 'heartbeat_ack' }))
   d.on('shutdown', (m) => {
@@ -78,7 +79,6 @@ export async function openChannels (opts: OpenChannelsOptions): Promise<ChannelS
   d.on('routed_module_response', (m) => set.deliverModuleMessage(m))
   for (const op of IGNORED_OPS) d.on(op, (m) => log.debug({ op, channel: m.channel }, 'ignored a message that belongs on stdio'))
   set.start()
-  const required = specs.filter((s) => s.required)
   try {
     await Promise.all(required.map(async (spec) => {
       try {

@@ -11,7 +11,8 @@ t.test('the example module: handshake, secrets, announce, HTTP, heartbeat, rotat
     { path: '/api/items/:id', methods: ['GET'] },
     { path: '/api/me', methods: ['GET'], auth: 'jwt' },
     { path: '/health', methods: ['GET'] },
-    { path: '/hello', methods: ['GET'] }
+    { path: '/hello', methods: ['GET'] },
+    { path: '/ready', methods: ['GET'] }
   ])
   t.equal(dev.announcedListen, dev.listen, 'announce echoes init.listen')
   const getSecrets = dev.messages.filter((m) => m.op === 'get_secret')

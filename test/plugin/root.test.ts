@@ -157,7 +157,7 @@ t.test('listen binds init.listen and announces once, after the listener is up', 
   t.same(announce, {
     op: 'announce',
     listen,
-    endpoints: [{ path: '/a', methods: ['GET'] }, { path: '/b', methods: ['GET', 'POST'] }, { path: '/health', methods: ['GET'] }]
+    endpoints: [{ path: '/a', methods: ['GET'] }, { path: '/b', methods: ['GET', 'POST'] }, { path: '/health', methods: ['GET'] }, { path: '/ready', methods: ['GET'] }]
   })
   const res = await fetch(`http://${listen}/health`)
   t.equal(res.status, 200)
@@ -168,7 +168,7 @@ t.test('listen on a Unix socket path echoes it', async (t) => {
   const { orch, app } = setup(t)
   const path = `/tmp/pywatt-test-${process.pid}-${Date.now()}.sock`
   orch.init({ listen: path })
-  await app.register(pywatt, { io: orch.io, health: false })
+  await app.register(pywatt, { io: orch.io, health: false, ready: false })
   t.equal(await app.pywatt.listen(), path)
   const announce = await orch.waitFor((l) => l.op === 'announce')
   t.same(announce, { op: 'announce', listen: path, endpoints: [] })

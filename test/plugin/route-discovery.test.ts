@@ -7,13 +7,13 @@ import jwt from '../../plugins/jwt.js'
 import { FakeOrchestrator } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
 
-async function boot (t: Test, health: false | undefined = undefined) {
+async function boot (t: Test, probes: false | undefined = undefined) {
   const orch = new FakeOrchestrator()
   const log = captureLogger()
   const app = Fastify({ loggerInstance: log.logger })
   t.after(() => app.close())
   orch.init()
-  await app.register(pywatt, { io: orch.io, ...(health === false ? { health: false as const } : {}) })
+  await app.register(pywatt, { io: orch.io, ...(probes === false ? { health: false as const, ready: false as const } : {}) })
   return { orch, log, app }
 }
 
@@ -42,6 +42,7 @@ t.test('announces exactly what Fastify serves, normalised', async (t) => {
     { path: '/files/*', methods: ['GET'] },
     { path: '/health', methods: ['GET'] },
     { path: '/num/:n', methods: ['GET'] },
+    { path: '/ready', methods: ['GET'] },
     { path: '/secure', methods: ['GET'], auth: 'jwt' },
     { path: '/v1', methods: ['GET'] },
     { path: '/v1/status', methods: ['GET'] }
@@ -124,20 +125,21 @@ t.test('routes declared between pywatt and route discovery are announced too', a
   await app.register(routeDiscovery)
   app.get('/after', async () => 'x')
   await app.ready()
-  t.same(app.pywatt.endpoints().map((e) => e.path), ['/after', '/before-discovery', '/health'])
+  t.same(app.pywatt.endpoints().map((e) => e.path), ['/after', '/before-discovery', '/health', '/ready'])
   t.notOk(log.entries().some((e) => /declared before/.test(e.msg)), 'nothing to warn about')
 })
 
-t.test('without discovery, endpoints come from the option (plus health)', async (t) => {
+t.test('without discovery, endpoints come from the option (plus the probes)', async (t) => {
   const orch = new FakeOrchestrator()
   const app = Fastify()
   t.after(() => app.close())
   orch.init()
-  await app.register(pywatt, { io: orch.io, endpoints: [{ path: '/x', methods: ['get'], auth: 'jwt' }], health: { path: '/healthz' } })
+  await app.register(pywatt, { io: orch.io, endpoints: [{ path: '/x', methods: ['get'], auth: 'jwt' }], health: { path: '/healthz' }, ready: { path: '/readyz' } })
   app.get('/not-announced', async () => 'x')
   await app.ready()
-  t.same(app.pywatt.endpoints(), [{ path: '/healthz', methods: ['GET'] }, { path: '/x', methods: ['GET'], auth: 'jwt' }])
+  t.same(app.pywatt.endpoints(), [{ path: '/healthz', methods: ['GET'] }, { path: '/readyz', methods: ['GET'] }, { path: '/x', methods: ['GET'], auth: 'jwt' }])
   t.equal((await app.inject('/healthz')).statusCode, 200)
+  t.equal((await app.inject('/readyz')).statusCode, 200)
 })
 
 t.test('discovery needs the root plugin', async (t) => {

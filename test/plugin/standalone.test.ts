@@ -49,7 +49,7 @@ t.test('in-process: secrets from the environment, missing ones fail clearly, ann
   t.match(listen, /^127\.0\.0\.1:\d+$/)
   const announce = log.entries().find((e) => /standalone: announce/.test(e.msg))
   t.same(announce?.listen, listen)
-  t.same(announce?.endpoints, [{ path: '/health', methods: ['GET'] }])
+  t.same(announce?.endpoints, [{ path: '/health', methods: ['GET'] }, { path: '/ready', methods: ['GET'] }])
   t.notOk(log.lines.some((l) => l.includes('from-the-environment')), 'the env secret is scrubbed from logs too')
 })
 
