@@ -7,15 +7,22 @@ import { DevOrchestrator } from '../lib/dev/orchestrator.js'
 import { median, ms, spread, percent, ratio, type Row, type Section } from './report.js'
 
 /**
- * Cold start: spawn → `announce` of the example module under the dev
- * orchestrator, against spawn → `listening` of the same routes on a bare
- * Fastify app. Both are spawned the same way (node, three pipes, same env) and
- * bind 127.0.0.1 on an OS-chosen port. The difference is fastify-pywatt
- * (loading it, the Init handshake, the `get_secret` round trips, route
- * discovery, the announce line) plus what the example uses on top: SQLite, the
- * memory cache, JWT, HTTP over IPC and port negotiation. A third start, the
- * bare app's routes on the root plugin and route discovery only
- * (fixtures/core-module), shows the core by itself.
+ * Cold start: spawn → `announce` of two modules under the dev orchestrator,
+ * against spawn → `listening` of the same routes on a bare Fastify app:
+ *
+ * - core (fixtures/core-module): the bare app's routes on the root plugin and
+ *   route discovery only. Against the bare app, the difference is
+ *   fastify-pywatt itself: loading it, the scrubbing logger, the Init
+ *   handshake, the `get_secret` round trip, route discovery and the announce
+ *   line.
+ * - example (example/server): the example module with every sub-plugin, which
+ *   adds SQLite, the memory cache, JWT, HTTP over IPC and port negotiation.
+ *
+ * The baseline (fixtures/bare-app) logs as any production Fastify app does:
+ * plain pino at `info` on stderr, the level the modules log at here
+ * (PYWATT_LOG_LEVEL=info), so that a logger and its startup lines are on both
+ * sides. All three are spawned the same way (node, three pipes, same env),
+ * bind 127.0.0.1 on an OS-chosen port, and start in interleaved rounds.
  */
 
 const WARMUP = 1
@@ -26,8 +33,8 @@ const moduleScript = fileURLToPath(new URL('../example/server.js', import.meta.u
 const coreScript = fileURLToPath(new URL('./fixtures/core-module.js', import.meta.url))
 const bareScript = fileURLToPath(new URL('./fixtures/bare-app.js', import.meta.url))
 
-// The same environment for both children.
-const childEnv: NodeJS.ProcessEnv = { ...process.env }
+// The same environment for every child; the modules log at `info`, as the bare app does.
+const childEnv: NodeJS.ProcessEnv = { ...process.env, PYWATT_LOG_LEVEL: 'info' }
 
 /** Timings of one module start, in milliseconds from just before `start()`. */
 interface ModuleTiming {
@@ -131,27 +138,29 @@ export const coldStart: Section = {
         timings.push(await moduleStart())
       }
     }
-    const module = timings.map((t) => t.announce)
-    const m = median(module)
+    const example = timings.map((t) => t.announce)
+    const e = median(example)
+    const c = median(core)
     const b = median(bare)
     const range = (xs: number[]): string => `min ${ms(Math.min(...xs))}  max ${ms(Math.max(...xs))}  spread ${percent(spread(xs))}`
-    log(`cold start  module (spawn -> announce)  median ${ms(m)}  ${range(module)}  n=${module.length}`)
-    log(`cold start  core   (spawn -> announce)  median ${ms(median(core))}  ${range(core)}  n=${core.length}`)
-    log(`cold start  bare   (spawn -> listening) median ${ms(b)}  ${range(bare)}  n=${bare.length}`)
+    log(`cold start  example (spawn -> announce)  median ${ms(e)}  ${range(example)}  n=${example.length}`)
+    log(`cold start  core    (spawn -> announce)  median ${ms(c)}  ${range(core)}  n=${core.length}`)
+    log(`cold start  bare    (spawn -> listening) median ${ms(b)}  ${range(bare)}  n=${bare.length}`)
     const secret = median(timings.map((t) => t.getSecret))
-    log(`cold start  module phases (medians): spawn -> get_secret ${ms(secret)} (load, Init)  get_secret -> announce ${ms(median(timings.map((t) => t.announce - t.getSecret)))} (secret, routes, ready, listen)`)
-    const paired = module.map((x, i) => x / (bare[i] as number))
-    log(`cold start  ratio of medians ${ratio(m / b)}  median of per-round ratios ${ratio(median(paired))}`)
+    log(`cold start  example phases (medians): spawn -> get_secret ${ms(secret)} (load, Init)  get_secret -> announce ${ms(median(timings.map((t) => t.announce - t.getSecret)))} (secret, routes, ready, listen)`)
+    const paired = (xs: number[]): number => median(xs.map((x, i) => x / (bare[i] as number)))
+    log(`cold start  core / bare     ratio of medians ${ratio(c / b)}  median of per-round ratios ${ratio(paired(core))}`)
+    log(`cold start  example / bare  ratio of medians ${ratio(e / b)}  median of per-round ratios ${ratio(paired(example))}`)
     return [{
-      name: 'cold start',
-      detail: `module ${ms(m)}  bare ${ms(b)}`,
-      ratio: m / b,
-      target: { op: '<=', value: 1.2 }
+      name: 'cold start, root + route discovery',
+      detail: `core ${ms(c)}  bare ${ms(b)}`,
+      ratio: c / b,
+      target: { op: '<=', value: 1.1 }
     }, {
-      // For reading the row above: what the root plugin and route discovery cost by themselves.
-      name: 'cold start (core only)',
-      detail: `core ${ms(median(core))}  bare ${ms(b)}`,
-      ratio: median(core) / b
+      name: 'cold start, example (every sub-plugin)',
+      detail: `example ${ms(e)}  bare ${ms(b)}`,
+      ratio: e / b,
+      target: { op: '<=', value: 1.25 }
     }]
   }
 }
