@@ -4,8 +4,8 @@ import type { BindTarget } from './runtime/bind-target.js'
 
 /**
  * Where the root plugin keeps the state it shares with its sub-plugins, on
- * `fastify.pywatt`. `Symbol.for`: each plugin bundle has its own copy of this
- * module, and they must all find the same key.
+ * `fastify.pywatt`. The entry points share one copy of this module (a chunk of
+ * the build); `Symbol.for` keeps the key the same for any other copy too.
  */
 export const kInternals: unique symbol = Symbol.for('fastify-pywatt.internals') as never
 

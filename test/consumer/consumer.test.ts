@@ -19,9 +19,14 @@
  *   must not leak into another. Only the block's own files are reported;
  *   the declaration files are the ones api.ts has checked.
  *
+ * The tarball must hold every file the built entries import (the chunks they
+ * share included), and in the new project every entry point imports and the
+ * bin runs.
+ *
  * The install skips install scripts (no native build of better-sqlite3):
- * type-checking needs none. The programs share one compiler host that parses
- * each file once: a check after the first takes a second or two.
+ * type-checking needs none, and importing the entries loads no driver. The
+ * programs share one compiler host that parses each file once: a check after
+ * the first takes a second or two.
  */
 import t from 'tap'
 import { execFile } from 'node:child_process'
@@ -31,6 +36,7 @@ import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import ts from 'typescript'
+import { reachableFiles } from '../helpers/package-files.js'
 
 // Building, installing and nine type checks take about a minute on two busy
 // cores; the default 120 s per file leaves too little room in a full run.
@@ -58,13 +64,13 @@ async function npm (cwd: string, args: string[]): Promise<string> {
 const installedVersion = (name: string): string =>
   (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version
 
-/** Pack a copy of the checkout without its build; resolves with the tarball and the paths it holds. */
-async function pack (): Promise<{ tarball: string, files: Set<string> }> {
+/** Pack a copy of the checkout without its build; resolves with the tarball, the paths it holds and the copy (built). */
+async function pack (): Promise<{ tarball: string, files: Set<string>, checkout: string }> {
   const checkout = join(work, 'checkout')
   cpSync(root, checkout, { recursive: true, filter: (src) => !NOT_IN_A_CLONE.has(relative(root, src).split(sep)[0]) })
   symlinkSync(realpathSync(join(root, 'node_modules')), join(checkout, 'node_modules'), 'dir')
   const [packed] = JSON.parse(await npm(checkout, ['pack', '--json', '--pack-destination', work])) as Array<{ filename: string, files: Array<{ path: string }> }>
-  return { tarball: join(work, packed.filename), files: new Set(packed.files.map((f) => f.path)) }
+  return { tarball: join(work, packed.filename), files: new Set(packed.files.map((f) => f.path)), checkout }
 }
 
 /** Every file package.json points a consumer at: exports (types and code) and bin. */
@@ -134,6 +140,7 @@ function checker (app: string): (rootNames: string[], own?: boolean) => string[]
 }
 
 let files: Set<string>
+let checkout: string
 let app: string
 let check: ReturnType<typeof checker>
 
@@ -141,12 +148,26 @@ let check: ReturnType<typeof checker>
 t.before(async () => {
   const packed = await pack()
   files = packed.files
+  checkout = packed.checkout
   app = await install(packed.tarball)
   check = checker(app)
 })
 
-t.test('npm pack builds first (prepack): the tarball holds every file package.json points at', async (t) => {
+t.test('npm pack builds first (prepack): the tarball holds every file package.json points at, and every file those import', async (t) => {
   t.same(advertisedFiles().filter((f) => !files.has(f)), [], `missing from the tarball (${files.size} files)`)
+  // The chunks the bundles share, and the TypeBox bundle, as the packed build imports them.
+  const loaded = reachableFiles(checkout)
+  t.same(loaded.missing, [], 'every import of the built entries names a file')
+  t.same(loaded.files.filter((f) => !files.has(f)), [], `imported by the entries but missing from the tarball (${loaded.files.length} files)`)
+})
+
+t.test('the installed package runs: every entry point imports, and the bin answers --help', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string, exports: Record<string, unknown> }
+  const specifiers = Object.keys(pkg.exports).filter((k) => k !== './package.json').map((k) => pkg.name + k.slice(1))
+  const script = `for (const s of ${JSON.stringify(specifiers)}) await import(s)`
+  await t.resolves(run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env: npmEnv }), specifiers.join(', '))
+  const { stdout } = await run(join(app, 'node_modules', '.bin', 'pywatt-dev'), ['--help'], { cwd: app, env: npmEnv })
+  t.match(stdout, /^Usage: pywatt-dev/)
 })
 
 t.test('the public API type-checks in a strict consumer project (test/consumer/app/api.ts)', async (t) => {
