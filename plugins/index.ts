@@ -183,7 +183,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       }
     },
     endpointSource: null,
-    bindResolver: null
+    bindResolver: null,
+    ipcHttpLoad: null
   }
   const namespace: PyWattNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
     moduleId: runtime.moduleId,
@@ -276,7 +277,7 @@ export type { PyWattIo, PyWattOptions, PyWattNamespace, PyWattRouteConfig } from
 
 export { pywattLogger, levelFromEnv, type PyWattLoggerOptions } from '../lib/logging/logger.js'
 export { registerSecret } from '../lib/logging/registry.js'
-export { stderrSink, type StderrSink, type StderrSinkStats } from '../lib/logging/stderr-sink.js'
+export { stderrSink, sharedStderrStats, type StderrSink, type StderrSinkStats } from '../lib/logging/stderr-sink.js'
 export { REDACTED } from '../lib/logging/scrubber.js'
 export { closeOnSignals, type CloseOnSignalsOptions } from '../lib/lifecycle/signals.js'
 export { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
