@@ -4,6 +4,7 @@ import routeDiscovery from '../plugins/route-discovery.js'
 import ipcHttp from '../plugins/ipc-http.js'
 import jwt from '../plugins/jwt.js'
 import portNegotiation from '../plugins/port-negotiation.js'
+import metrics from '../plugins/metrics.js'
 import { itemParams, newItemBody } from './schemas.js'
 
 interface Item { id: number, name: string }
@@ -31,6 +32,8 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
   // Bearer tokens signed with the JWT_SECRET secret (HS256); after a rotation the
   // previous key verifies for EXAMPLE_JWT_OVERLAP_MS (default 5 minutes).
   await app.register(jwt, { rotationOverlap: Number(process.env.EXAMPLE_JWT_OVERLAP_MS ?? 300_000) })
+  // GET /metrics for Prometheus: per-route latency by transport, protocol and channel counters.
+  await app.register(metrics)
 
   const { db, cache } = app.pywatt
   const p = (n: number): string => db.placeholder(n)

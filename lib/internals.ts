@@ -30,6 +30,8 @@ export interface Internals {
   endpointSource: (() => EndpointAnnounce[]) | null
   /** Set by port negotiation: replaces the bind target before `listen()` binds. */
   bindResolver: ((target: BindTarget) => Promise<BindTarget>) | null
+  /** Set by HTTP over IPC: its requests running and waiting, read by metrics at scrape time. */
+  ipcHttpLoad: { readonly inFlight: number, readonly queued: number } | null
 }
 
 /** The shared state on a `fastify.pywatt` (the namespace declares it under {@link kInternals}). */

@@ -187,7 +187,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       }
     },
     endpointSource: null,
-    bindResolver: null
+    bindResolver: null,
+    ipcHttpLoad: null
   }
   const namespace: PyWattNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
     moduleId: runtime.moduleId,

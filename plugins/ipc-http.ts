@@ -5,6 +5,8 @@ import { IpcHttpServer } from '../lib/ipc-http/server.js'
 import { resolveIpcHttpOptions } from '../lib/ipc-http/options.js'
 import type { HttpReply } from '../lib/protocol/index.js'
 import type { SocketChannelName } from '../lib/transport/socket-channel.js'
+import type { IpcTransport } from '../lib/http/transport.js'
+import { internalsOf } from '../lib/internals.js'
 
 /** Options of `fastify-pywatt/ipc-http`. */
 export interface IpcHttpOptions {
@@ -54,6 +56,7 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
   }
   const server = new IpcHttpServer(app, send, app.log, { concurrency, drainTimeout, dispatcher })
   Object.assign(app.pywatt, { ipcHttp: server.stats })
+  internalsOf(app.pywatt).ipcHttpLoad = server
   channel.router.on('http_request', (m) => server.handle(m))
   channel.on('invalid', (line: string, err: Error) => server.handleInvalid(line, err))
   // Requests on the TCP / Unix-socket channels: same routes, replies go back on their channel.
@@ -62,7 +65,9 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
     tcp: (reply: HttpReply) => channels.replyHttp('tcp', reply),
     ipc: (reply: HttpReply) => channels.replyHttp('ipc', reply)
   }
-  channels.router.on('http_request', (d) => server.handle(d.message, sinks[d.channel]))
+  // The ipc channel is a Unix socket: requests on it are marked `unix`.
+  const transports: Record<SocketChannelName, IpcTransport> = { tcp: 'tcp', ipc: 'unix' }
+  channels.router.on('http_request', (d) => server.handle(d.message, sinks[d.channel], transports[d.channel]))
   channels.on('invalid', (name: SocketChannelName, text: string, err: Error) => server.handleInvalid(text, err, sinks[name]))
   app.addHook('onReady', async () => server.start())
   app.addHook('preClose', async () => {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { validateHeaderName, validateHeaderValue, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
 import { Readable, Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import { kTransport, type IpcTransport } from '../http/transport.js'
 
 /** What a dispatched request produced. */
 export interface DispatchResult {
@@ -17,6 +18,8 @@ export interface DispatchRequest {
   headers: IncomingHttpHeaders
   remoteAddress: string
   body: Buffer | undefined
+  /** The way it came in, readable from `request.raw` (lib/http/transport.ts). */
+  transport: IpcTransport
 }
 
 /** The socket Fastify and hooks may look at; there is no connection behind it. */
@@ -50,6 +53,7 @@ class IpcRequest extends Readable {
   readonly socket: IpcSocket
   readonly aborted = false
   complete = false
+  readonly [kTransport]: IpcTransport
   #body: Buffer | undefined
 
   constructor (req: DispatchRequest) {
@@ -58,6 +62,7 @@ class IpcRequest extends Readable {
     this.url = req.url
     this.headers = req.headers
     this.socket = new IpcSocket(req.remoteAddress)
+    this[kTransport] = req.transport
     this.#body = req.body
   }
 

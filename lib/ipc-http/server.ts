@@ -1,8 +1,10 @@
+import { Readable } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { HttpReply, HttpRequestMessage } from '../protocol/index.js'
 import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
 import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean-dispatch.js'
 import { requestProblem } from './request-check.js'
+import { kTransport, type IpcTransport } from '../http/transport.js'
 
 /** Options of {@link IpcHttpServer}. */
 export interface IpcHttpServerOptions {
@@ -17,8 +19,17 @@ export interface IpcHttpServerOptions {
   dispatcher: 'lean' | 'inject'
 }
 
+// light-my-request's request inherits from the `Request` class it is given: the mark comes from its prototype.
+function markedRequestClass (transport: IpcTransport): object {
+  class Marked extends Readable {}
+  Object.defineProperty(Marked.prototype, kTransport, { value: transport })
+  return Marked
+}
+const INJECT_REQUEST: Record<IpcTransport, object> = { stdio: markedRequestClass('stdio'), tcp: markedRequestClass('tcp'), unix: markedRequestClass('unix') }
+
 async function dispatchInject (app: FastifyInstance, request: DispatchRequest): Promise<DispatchResult> {
   const res = await app.inject({
+    Request: INJECT_REQUEST[request.transport],
     method: request.method as 'GET',
     url: request.url,
     headers: request.headers,
@@ -34,6 +45,7 @@ export type ReplySink = (reply: HttpReply) => void
 interface Queued {
   req: HttpRequestMessage
   sink: ReplySink
+  transport: IpcTransport
 }
 
 /**
@@ -109,8 +121,11 @@ export class IpcHttpServer {
     return this.#active
   }
 
-  /** Accept one request; before `start()` it waits (the app is not ready). */
-  handle (req: HttpRequestMessage, sink: ReplySink = this.#send): void {
+  /**
+   * Accept one request; before `start()` it waits (the app is not ready).
+   * `transport` is the way it came in, marked on the request the routes see.
+   */
+  handle (req: HttpRequestMessage, sink: ReplySink = this.#send, transport: IpcTransport = 'stdio'): void {
     if (this.#closing) {
       this.stats.unavailable++
       this.#reply(sink, req.request_id, 503, { error: 'the module is shutting down' })
@@ -122,7 +137,7 @@ export class IpcHttpServer {
       return
     }
     this.#ids.add(req.request_id)
-    this.#queue.push({ req, sink })
+    this.#queue.push({ req, sink, transport })
     this.#pump()
   }
 
@@ -165,15 +180,15 @@ export class IpcHttpServer {
 
   #pump (): void {
     while (this.#started && !this.#closing && this.#active < this.#opts.concurrency && this.#queue.length > 0) {
-      const { req, sink } = this.#queue.shift() as Queued
+      const { req, sink, transport } = this.#queue.shift() as Queued
       this.#active++
       // #serve settles every outcome itself and never rejects.
-      this.#serve(req, sink)
+      this.#serve(req, sink, transport)
     }
   }
 
   // One async frame per request, its bookkeeping in `finally`: no promise chained onto it.
-  async #serve (req: HttpRequestMessage, sink: ReplySink): Promise<void> {
+  async #serve (req: HttpRequestMessage, sink: ReplySink, transport: IpcTransport): Promise<void> {
     try {
       const problem = requestProblem(req.method, req.uri, req.headers)
       if (problem !== null) {
@@ -185,7 +200,7 @@ export class IpcHttpServer {
       const body = req.body
       // Fastify reads a body only when its length is declared.
       if (body !== undefined) headers['content-length'] = String(body.length)
-      const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body }
+      const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body, transport }
       let res: DispatchResult
       try {
         res = this.#opts.dispatcher === 'lean' ? await dispatchLean(this.#app, request) : await dispatchInject(this.#app, request)

@@ -189,6 +189,11 @@ export function stderrSink (): StderrSink {
   return shared
 }
 
+/** The counters of the shared sink, `null` while nothing has used it (reading them does not create it). */
+export function sharedStderrStats (): Readonly<StderrSinkStats> | null {
+  return shared === null ? null : shared.stats
+}
+
 /** Wait (at most `ms`) for the shared stderr sink to hand its lines to the reader. */
 export async function flushStderr (ms: number): Promise<boolean> {
   return shared === null ? true : await shared.flush(ms)

@@ -12,6 +12,7 @@ t.test('the example module: handshake, secrets, announce, HTTP, heartbeat, rotat
     { path: '/api/me', methods: ['GET'], auth: 'jwt' },
     { path: '/health', methods: ['GET'] },
     { path: '/hello', methods: ['GET'] },
+    { path: '/metrics', methods: ['GET'] },
     { path: '/ready', methods: ['GET'] }
   ])
   t.equal(dev.announcedListen, dev.listen, 'announce echoes init.listen')
@@ -27,6 +28,10 @@ t.test('the example module: handshake, secrets, announce, HTTP, heartbeat, rotat
   t.same(await (await fetch(`${base}/api/items/2`)).json(), { id: 2, name: 'second' })
   t.equal((await fetch(`${base}/api/items/99`)).status, 404)
   t.equal((await fetch(`${base}/api/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 400)
+
+  const scrape = await fetch(`${base}/metrics`)
+  t.equal(scrape.status, 200)
+  t.match(await scrape.text(), /^http_requests_total\{method="GET",route="\/api\/items\/:id",status_code="404",transport="http"\} 1$/m, 'the example exposes its metrics')
 
   for (let i = 0; i < 3; i++) dev.heartbeat()
   await dev.waitFor(() => dev.heartbeats.acked === 3)
