@@ -212,7 +212,7 @@ t.test('the route is announced (with and without route discovery) and not JWT-pr
   t.same(endpoints.filter((e) => e.auth === 'jwt').map((e) => e.path), ['/guarded', '/private'])
 
   const plain = await boot(t)
-  t.same(plain.app.pywatt.endpoints(), [{ path: '/health', methods: ['GET'] }, { path: '/metrics', methods: ['GET'] }], 'without route discovery, like the health route')
+  t.same(plain.app.pywatt.endpoints(), [{ path: '/health', methods: ['GET'] }, { path: '/metrics', methods: ['GET'] }, { path: '/ready', methods: ['GET'] }], 'without route discovery, like the probe routes')
 })
 
 t.test('protocol, HTTP-over-IPC, cache and secret metrics come from the counters the module keeps', async (t) => {

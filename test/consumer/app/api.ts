@@ -19,12 +19,14 @@ import pywatt, {
   type PyWattOptions,
   type PyWattRouteConfig,
   type RotationEvent,
-  type StopReason
+  type StopReason,
+  type BuildInfo
 } from 'fastify-pywatt'
 import ipcHttp, { type IpcHttpOptions } from 'fastify-pywatt/ipc-http'
 import jwt, { JWT_REASONS, type JwtAlgorithm, type PyWattJwt, type PyWattJwtClaims } from 'fastify-pywatt/jwt'
 import portNegotiation, { PORT_NEGOTIATION_DEFAULTS, type PortNegotiationOptions } from 'fastify-pywatt/port-negotiation'
 import routeDiscovery, { announcePath } from 'fastify-pywatt/route-discovery'
+import metrics, { UNMATCHED, type PyWattMetricsOptions, type RequestTransport } from 'fastify-pywatt/metrics'
 import { decodeInit, decodeModuleMessage, decodeOrchestratorMessage, encodeHttpReply, encodeModuleMessage, parseStrictJson } from 'fastify-pywatt/protocol'
 import { DevOrchestrator, type ModuleExit } from 'fastify-pywatt/dev'
 
@@ -39,12 +41,15 @@ declare module 'fastify-pywatt/jwt' {
 }
 
 const app = Fastify({ loggerInstance: pywattLogger({ level: 'info' }) })
-const options: PyWattOptions = { secrets: ['API_KEY'], db: { url: 'sqlite::memory:' }, cache: { url: 'memory:' } }
+const options: PyWattOptions = { secrets: ['API_KEY'], db: { url: 'sqlite::memory:' }, cache: { url: 'memory:' }, health: { maxEventLoopDelay: 500 }, ready: { cacheTtl: 2_000 }, buildInfo: { version: '1.0.0' } }
 await app.register(pywatt, options)
 await app.register(routeDiscovery)
 await app.register(jwt, { secret: 'JWT_SECRET', algorithms: ['HS256'], expiresIn: 60_000 })
 await app.register(ipcHttp, { concurrency: 100, dispatcher: 'lean' } satisfies IpcHttpOptions)
 await app.register(portNegotiation, { port: 8123, fallback: true } satisfies PortNegotiationOptions)
+await app.register(metrics, { bearerToken: { secret: 'METRICS_TOKEN' }, buckets: [0.01, 0.1, 1] } satisfies PyWattMetricsOptions)
+// @ts-expect-error the bearer token is a string or { secret }
+await app.register(metrics, { bearerToken: 42 })
 // @ts-expect-error an option of the wrong type
 await app.register(ipcHttp, { concurrency: '100' })
 // @ts-expect-error the JWT algorithms are a closed list
@@ -56,6 +61,10 @@ const ns: PyWattNamespace = app.pywatt
 same<typeof ns.moduleId, string>()
 same<typeof ns.standalone, boolean>()
 same<typeof ns.replySource, string>()
+same<typeof ns.build, Readonly<BuildInfo>>()
+same<typeof ns.build.gitDirty, boolean | 'unknown'>()
+same<typeof UNMATCHED, 'unmatched'>()
+app.get('/transport', async (request) => { same<typeof request.pywattTransport, RequestTransport>(); return request.pywattTransport })
 same<typeof ns.init.module_id, string>()
 same<ReturnType<typeof ns.listen>, Promise<string>>()
 same<ReturnType<typeof ns.endpoints>, EndpointAnnounce[]>()
