@@ -10,6 +10,9 @@ import { expose, negotiateFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_T
 import { HttpMetrics } from '../lib/metrics/http.js'
 import { checkMetricsOptions, checkRegistry, type MetricsJsonOptions } from '../lib/metrics/options.js'
 import { defineRuntimeMetrics } from '../lib/metrics/runtime.js'
+import { defineSloMetrics } from '../lib/metrics/slo.js'
+import { DEFAULT_SLO_WINDOWS } from '../lib/slo/objective.js'
+import { SloTracker } from '../lib/slo/tracker.js'
 import type { Cache } from '../lib/cache/index.js'
 // Types only: `fastify.pywatt.ipcHttp`, read when that sub-plugin is registered.
 import type {} from './ipc-http.js'
@@ -39,6 +42,12 @@ declare module './types.js' {
   interface PyWattNamespace {
     /** The registry `/metrics` exposes, when `fastify-pywatt/metrics` is registered. */
     metrics?: { registry: Registry }
+    /**
+     * The service-level objectives of the metrics plugin's `slo` option:
+     * `status()`, and `breach` / `recover` events when a fast burn of an
+     * error budget begins and ends.
+     */
+    slo?: SloTracker
   }
 }
 
@@ -80,6 +89,16 @@ const metricsPlugin: FastifyPluginAsync<PyWattMetricsOptions> = async (app, opti
     stderr: sharedStderrStats
   }))
   const http = new HttpMetrics(registry, json.buckets)
+  const slo = sloTracker(json.slo)
+  if (slo !== null) {
+    ours.push(...defineSloMetrics(registry, slo))
+    slo.on('breach', ({ status }) => app.log.warn({ slo: status }, `SLO ${status.name}: the error budget is burning fast`))
+    slo.on('recover', ({ status }) => app.log.info({ slo: status }, `SLO ${status.name}: the fast burn is over`))
+    // Without traffic and without scrapes, a breach still ends.
+    const timer = setInterval(() => slo.status(), 10_000)
+    timer.unref()
+    app.addHook('onClose', async () => { clearInterval(timer) })
+  }
   if (json.defaultMetrics !== false && registry.getSingleMetric(DEFAULT_METRIC_PROBE) === undefined) {
     collectDefaultMetrics({ register: registry })
   }
@@ -104,11 +123,12 @@ const metricsPlugin: FastifyPluginAsync<PyWattMetricsOptions> = async (app, opti
   }
 
   app.decorateRequest('pywattTransport', { getter () { return transportOf(this.raw) } })
-  Object.assign(pywatt, { metrics: { registry } })
+  Object.assign(pywatt, { metrics: { registry }, ...(slo === null ? {} : { slo }) })
 
   // Every route, declared before or after this plugin: Fastify gives routes the hooks of their context when the app is ready.
   app.addHook('onResponse', function (request, reply, done) {
     http.observe(request.routeOptions.url, request.method, reply.statusCode, transportOf(request.raw), reply.elapsedTime)
+    slo?.record(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime)
     done()
   })
 
@@ -128,6 +148,19 @@ const metricsPlugin: FastifyPluginAsync<PyWattMetricsOptions> = async (app, opti
   })
 }
 
+function sloTracker (option: MetricsJsonOptions['slo']): SloTracker | null {
+  if (option === undefined) return null
+  const short = option.shortWindow ?? DEFAULT_SLO_WINDOWS.short
+  const long = option.longWindow ?? DEFAULT_SLO_WINDOWS.long
+  if (short >= long) throw new ERR_PYWATT_INVALID_OPTIONS(`metrics slo: shortWindow (${short} ms) must be shorter than longWindow (${long} ms)`)
+  return new SloTracker(option.objectives, {
+    short,
+    long,
+    burnRate: option.burnRate ?? DEFAULT_SLO_WINDOWS.burnRate,
+    budget: option.budgetWindow ?? DEFAULT_SLO_WINDOWS.budget
+  })
+}
+
 export const metrics = fp(metricsPlugin, {
   name: 'fastify-pywatt/metrics',
   fastify: '5.x',
@@ -137,3 +170,5 @@ export const metrics = fp(metricsPlugin, {
 export default metrics
 export type { RequestTransport } from '../lib/http/transport.js'
 export { UNMATCHED } from '../lib/metrics/http.js'
+export type { SloTracker, SloDefinition, SloEvent } from '../lib/slo/tracker.js'
+export type { SloStatus } from '../lib/slo/objective.js'

@@ -3,6 +3,9 @@ import type { Registry } from 'prom-client'
 import { checkOptions } from '../check-options.js'
 import { ERR_PYWATT_INVALID_OPTIONS } from '../errors.js'
 
+/** A fraction strictly between 0 and 1 (an objective of 1 leaves no budget). */
+const Ratio = Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })
+
 /** The JSON part of the options of `fastify-pywatt/metrics` (`registry` is checked apart: it is an object with methods). */
 export const MetricsOptionsSchema = Type.Object({
   /** The scrape route (default `/metrics`). */
@@ -15,7 +18,28 @@ export const MetricsOptionsSchema = Type.Object({
     Type.Object({ secret: Type.String({ minLength: 1 }) }, { additionalProperties: false })
   ])),
   /** Upper bounds of the `http_request_duration_seconds` buckets, in seconds (default prom-client's). */
-  buckets: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1 }))
+  buckets: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1 })),
+  /** Service-level objectives, judged in the process and exposed as metrics. */
+  slo: Type.Optional(Type.Object({
+    objectives: Type.Array(Type.Object({
+      name: Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }),
+      /** A route pattern as declared; absent = every route. */
+      route: Type.Optional(Type.String({ pattern: '^/' })),
+      method: Type.Optional(Type.String({ minLength: 1 })),
+      /** Fraction of requests that must not answer 5xx. */
+      availability: Type.Optional(Ratio),
+      /** Fraction of requests that must finish within `threshold` milliseconds. */
+      latency: Type.Optional(Type.Object({ threshold: Type.Number({ exclusiveMinimum: 0 }), target: Ratio }, { additionalProperties: false }))
+    }, { additionalProperties: false }), { minItems: 1 }),
+    /** Short burn-rate window, ms (default 300 000). */
+    shortWindow: Type.Optional(Type.Integer({ minimum: 1_000 })),
+    /** Long burn-rate window, ms (default 3 600 000). */
+    longWindow: Type.Optional(Type.Integer({ minimum: 1_000 })),
+    /** Burn rate over which both windows mean a fast burn (default 14.4). */
+    burnRate: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    /** The period the error budget is counted over, ms (default 86 400 000). */
+    budgetWindow: Type.Optional(Type.Integer({ minimum: 60_000 }))
+  }, { additionalProperties: false }))
 }, { additionalProperties: false })
 
 export type MetricsJsonOptions = Static<typeof MetricsOptionsSchema>

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
+import { collected, type Sample } from './collected.js'
 import type { CacheStats } from '../cache/types.js'
 import type { ChannelSet } from '../channels/channel-set.js'
 import type { StderrSinkStats } from '../logging/stderr-sink.js'
@@ -30,45 +31,10 @@ export interface IpcHttpReplies {
   duplicates: number
 }
 
-type Sample = readonly [labels: Record<string, string>, value: number]
-
 const CHANNEL_STATES: readonly ChannelState[] = ['connecting', 'connected', 'reconnecting', 'failed', 'closed']
 const BREAKER_STATES: readonly BreakerState[] = ['closed', 'open', 'half-open']
 /** The `channel` label: the Init blob's `ipc` channel is a Unix socket, named as the `transport` label names it. */
 const SOCKET_LABEL = { tcp: 'tcp', ipc: 'unix' } as const
-
-/**
- * Define a metric whose samples are read when it is scraped: `read` returns
- * every label set with its value (a label set it leaves out is not exposed).
- */
-function collected (registry: Registry, kind: 'counter' | 'gauge', name: string, help: string, labelNames: readonly string[], read: () => Iterable<Sample>): string {
-  if (kind === 'counter') {
-    // eslint-disable-next-line no-new
-    new Counter<string>({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect () {
-        this.reset()
-        for (const [labels, value] of read()) this.inc(labels, value)
-      }
-    })
-  } else {
-    // eslint-disable-next-line no-new
-    new Gauge<string>({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect () {
-        this.reset()
-        for (const [labels, value] of read()) this.set(labels, value)
-      }
-    })
-  }
-  return name
-}
 
 const one = (value: number): Sample[] => [[{}, value]]
 

@@ -30,6 +30,8 @@ export interface SloStatus {
   burnRate: { short: number, long: number }
   /** Both windows burn faster than `burnRate`. */
   breached: boolean
+  /** Breaches that began since the process started. */
+  breaches: number
 }
 
 /**
@@ -46,6 +48,7 @@ export class Objective {
   readonly #long: EventWindow
   readonly #budget: EventWindow
   #breached = false
+  #breaches = 0
 
   constructor (name: string, target: number, windows: SloWindows) {
     this.name = name
@@ -82,13 +85,14 @@ export class Objective {
     let change: 'breach' | 'recover' | null = null
     if (!this.#breached && short > threshold && long > threshold) {
       this.#breached = true
+      this.#breaches++
       change = 'breach'
     } else if (this.#breached && short <= threshold) {
       this.#breached = false
       change = 'recover'
     }
     return {
-      status: { name: this.name, target: this.target, budgetRemaining, burnRate: { short, long }, breached: this.#breached },
+      status: { name: this.name, target: this.target, budgetRemaining, burnRate: { short, long }, breached: this.#breached, breaches: this.#breaches },
       change
     }
   }

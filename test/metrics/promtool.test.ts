@@ -22,7 +22,7 @@ async function busyApp (t: Test, defaultMetrics: boolean): Promise<FastifyInstan
   t.after(() => app.close())
   await app.register(pywatt, { io: orch.io })
   await app.register(ipcHttp)
-  await app.register(metrics, { defaultMetrics })
+  await app.register(metrics, { defaultMetrics, slo: { objectives: [{ name: 'items', route: '/items/:id', availability: 0.999, latency: { threshold: 250, target: 0.99 } }] } })
   app.get('/items/:id', async () => ({ ok: true }))
   await app.ready()
   await tcp.connected()

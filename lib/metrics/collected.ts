@@ -1,0 +1,37 @@
+import { Counter, Gauge, type Registry } from 'prom-client'
+
+/** One sample of a metric read at scrape time: its labels and value. */
+export type Sample = readonly [labels: Record<string, string>, value: number]
+
+/**
+ * Define a metric whose samples are read when it is scraped: `read` returns
+ * every label set with its value (a label set it leaves out is not exposed).
+ */
+export function collected (registry: Registry, kind: 'counter' | 'gauge', name: string, help: string, labelNames: readonly string[], read: () => Iterable<Sample>): string {
+  if (kind === 'counter') {
+    // eslint-disable-next-line no-new
+    new Counter<string>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const [labels, value] of read()) this.inc(labels, value)
+      }
+    })
+  } else {
+    // eslint-disable-next-line no-new
+    new Gauge<string>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const [labels, value] of read()) this.set(labels, value)
+      }
+    })
+  }
+  return name
+}
