@@ -25,6 +25,7 @@ import type { ChannelSet } from '../lib/channels/channel-set.js'
 import { openChannels } from '../lib/channels/open.js'
 import { loadBuildInfo } from '../lib/health/build-info.js'
 import { addProbeRoutes } from '../lib/health/routes.js'
+import { requestIdGenerator } from '../lib/http/request-id.js'
 import { channelCheck, readinessChecks } from '../lib/health/checks.js'
 
 let processStdioOwner: FastifyInstance | null = null
@@ -234,6 +235,12 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   await attachData(app, namespace, { db: opts.db, cache: opts.cache, secrets: runtime.secrets, log })
 
   if (opts.errorHandler !== false) app.setErrorHandler(serverErrorHandler)
+
+  // The app's generator (its `genReqId` option, or Fastify's), kept for every request that brings no id.
+  const previousGenReqId: unknown = Reflect.get(app, 'genReqId')
+  if (typeof previousGenReqId === 'function') {
+    app.setGenReqId(requestIdGenerator((req) => String(previousGenReqId.call(app, req)), app.initialConfig.requestIdHeader === false))
+  }
 
   for (const probe of [settings.health, settings.ready]) {
     if (probe !== false) builtin.push({ path: probe.path, methods: ['GET'] })

@@ -3,6 +3,7 @@ import { validateHeaderName, validateHeaderValue, type IncomingHttpHeaders, type
 import { Readable, Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { kTransport, type IpcTransport } from '../http/transport.js'
+import { kRequestId } from '../http/request-id.js'
 
 /** What a dispatched request produced. */
 export interface DispatchResult {
@@ -20,6 +21,8 @@ export interface DispatchRequest {
   body: Buffer | undefined
   /** The way it came in, readable from `request.raw` (lib/http/transport.ts). */
   transport: IpcTransport
+  /** The orchestrator's `request_id`: Fastify's `request.id` (lib/http/request-id.ts). */
+  requestId: string
 }
 
 /** The socket Fastify and hooks may look at; there is no connection behind it. */
@@ -54,6 +57,7 @@ class IpcRequest extends Readable {
   readonly aborted = false
   complete = false
   readonly [kTransport]: IpcTransport
+  readonly [kRequestId]: string
   #body: Buffer | undefined
 
   constructor (req: DispatchRequest) {
@@ -63,6 +67,7 @@ class IpcRequest extends Readable {
     this.headers = req.headers
     this.socket = new IpcSocket(req.remoteAddress)
     this[kTransport] = req.transport
+    this[kRequestId] = req.requestId
     this.#body = req.body
   }
 

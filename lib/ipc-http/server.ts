@@ -5,6 +5,7 @@ import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
 import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean-dispatch.js'
 import { requestProblem } from './request-check.js'
 import { kTransport, type IpcTransport } from '../http/transport.js'
+import { kRequestId } from '../http/request-id.js'
 
 /** Options of {@link IpcHttpServer}. */
 export interface IpcHttpServerOptions {
@@ -20,16 +21,19 @@ export interface IpcHttpServerOptions {
 }
 
 // light-my-request's request inherits from the `Request` class it is given: the mark comes from its prototype.
-function markedRequestClass (transport: IpcTransport): object {
+function markedRequestClass (transport: IpcTransport): typeof Readable {
   class Marked extends Readable {}
   Object.defineProperty(Marked.prototype, kTransport, { value: transport })
   return Marked
 }
-const INJECT_REQUEST: Record<IpcTransport, object> = { stdio: markedRequestClass('stdio'), tcp: markedRequestClass('tcp'), unix: markedRequestClass('unix') }
+const INJECT_REQUEST: Record<IpcTransport, typeof Readable> = { stdio: markedRequestClass('stdio'), tcp: markedRequestClass('tcp'), unix: markedRequestClass('unix') }
 
 async function dispatchInject (app: FastifyInstance, request: DispatchRequest): Promise<DispatchResult> {
+  // The request id differs per request: a class of its own, on the transport's.
+  class WithId extends INJECT_REQUEST[request.transport] {}
+  Object.defineProperty(WithId.prototype, kRequestId, { value: request.requestId })
   const res = await app.inject({
-    Request: INJECT_REQUEST[request.transport],
+    Request: WithId,
     method: request.method as 'GET',
     url: request.url,
     headers: request.headers,
@@ -200,7 +204,7 @@ export class IpcHttpServer {
       const body = req.body
       // Fastify reads a body only when its length is declared.
       if (body !== undefined) headers['content-length'] = String(body.length)
-      const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body, transport }
+      const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body, transport, requestId: req.request_id }
       let res: DispatchResult
       try {
         res = this.#opts.dispatcher === 'lean' ? await dispatchLean(this.#app, request) : await dispatchInject(this.#app, request)
