@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { DevOrchestrator } from './orchestrator.js'
 import { createGateway, type IpcForward } from './gateway.js'
-import { endpointTable, prettyLogLine } from './pretty.js'
+import { endpointTable, observabilityLine, prettyLogLine } from './pretty.js'
 
 const USAGE = `Usage: pywatt-dev [options] -- <module command> [args...]
 
@@ -129,7 +129,11 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
   dev.on('garbage', (line: string) => say(`module wrote a non-protocol line on stdout (${line.length} chars)`))
   dev.on('unknown-secret', (name: string) => say(`module asked for secret ${name}, which is not set: no answer sent`))
   dev.on('missed-ack', (n: number) => say(`${n} heartbeat(s) not acknowledged`))
-  dev.on('announce', () => say(endpointTable(dev.announcedListen ?? '', dev.endpoints ?? [])))
+  dev.on('announce', () => {
+    say(endpointTable(dev.announcedListen ?? '', dev.endpoints ?? []))
+    const links = observabilityLine(`http://127.0.0.1:${(gateway.address() as AddressInfo).port}`, dev.endpoints ?? [])
+    if (links !== null) say(links)
+  })
 
   const forward: IpcForward | undefined = via !== undefined
     ? async (req) => {

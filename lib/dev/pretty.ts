@@ -26,3 +26,12 @@ export function endpointTable (listen: string, endpoints: ReadonlyArray<{ path: 
   for (const [methods, path, auth] of rows) lines.push(`  ${methods.padEnd(widths[0])}  ${path.padEnd(widths[1])}  ${auth}`)
   return lines.join('\n')
 }
+
+/** The names the probe and scrape routes go by. */
+const OBSERVABILITY = /\/(health|healthz|ready|readyz|metrics)$/
+
+/** One line pointing at the module's probes and metrics through the gateway, or `null` when it announced none. */
+export function observabilityLine (gateway: string, endpoints: ReadonlyArray<{ path: string }>): string | null {
+  const urls = endpoints.filter((e) => OBSERVABILITY.test(e.path)).map((e) => `${gateway}${e.path}`)
+  return urls.length === 0 ? null : `probes and metrics: ${urls.join('  ')}`
+}

@@ -83,6 +83,7 @@ t.test('pywatt-dev runs the example module end to end', async (t) => {
     ['GET', '/metrics'],
     ['GET', '/ready']
   ])
+  t.ok(await cli.stdout.find(new RegExp(`\\[pywatt-dev\\] probes and metrics: ${gateway}/health {2}${gateway}/metrics {2}${gateway}/ready\n`)), 'the probe and metrics URLs through the gateway')
 
   // The module's logs come from its stderr, which may lag behind the announce on stdout.
   t.ok(await cli.stdout.find(/^\d\d:\d\d:\d\d INFO {2}Server listening at http:\/\/127\.0\.0\.1:\d+$/m), 'the module\'s logs are pretty-printed')
