@@ -10,6 +10,7 @@ import type { PyWattNamespace, PyWattOptions } from './types.js'
 import { exitProcess } from '../lib/lifecycle/process-exit.js'
 import { writesToStdout } from '../lib/logging/logger-target.js'
 import { serverErrorHandler } from '../lib/http/error-handler.js'
+import { traceTransports } from '../lib/http/tracing.js'
 import { attachToProcess } from '../lib/lifecycle/process-hooks.js'
 import { rootSettings, validateOptions } from '../lib/options.js'
 import type { EndpointAnnounce } from '../lib/protocol/index.js'
@@ -234,6 +235,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   await attachData(app, namespace, { db: opts.db, cache: opts.cache, secrets: runtime.secrets, log })
 
   if (opts.errorHandler !== false) app.setErrorHandler(serverErrorHandler)
+  // With @fastify/otel registered before us, request spans say how the request came in.
+  traceTransports(app, log)
 
   for (const probe of [settings.health, settings.ready]) {
     if (probe !== false) builtin.push({ path: probe.path, methods: ['GET'] })
