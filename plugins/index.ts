@@ -10,6 +10,7 @@ import type { PyWattNamespace, PyWattOptions } from './types.js'
 import { exitProcess } from '../lib/lifecycle/process-exit.js'
 import { writesToStdout } from '../lib/logging/logger-target.js'
 import { serverErrorHandler } from '../lib/http/error-handler.js'
+import { traceTransports } from '../lib/http/tracing.js'
 import { attachToProcess } from '../lib/lifecycle/process-hooks.js'
 import { rootSettings, validateOptions } from '../lib/options.js'
 import type { EndpointAnnounce } from '../lib/protocol/index.js'
@@ -235,6 +236,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   await attachData(app, namespace, { db: opts.db, cache: opts.cache, secrets: runtime.secrets, log })
 
   if (opts.errorHandler !== false) app.setErrorHandler(serverErrorHandler)
+  // With @fastify/otel registered before us, request spans say how the request came in.
+  traceTransports(app, log)
 
   // The app's generator (its `genReqId` option, or Fastify's), kept for every request that brings no id.
   const previousGenReqId: unknown = Reflect.get(app, 'genReqId')
