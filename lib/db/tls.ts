@@ -112,8 +112,8 @@ export function resolveConnectionParams (dialect: Dialect, params: Readonly<Reco
   const ca = p[caParam]
   const files = [caParam, certParam, keyParam].filter((n) => p[n] !== undefined)
   if (mode === 'disable') {
-    if (files.length > 0) throw fail(`${modeParam}=${written ?? ''} conflicts with ${files[0]}`)
-    if (tls !== undefined) throw fail(`${modeParam}=${written ?? ''} conflicts with the tls option`)
+    if (files.length > 0) throw fail(`${modeParam}=${String(written)} conflicts with ${files[0]}`)
+    if (tls !== undefined) throw fail(`${modeParam}=${String(written)} conflicts with the tls option`)
     out.tls = { mode }
     return out
   }
