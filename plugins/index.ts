@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net'
+import type { ConnectionOptions } from 'node:tls'
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT, ERR_PYWATT_LISTEN, ERR_PYWATT_LOGGER_ON_STDOUT } from '../lib/errors.js'
+import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT, ERR_PYWATT_INVALID_OPTIONS, ERR_PYWATT_LISTEN, ERR_PYWATT_LOGGER_ON_STDOUT } from '../lib/errors.js'
 import { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
 import { settleWithin } from '../lib/lifecycle/deadline.js'
 import { pywattLogger } from '../lib/logging/logger.js'
@@ -12,7 +13,7 @@ import { writesToStdout } from '../lib/logging/logger-target.js'
 import { serverErrorHandler } from '../lib/http/error-handler.js'
 import { traceTransports } from '../lib/http/tracing.js'
 import { attachToProcess } from '../lib/lifecycle/process-hooks.js'
-import { rootSettings, validateOptions } from '../lib/options.js'
+import { rootSettings, validateOptions, type PyWattSerializableOptions } from '../lib/options.js'
 import type { EndpointAnnounce } from '../lib/protocol/index.js'
 import { mergeEndpoints } from '../lib/discovery/endpoints.js'
 import { RouteTable } from '../lib/discovery/route-table.js'
@@ -32,16 +33,29 @@ import { channelCheck, readinessChecks } from '../lib/health/checks.js'
 let processStdioOwner: FastifyInstance | null = null
 
 /** Secret names the plugin fetches before `register` resolves. */
-function startupSecretNames (opts: Pick<PyWattOptions, 'secrets' | 'db' | 'cache'>): string[] {
+function startupSecretNames (opts: Pick<PyWattSerializableOptions, 'secrets' | 'db' | 'cache'>): string[] {
   const names = [...(opts.secrets ?? [])]
   for (const data of [opts.db, opts.cache]) {
     if (data !== undefined && data !== false && data.urlSecret !== undefined) names.push(data.urlSecret)
   }
+  if (opts.db !== undefined && opts.db !== false && opts.db.passwordSecret !== undefined) names.push(opts.db.passwordSecret)
   return names
 }
 
+/** `db.tls` holds node:tls options (Buffers…): it is kept out of the JSON schema's check, like `channelTls`. */
+function splitDbTls (options: Omit<PyWattOptions, 'io' | 'channelTls'>): { serializable: unknown, dbTls: ConnectionOptions | undefined } {
+  const db: unknown = options.db
+  if (db === null || typeof db !== 'object' || !('tls' in db)) return { serializable: options, dbTls: undefined }
+  const { tls, ...rest } = db as { tls?: unknown }
+  if (tls !== undefined && (tls === null || typeof tls !== 'object' || Array.isArray(tls))) {
+    throw new ERR_PYWATT_INVALID_OPTIONS('db.tls: must be an object (node:tls ConnectionOptions)')
+  }
+  return { serializable: { ...options, db: rest }, dbTls: tls as ConnectionOptions | undefined }
+}
+
 const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => {
-  const { io, channelTls, ...serializable } = options
+  const { io, channelTls, ...rest } = options
+  const { serializable, dbTls } = splitDbTls(rest)
   validateOptions(serializable)
   const opts = serializable
   if (app.hasDecorator('pywatt')) throw new ERR_PYWATT_ALREADY_REGISTERED()
@@ -233,7 +247,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     stop: (reason?: StopReason) => stop(reason)
   })
   app.decorate('pywatt', namespace)
-  await attachData(app, namespace, { db: opts.db, cache: opts.cache, secrets: runtime.secrets, log })
+  const db = dbTls === undefined || opts.db === undefined || opts.db === false ? opts.db : { ...opts.db, tls: dbTls }
+  await attachData(app, namespace, { db, cache: opts.cache, secrets: runtime.secrets, log })
 
   if (opts.errorHandler !== false) app.setErrorHandler(serverErrorHandler)
   // With @fastify/otel registered before us, request spans say how the request came in.

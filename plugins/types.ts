@@ -25,8 +25,17 @@ export interface PyWattIo {
   exit?: (code: ExitCode) => void
 }
 
+type DbOption = Exclude<NonNullable<PyWattSerializableOptions['db']>, false>
+
 /** Options of the root `pywatt` plugin. */
-export interface PyWattOptions extends PyWattSerializableOptions {
+export interface PyWattOptions extends Omit<PyWattSerializableOptions, 'db'> {
+  /**
+   * `fastify.pywatt.db`: URL secret, URL, discrete settings (`host`, `port`,
+   * `user`, `database`, `passwordSecret`) or SQLite settings; `false` to leave
+   * it out (default: SQLite, opened on first use). `tls` takes node:tls
+   * options (CA, client certificate, as Buffers or strings) and turns TLS on.
+   */
+  db?: false | (DbOption & { tls?: ConnectionOptions })
   /**
    * Talk to the orchestrator over these streams instead of the process's stdio.
    * With `io`, the stdout guard is not installed and the process is not exited

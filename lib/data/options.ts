@@ -12,9 +12,23 @@ export const DbOptionSchema = Type.Union([Type.Literal(false), Type.Object({
   filename: Type.Optional(Type.String()),
   /** Directory of relative SQLite files (default `PYWATT_DATA_DIR`, else `./data`). */
   dataDir: Type.Optional(Type.String({ minLength: 1 })),
+  /** `postgres` or `mysql` (MySQL/MariaDB), for discrete settings without a URL. */
+  dialect: Type.Optional(Type.Union([Type.Literal('postgres'), Type.Literal('mysql'), Type.Literal('sqlite')])),
+  /** Server host (default 127.0.0.1); wins over the URL's. */
+  host: Type.Optional(Type.String({ minLength: 1 })),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  user: Type.Optional(Type.String({ minLength: 1 })),
+  /** Database name. */
+  database: Type.Optional(Type.String({ minLength: 1 })),
+  /** Name of the secret holding the password (fetched at start; a rotation opens a new pool with it). */
+  passwordSecret: Type.Optional(Type.String({ minLength: 1 })),
+  /** Connection parameters as a URL query gives them (`sslmode`, `sslrootcert`, `ssl-mode`, `ssl-ca`…); they win over the URL's. */
+  params: Type.Optional(Type.Record(Type.String(), Type.String())),
   pool: Type.Optional(Type.Object({
     max: Type.Optional(Positive),
+    min: Type.Optional(Type.Integer({ minimum: 0 })),
     idleTimeout: Type.Optional(Positive),
+    maxLifetime: Type.Optional(Type.Integer({ minimum: 0 })),
     acquireTimeout: Type.Optional(Positive)
   }, { additionalProperties: false }))
 }, { additionalProperties: false })])

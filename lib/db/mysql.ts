@@ -2,6 +2,7 @@ import type * as mysql from 'mysql2'
 import { loadPackage } from '../runtime/lazy-package.js'
 import { ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
+import { mysqlSsl } from './tls.js'
 import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
 
 type Result = mysql.QueryResult
@@ -46,11 +47,17 @@ export class MysqlDriver implements Driver {
   readonly dialect = 'mysql' as const
   readonly #pool: mysql.Pool
   readonly #acquireTimeout: number
+  readonly #maxLifetime: number
+  /** When each connection was opened, for `pool.maxLifetime` (mysql2 has no such setting). */
+  readonly #born = new WeakMap<object, number>()
   #closed = false
 
   constructor (config: ResolvedDatabaseConfig) {
     this.#acquireTimeout = config.pool.acquireTimeout
+    this.#maxLifetime = config.pool.maxLifetime
+    const ssl = mysqlSsl(config.tls)
     this.#pool = loadPackage<typeof mysql>('mysql2').createPool({
+      ...(ssl === undefined ? {} : { ssl: ssl as mysql.SslOptions }),
       host: config.host,
       port: config.port,
       user: config.user,
@@ -63,6 +70,17 @@ export class MysqlDriver implements Driver {
       charset: 'utf8mb4',
       supportBigNumbers: true
     })
+    if (this.#maxLifetime > 0) {
+      this.#pool.on('connection', (conn) => { this.#born.set(conn, Date.now()) })
+    }
+  }
+
+  /** A connection past `pool.maxLifetime`: closed at checkout, and another taken. */
+  #expired (conn: mysql.PoolConnection): boolean {
+    if (this.#maxLifetime === 0) return false
+    // The pool hands out the connection object it announced in 'connection'.
+    const born = this.#born.get(conn)
+    return born !== undefined && Date.now() - born >= this.#maxLifetime
   }
 
   /** A pooled connection, or `FST_PYWATT_DB_POOL_TIMEOUT` (mysql2 waits forever). */
@@ -73,12 +91,20 @@ export class MysqlDriver implements Driver {
         late = true
         reject(new ERR_PYWATT_DB_POOL_TIMEOUT(this.#acquireTimeout))
       }, this.#acquireTimeout)
-      this.#pool.getConnection((err, conn) => {
-        clearTimeout(timer)
-        if (err !== null) reject(err)
-        else if (late) conn.release()
-        else resolve(conn)
-      })
+      const take = (): void => {
+        this.#pool.getConnection((err, conn) => {
+          if (err === null && !late && this.#expired(conn)) {
+            conn.destroy()
+            take()
+            return
+          }
+          clearTimeout(timer)
+          if (err !== null) reject(err)
+          else if (late) conn.release()
+          else resolve(conn)
+        })
+      }
+      take()
     })
   }
 

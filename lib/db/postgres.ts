@@ -3,6 +3,7 @@ import { loadPackage } from '../runtime/lazy-package.js'
 import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
+import { pgSsl } from './tls.js'
 import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
 
 /** Rows changed: pg counts a SELECT's rows in `rowCount`, which no other backend does. */
@@ -20,16 +21,24 @@ export class PostgresDriver implements Driver {
   constructor (config: ResolvedDatabaseConfig, log?: FastifyBaseLogger) {
     this.#acquireTimeout = config.pool.acquireTimeout
     const { Pool } = loadPackage<typeof pg>('pg')
-    this.#pool = new Pool({
+    const options: pg.PoolConfig = {
       host: config.host,
       port: config.port,
       user: config.user,
       password: config.password,
       database: config.database === '' ? undefined : config.database,
       max: config.pool.max,
+      min: config.pool.min,
       idleTimeoutMillis: config.pool.idleTimeout,
+      // pg counts whole seconds.
+      maxLifetimeSeconds: Math.ceil(config.pool.maxLifetime / 1000),
       connectionTimeoutMillis: config.pool.acquireTimeout
-    })
+    }
+    // Unsaid, pg's own default stays (PGSSLMODE).
+    const ssl = pgSsl(config.tls)
+    if (ssl !== undefined) options.ssl = ssl
+    if (config.applicationName !== undefined) options.application_name = config.applicationName
+    this.#pool = new Pool(options)
     // An idle connection dropped by the server must not crash the process.
     this.#pool.on('error', (err) => log?.warn({ err: { message: err.message } }, 'an idle PostgreSQL connection failed'))
   }

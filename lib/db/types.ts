@@ -1,3 +1,5 @@
+import type { ConnectionOptions } from 'node:tls'
+
 /** The SQL dialect of a database backend; it decides the placeholder style. */
 export type Dialect = 'postgres' | 'mysql' | 'sqlite'
 
@@ -45,14 +47,32 @@ export interface Driver {
   close: () => Promise<void>
 }
 
-/** Pool settings; every backend honours them (SQLite has one connection, `max` is ignored). */
+/**
+ * Pool settings. PostgreSQL honours all of them; MySQL/MariaDB has no `min`
+ * (refused) and checks `maxLifetime` when a connection is checked out; SQLite
+ * has one connection and uses `acquireTimeout` only.
+ */
 export interface PoolOptions {
   /** Most open connections (default 10). */
   max?: number
+  /** Connections kept open even when idle (default 0; PostgreSQL only). */
+  min?: number
   /** Milliseconds an idle connection is kept (default 300 000). */
   idleTimeout?: number
+  /** Milliseconds after which a connection is closed and replaced (default 0: never). */
+  maxLifetime?: number
   /** Milliseconds to wait for a free connection before `FST_PYWATT_DB_POOL_TIMEOUT` (default 30 000). */
   acquireTimeout?: number
+}
+
+/** How a connection uses TLS, in libpq's words (MySQL's `ssl-mode` maps onto them). */
+export type TlsMode = 'disable' | 'require' | 'verify-ca' | 'verify-full'
+
+/** @internal TLS as settled from the URL parameters and the `tls` option. */
+export interface ResolvedTls {
+  mode: TlsMode
+  /** node:tls options (`ca`, `cert`, `key` read from files, `rejectUnauthorized`…); absent with `disable`. */
+  options?: ConnectionOptions
 }
 
 /** Database settings: a URL, or discrete fields (the fields win over the URL). */
@@ -71,6 +91,19 @@ export interface DatabaseOptions {
   /** Directory of relative SQLite files (default `PYWATT_DATA_DIR`, else `./data`). */
   dataDir?: string
   pool?: PoolOptions
+  /**
+   * Connection parameters, as a URL's query would give them (same names and
+   * checks; these win over the URL's): PostgreSQL `sslmode`, `sslrootcert`,
+   * `sslcert`, `sslkey`, `sslpassword`, `application_name`; MySQL/MariaDB
+   * `ssl-mode`, `ssl-ca`, `ssl-cert`, `ssl-key`.
+   */
+  params?: Record<string, string>
+  /**
+   * TLS settings (CA, client certificate…) as node:tls takes them. They turn
+   * TLS on (`verify-full` unless the URL's mode says otherwise) and their
+   * fields win over what the URL parameters give.
+   */
+  tls?: ConnectionOptions
 }
 
 /** @internal A configuration with every default applied. */
@@ -84,4 +117,8 @@ export interface ResolvedDatabaseConfig {
   /** Absolute SQLite path, or `:memory:`. */
   filename: string
   pool: Required<PoolOptions>
+  /** Absent: the URL and options say nothing about TLS. */
+  tls?: ResolvedTls
+  /** PostgreSQL `application_name`. */
+  applicationName?: string
 }

@@ -5,11 +5,12 @@ import type { ReadyCheck } from './readiness.js'
 interface Pingable { ping: () => Promise<void> }
 interface CachePingable extends Pingable { readonly kind: string }
 
-/** A configured data option: one that names a server (URL or URL secret) rather than the embedded default. */
-type DataOption = false | { url?: string, urlSecret?: string } | undefined
+/** A configured data option: one that names a server (URL, URL secret, host, password secret or server dialect) rather than the embedded default. */
+type DataOption = false | { url?: string, urlSecret?: string, host?: string, passwordSecret?: string, dialect?: string } | undefined
 
 function names (option: DataOption): boolean {
-  return option !== undefined && option !== false && (option.url !== undefined || option.urlSecret !== undefined)
+  return option !== undefined && option !== false && (option.url !== undefined || option.urlSecret !== undefined ||
+    option.host !== undefined || option.passwordSecret !== undefined || (option.dialect !== undefined && option.dialect !== 'sqlite'))
 }
 
 /**

@@ -42,6 +42,8 @@ declare module 'fastify-pywatt/jwt' {
 
 const app = Fastify({ loggerInstance: pywattLogger({ level: 'info' }) })
 const options: PyWattOptions = { secrets: ['API_KEY'], db: { url: 'sqlite::memory:' }, cache: { url: 'memory:' }, health: { maxEventLoopDelay: 500 }, ready: { cacheTtl: 2_000 }, buildInfo: { version: '1.0.0' } }
+// db: discrete settings, a password secret, URL-style parameters and node:tls options (Buffers) outside the JSON schema.
+expectType<PyWattOptions>({ db: { dialect: 'postgres', host: 'db.internal', user: 'app', database: 'app', passwordSecret: 'DB_PASSWORD', params: { sslmode: 'verify-full' }, tls: { ca: Buffer.from('') }, pool: { min: 1, maxLifetime: 1_800_000 } } })
 await app.register(pywatt, options)
 await app.register(routeDiscovery)
 await app.register(jwt, { secret: 'JWT_SECRET', algorithms: ['HS256'], expiresIn: 60_000 })
