@@ -50,7 +50,8 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     let livePool: LivePool | undefined
     // fastify.pg over the same pool: only for a PostgreSQL URL, and not over an app's own @fastify/postgres.
     if (db !== undefined && db.dialect === 'postgres' && option.fastifyPostgres !== false) {
-      if (app.hasDecorator('pg')) {
+      // An app's named instances (`fastify.pg.<name>`) live beside ours; an unnamed one is kept instead of ours.
+      if (app.hasDecorator('pg') && (app as unknown as { pg?: { pool?: unknown } }).pg?.pool !== undefined) {
         log.info('fastify.pg was registered by the app before fastify-pywatt: it is kept, and does not follow rotations of the database URL')
       } else {
         livePool = await registerFastifyPostgres(app, db, log)
@@ -94,7 +95,7 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
       if (app.hasDecorator('redis')) {
         log.info('fastify.redis was registered by the app before fastify-pywatt: it is kept, and does not follow rotations of the cache URL')
       } else {
-        await registerFastifyRedis(app, first.client, log)
+        await registerFastifyRedis(app, first.client, rest.commandTimeout ?? CACHE_DEFAULTS.commandTimeout, log)
         redisClient = first.client
       }
     }

@@ -174,6 +174,15 @@ t.test('PostgreSQL: opt-out, an app that registered its own first, and one that 
     t.ok(log.entries().some((e) => /registered by the app before fastify-pywatt/.test(e.msg)))
   })
 
+  t.test('a named instance registered by the app first lives beside ours', async (t) => {
+    const { app } = await module(t, { db: { url: PG } }, {}, async (app) => {
+      await app.register(fastifyPostgres, { connectionString: PG, name: 'mine', max: 1 })
+    })
+    t.equal(app.pg.mine.pool.options.max, 1)
+    t.not(app.pg.pool.options.max, 1, 'fastify.pg is the module pool')
+    t.same((await app.pg.query('SELECT 1 AS one')).rows, [{ one: 1 }])
+  })
+
   t.test('registered by the app after: no boot error, the module pool stays, a named instance works', async (t) => {
     const { app, log } = await module(t, { db: { url: PG } })
     const ours = app.pg.pool
@@ -251,6 +260,20 @@ t.test('Redis: opt-out, an app that registered its own first, and one that regis
   t.test('cache.fastifyRedis: false', async (t) => {
     const { app } = await module(t, { cache: { url: 'redis://127.0.0.1:6379', fastifyRedis: false } })
     t.notOk(app.hasDecorator('redis'))
+  })
+
+  t.test('Redis down at start: the module starts, fastify.redis is the cache client all the same', async (t) => {
+    const proxy = new TcpProxy('127.0.0.1', 6379)
+    await proxy.start()
+    t.after(() => proxy.close())
+    await proxy.cut()
+    const { app, log } = await module(t, { cache: { url: `redis://127.0.0.1:${proxy.port}`, commandTimeout: 300 } })
+    t.ok(app.hasDecorator('redis'))
+    t.notOk(app.hasPlugin('@fastify/redis'))
+    t.ok(log.entries().some((e) => /not reachable at start/.test(e.msg)))
+    await proxy.restore()
+    await until(() => app.redis.status === 'ready', 5_000)
+    t.equal(await app.redis.ping(), 'PONG')
   })
 
   t.test('memory cache: no fastify.redis', async (t) => {
