@@ -4,11 +4,22 @@ import { CACHE_DEFAULTS, resolveCacheOptions } from './config.js'
 import { MemcachedBackend } from './memcached.js'
 import { MemoryBackend } from './memory.js'
 import { RedisBackend } from './redis.js'
-import type { CacheBackend, Cacheable, CacheableEntries, CacheKind, CacheOptions, CacheReader, CacheStats, CacheValue, SetOptions } from './types.js'
+import type { CacheBackend, Cacheable, CacheableEntries, CacheKind, CacheOptions, CacheReader, CacheStats, CacheValue, RedisSettings, SetOptions } from './types.js'
 
 function checkTtl (ttl: number, what = 'ttl'): number {
   if (!Number.isFinite(ttl) || ttl < 0) throw new ERR_PYWATT_CACHE_CONFIG(`${what} must be a number of milliseconds ≥ 0`)
   return Math.ceil(ttl)
+}
+
+/** @internal The Redis connection settings of the options, or `undefined` for another kind. */
+export function redisSettings (options: CacheOptions = {}): RedisSettings | undefined {
+  return settingsOf(resolveCacheOptions(options))
+}
+
+function settingsOf (o: ReturnType<typeof resolveCacheOptions>): RedisSettings | undefined {
+  if (o.kind !== 'redis') return undefined
+  const commandTimeout = o.commandTimeout ?? CACHE_DEFAULTS.commandTimeout
+  return { host: o.host ?? '127.0.0.1', port: o.port ?? 6379, user: o.user, password: o.password, db: o.db ?? 0, tls: o.tls ?? false, commandTimeout }
 }
 
 /** Build the backend of the options (no I/O for memory; clients connect in the background). */
@@ -16,9 +27,8 @@ export function createBackend (options: CacheOptions = {}): CacheBackend {
   const o = resolveCacheOptions(options)
   const commandTimeout = o.commandTimeout ?? CACHE_DEFAULTS.commandTimeout
   const kind = o.kind ?? 'memory'
-  if (kind === 'redis') {
-    return new RedisBackend({ host: o.host ?? '127.0.0.1', port: o.port ?? 6379, user: o.user, password: o.password, db: o.db ?? 0, tls: o.tls ?? false, commandTimeout })
-  }
+  const redis = settingsOf(o)
+  if (redis !== undefined) return new RedisBackend(redis)
   if (kind === 'memcached') {
     return new MemcachedBackend({ host: o.host ?? '127.0.0.1', port: o.port ?? 11211, user: o.user, password: o.password, commandTimeout })
   }
@@ -48,6 +58,9 @@ export class Cache {
 
   /** `memory`, `redis` or `memcached`. */
   get kind (): CacheKind { return this.#backend.kind }
+
+  /** @internal The current backend (`fastify.redis` is the Redis backend's client). */
+  get backend (): CacheBackend { return this.#backend }
 
   #ttl (opts?: SetOptions): number {
     return opts?.ttl === undefined ? this.#defaultTtl : checkTtl(opts.ttl)

@@ -3,7 +3,7 @@ import { loadPackage } from '../runtime/lazy-package.js'
 import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import { decode, encode } from './codec.js'
 import { countLookup, type CommandCounts } from './command-counts.js'
-import type { CacheBackend, CacheReader, CacheValue } from './types.js'
+import type { CacheBackend, CacheReader, CacheValue, RedisSettings } from './types.js'
 
 // Delete the key only if it still holds our token: atomic on the server.
 const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
@@ -34,15 +34,12 @@ function rethrow (err: unknown): never {
 
 function ignore (): void {}
 
-/** Connection settings of the Redis backend. */
-export interface RedisSettings {
-  host: string
-  port: number
-  user?: string
-  password?: string
-  db: number
-  tls: boolean
-  commandTimeout: number
+/** What {@link RedisBackend.retarget} touches of an ioredis client. */
+interface RedisInternals {
+  options: Record<string, unknown> & { retryStrategy?: unknown }
+  condition?: { select: number } | null
+  prevCondition?: { select: number } | null
+  commandQueue: { length: number }
 }
 
 /** Redis through an ioredis client we create and close. */
@@ -155,6 +152,47 @@ export class RedisBackend implements CacheBackend {
   }
 
   evictions (): null { return null }
+
+  /**
+   * Point this same client at another server (rotation of the cache URL):
+   * `fastify.redis`, listeners and subscriptions stay on one object. The
+   * client is reconnected at an instant when no command awaits a reply (or
+   * after `grace` ms), so no command is sent twice; commands issued meanwhile
+   * wait in ioredis's offline queue and go to the new server.
+   * Resolves `true` once the client is ready on the new server, `false` if it
+   * is not within a command timeout (ioredis keeps reconnecting).
+   * Relies on ioredis 5/6 internals (mutable `options`, `condition`, `commandQueue`).
+   */
+  async retarget (s: RedisSettings, grace: number): Promise<boolean> {
+    const client = this.client as unknown as RedisInternals
+    const deadline = Date.now() + grace
+    while (client.commandQueue.length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1))
+    const options = client.options
+    Object.assign(options, {
+      host: s.host,
+      port: s.port,
+      username: s.user,
+      password: s.password,
+      db: s.db,
+      tls: s.tls ? {} : undefined
+    })
+    // After a reconnect ioredis SELECTs the database of the previous connection: make that the new one.
+    if (client.condition != null) client.condition.select = s.db
+    if (client.prevCondition != null) client.prevCondition.select = s.db
+    // Reconnect at once, not after the retry strategy's first delay.
+    const strategy = options.retryStrategy
+    options.retryStrategy = () => {
+      options.retryStrategy = strategy
+      return 0
+    }
+    const ready = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { this.client.off('ready', onReady); resolve(false) }, s.commandTimeout)
+      const onReady = (): void => { clearTimeout(timer); resolve(true) }
+      this.client.once('ready', onReady)
+    })
+    this.client.disconnect(true)
+    return await ready
+  }
 
   async close (): Promise<void> {
     await this.client.quit().catch(() => this.client.disconnect())

@@ -93,3 +93,14 @@ export interface CacheBackend {
   evictions: () => number | null
   close: () => Promise<void>
 }
+
+/** Connection settings of the Redis backend. */
+export interface RedisSettings {
+  host: string
+  port: number
+  user?: string
+  password?: string
+  db: number
+  tls: boolean
+  commandTimeout: number
+}

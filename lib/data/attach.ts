@@ -1,8 +1,12 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Static } from '#typebox'
-import { CACHE_DEFAULTS, createBackend, createCache, type Cache } from '../cache/index.js'
 import type { ConnectionOptions } from 'node:tls'
+import { CACHE_DEFAULTS, createBackend, createCache, redisSettings, type Cache } from '../cache/index.js'
+import { RedisBackend } from '../cache/redis.js'
 import { Database, createDriver, resolveDatabaseConfig, type DatabaseOptions } from '../db/index.js'
+import { PostgresDriver } from '../db/postgres.js'
+import { registerFastifyPostgres, type LivePool } from './fastify-postgres.js'
+import { registerFastifyRedis } from './fastify-redis.js'
 import type { SecretStore } from '../secrets/store.js'
 import type { CacheOptionSchema, DbOptionSchema } from './options.js'
 
@@ -19,7 +23,7 @@ export interface DataWiring {
 }
 
 function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undefined, password: string | undefined): DatabaseOptions {
-  const { urlSecret: _url, passwordSecret: _password, ...rest } = option
+  const { urlSecret: _url, passwordSecret: _password, fastifyPostgres: _pg, ...rest } = option
   const out: DatabaseOptions = rest
   if (url !== undefined) out.url = url
   if (password !== undefined) out.password = password
@@ -52,6 +56,16 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     }
     if (config.dialect !== 'sqlite' || url !== undefined) open()
     Object.defineProperty(namespace, 'db', { enumerable: true, get: open })
+    let livePool: LivePool | undefined
+    // fastify.pg over the same pool: only for PostgreSQL, and not over an app's own @fastify/postgres.
+    if (db !== undefined && db.dialect === 'postgres' && option.fastifyPostgres !== false) {
+      // An app's named instances (`fastify.pg.<name>`) live beside ours; an unnamed one is kept instead of ours.
+      if (app.hasDecorator('pg') && hasPool(Reflect.get(app, 'pg'))) {
+        log.info('fastify.pg was registered by the app before fastify-pywatt: it is kept, and does not follow rotations of the database')
+      } else {
+        livePool = await registerFastifyPostgres(app, db)
+      }
+    }
     const rotated = async (secret: string, what: string): Promise<void> => {
       let driver
       try {
@@ -63,6 +77,10 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
         return
       }
       open().replace(driver)
+      if (livePool !== undefined) {
+        if (driver instanceof PostgresDriver) livePool.adopt(driver.pool)
+        else log.warn({ secret, dialect: driver.dialect }, 'the rotated database URL is not PostgreSQL: fastify.pg refuses work from now on')
+      }
       log.info({ secret }, 'database pool swapped after rotation')
     }
     if (urlSecret !== undefined) {
@@ -81,7 +99,7 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
 
   if (wiring.cache !== false) {
     const option = wiring.cache ?? {}
-    const { urlSecret, ...rest } = option
+    const { urlSecret, fastifyRedis: _redis, ...rest } = option
     const url = urlSecret === undefined ? option.url : await secrets.fetch(urlSecret)
     const open = (): Cache => {
       cache ??= createCache({ ...rest, url })
@@ -89,7 +107,20 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     }
     if (url !== undefined) open()
     Object.defineProperty(namespace, 'cache', { enumerable: true, get: open })
+    let redisClient: RedisBackend['client'] | undefined
+    const first = cache?.backend
+    // fastify.redis is the cache's own client: only for a Redis URL, and not over an app's own @fastify/redis.
+    if (first instanceof RedisBackend && option.fastifyRedis !== false) {
+      if (app.hasDecorator('redis')) {
+        log.info('fastify.redis was registered by the app before fastify-pywatt: it is kept, and does not follow rotations of the cache URL')
+      } else {
+        await registerFastifyRedis(app, first.client, rest.commandTimeout ?? CACHE_DEFAULTS.commandTimeout, log)
+        redisClient = first.client
+      }
+    }
     if (urlSecret !== undefined) {
+      // Two command timeouts: a command sent just before the swap has finished or failed by then.
+      const grace = 2 * (rest.commandTimeout ?? CACHE_DEFAULTS.commandTimeout) + 100
       secrets.onRotate([urlSecret], async ({ value }) => {
         let backend
         try {
@@ -101,8 +132,22 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
           log.error({ err: { message: (err as Error).message }, secret: urlSecret }, 'the rotated cache URL does not work; keeping the current client')
           return
         }
-        // Two command timeouts: a command sent just before the swap has finished or failed by then.
-        open().replace(backend, 2 * (rest.commandTimeout ?? CACHE_DEFAULTS.commandTimeout) + 100)
+        const current = open().backend
+        const settings = redisSettings({ ...rest, url: value })
+        if (current instanceof RedisBackend && settings !== undefined) {
+          // Redis to Redis: the same client reconnects to the new server, so
+          // fastify.redis, its listeners and subscriptions stay one object.
+          await backend.close().catch(/* c8 ignore next */ () => {})
+          if (!await current.retarget(settings, grace)) {
+            log.warn({ secret: urlSecret }, 'the cache client is not ready on the rotated URL yet; ioredis keeps reconnecting')
+          }
+          log.info({ secret: urlSecret }, 'cache client swapped to the rotated URL (the same client, reconnected in place)')
+          return
+        }
+        open().replace(backend, grace)
+        if (redisClient !== undefined && current instanceof RedisBackend && current.client === redisClient) {
+          log.warn({ secret: urlSecret, kind: backend.kind }, 'the rotated cache URL is not Redis: fastify.redis is closed with the previous client')
+        }
         log.info({ secret: urlSecret }, 'cache client swapped after rotation')
       })
     }
@@ -111,4 +156,9 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
   app.addHook('onClose', async () => {
     await Promise.all([db?.close(), cache?.close()])
   })
+}
+
+/** An unnamed @fastify/postgres instance: `fastify.pg` with a pool of its own (named ones only hold `fastify.pg.<name>`). */
+function hasPool (pg: unknown): boolean {
+  return typeof pg === 'object' && pg !== null && 'pool' in pg && pg.pool !== undefined
 }

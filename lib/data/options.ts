@@ -30,7 +30,9 @@ export const DbOptionSchema = Type.Union([Type.Literal(false), Type.Object({
     idleTimeout: Type.Optional(Positive),
     maxLifetime: Type.Optional(Type.Integer({ minimum: 0 })),
     acquireTimeout: Type.Optional(Positive)
-  }, { additionalProperties: false }))
+  }, { additionalProperties: false })),
+  /** PostgreSQL: register `@fastify/postgres` over this pool (`fastify.pg`); default true. */
+  fastifyPostgres: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })])
 
 /** `cache` option of the root plugin: `false` leaves `fastify.pywatt.cache` out. */
@@ -43,5 +45,7 @@ export const CacheOptionSchema = Type.Union([Type.Literal(false), Type.Object({
   defaultTtl: Type.Optional(Type.Integer({ minimum: 0 })),
   maxEntries: Type.Optional(Positive),
   maxBytes: Type.Optional(Positive),
-  commandTimeout: Type.Optional(Positive)
+  commandTimeout: Type.Optional(Positive),
+  /** Redis: register `@fastify/redis` with this cache's client (`fastify.redis`); default true. */
+  fastifyRedis: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })])

@@ -71,6 +71,26 @@ export class Database implements Queryable {
     })
   }
 
+  /**
+   * @internal Count work on the current backend that runs outside this class
+   * (`fastify.pg`'s clients): the backend is not closed by a swap until every
+   * `release` has been called. `release` is idempotent.
+   */
+  hold (): { driver: Driver, release: () => void } {
+    if (this.#closed) throw new ERR_PYWATT_DB_CLOSED('the database is closed')
+    const slot = this.#slot
+    slot.inflight++
+    let held = true
+    return {
+      driver: slot.driver,
+      release: () => {
+        if (!held) return
+        held = false
+        this.#settled(slot)
+      }
+    }
+  }
+
   #settled (slot: Slot): void {
     if (--slot.inflight === 0 && slot.retired) this.#retire(slot)
   }

@@ -43,6 +43,9 @@ export class PostgresDriver implements Driver {
     this.#pool.on('error', (err) => log?.warn({ err: { message: err.message } }, 'an idle PostgreSQL connection failed'))
   }
 
+  /** @internal The pg.Pool itself, for `fastify.pg` (lib/data/fastify-postgres.ts). */
+  get pool (): pg.Pool { return this.#pool }
+
   #error (err: unknown): Error {
     if (err instanceof Error && /timeout exceeded when trying to connect/.test(err.message)) {
       return new ERR_PYWATT_DB_POOL_TIMEOUT(this.#acquireTimeout, { cause: err })
