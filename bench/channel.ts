@@ -1,11 +1,8 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { decodeModuleEnvelope } from '../lib/protocol/index.js'
-import { ChannelPeer } from './fixtures/channel-load.js'
-import { startModule, stopModule, type LoadOptions, type LoadResult } from './fixtures/ipc-load.js'
+import { startWithChannels } from './fixtures/channel-load.js'
+import type { LoadOptions, LoadResult } from './fixtures/ipc-load.js'
 import { CONNECTIONS, LOG_LEVEL, SECRETS, WARMUP_MS, DURATION_MS, cases, httpLoad, measureRounds, rps, sameBytes, type Aggregate, type Case } from './http.js'
 import { ratio, type Row, type Section } from './report.js'
 
@@ -26,22 +23,9 @@ export const channel: Section = {
   name: 'channel',
   async run ({ log }): Promise<Row[]> {
     if (!existsSync(moduleScript)) throw new Error(`${moduleScript} is missing: run \`npm run build\` first`)
-    const tmp = await mkdtemp(path.join(os.tmpdir(), 'pw-bench-'))
-    const tcp = await ChannelPeer.listen(null)
-    const unix = await ChannelPeer.listen(path.join(tmp, 'ch.sock'))
     const env: NodeJS.ProcessEnv = { ...process.env, PYWATT_LOG_LEVEL: LOG_LEVEL }
-    const connecting = Promise.all([tcp.connected(), unix.connected()])
-    const { peer: module, listen } = await startModule({
-      script: moduleScript,
-      env,
-      secrets: SECRETS,
-      init: {
-        tcp_channel: { address: tcp.address, tls_enabled: false, required: true },
-        ipc_channel: { socket_path: unix.address, required: true }
-      }
-    })
+    const { listen, tcp, unix, stop } = await startWithChannels({ script: moduleScript, env, secrets: SECRETS })
     try {
-      await connecting
       const list = cases()
       for (const c of list) {
         const res = await fetch(`http://${listen}${c.req.uri}`, { method: c.req.method, headers: c.req.headers, ...(c.req.body === undefined ? {} : { body: c.req.body }) })
@@ -79,10 +63,7 @@ export const channel: Section = {
       }
       return rows
     } finally {
-      await stopModule(module)
-      await tcp.close()
-      await unix.close()
-      await rm(tmp, { recursive: true, force: true })
+      await stop()
     }
   }
 }

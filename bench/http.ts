@@ -184,25 +184,32 @@ export const rps = (v: number): string => v >= 1e3 && v < 1e4 ? `${(v / 1e3).toF
 const latency = (v: number): string => v < 1 ? `${Math.round(v * 1000)} µs` : ms(v)
 export const fmt = (r: LoadResult): string => `${rps(r.rps).padStart(12)}  p50 ${latency(r.p50).padStart(7)}  p99 ${latency(r.p99).padStart(7)}`
 
-/** A transport's medians over the rounds, with the spread of its req/s. */
-export type Aggregate = LoadResult & { spread: number }
+/** A transport's medians over the rounds, with the spread of its req/s and each round's result. */
+export type Aggregate = LoadResult & { spread: number, rounds: LoadResult[] }
+
+/** How many rounds, and how long each measurement's timed window is. */
+export interface Sampling {
+  rounds: number
+  durationMs: number
+}
 
 /**
- * Measure every case on every transport in `ROUNDS` rounds whose order
- * alternates, logging each measurement, then log and return each transport's
- * medians per case.
+ * Measure every case on every transport in `sampling.rounds` rounds whose
+ * order alternates, logging each measurement, then log and return each
+ * transport's medians per case. `measure` is given `sampling.durationMs`.
  */
 export async function measureRounds<T extends string> (
   section: string,
   list: readonly Case[],
   transports: readonly T[],
   measure: (c: Case, t: T) => Promise<LoadResult>,
-  log: (line: string) => void
+  log: (line: string) => void,
+  sampling: Sampling = { rounds: ROUNDS, durationMs: DURATION_MS }
 ): Promise<Map<Case['key'], Record<T, Aggregate>>> {
   const tag = section.padEnd(12)
   const width = Math.max(...transports.map((t) => t.length)) + 2
   const results = new Map<string, LoadResult[]>()
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < sampling.rounds; round++) {
     const order = round % 2 === 0 ? transports : [...transports].reverse()
     for (const c of list) {
       for (const t of order) {
@@ -226,11 +233,12 @@ export async function measureRounds<T extends string> (
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
         non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
-        spread: spread(values)
+        spread: spread(values),
+        rounds: rs
       }
     }
     const m = Object.fromEntries(transports.map((t) => [t, agg(t)])) as Record<T, Aggregate>
-    log(`${tag}${c.label}, ${CONNECTIONS} in flight, medians of ${ROUNDS} rounds of ${DURATION_MS / 1000} s:`)
+    log(`${tag}${c.label}, ${CONNECTIONS} in flight, medians of ${sampling.rounds} rounds of ${sampling.durationMs / 1000} s:`)
     for (const t of transports) log(`${tag}  ${t.padEnd(width)}${fmt(m[t])}  spread ${percent(m[t].spread)}`)
     medians.set(c.key, m)
   }

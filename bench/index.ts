@@ -5,6 +5,7 @@ import { jwtBench } from './jwt.js'
 import { http } from './http.js'
 import { data } from './data.js'
 import { channel } from './channel.js'
+import { metricsBench } from './metrics.js'
 import { formatSummary, type Row, type Section } from './report.js'
 
 /**
@@ -24,7 +25,8 @@ const sections: Section[] = [
   jwtBench,
   http,
   data,
-  channel
+  channel,
+  metricsBench
 ]
 
 const filters = process.argv.slice(2).map((a) => a.toLowerCase())
