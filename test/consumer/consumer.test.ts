@@ -80,14 +80,14 @@ function advertisedFiles (): string[] {
   return [...targets, ...Object.values(pkg.bin)].map((p) => p.replace(/^\.\//, ''))
 }
 
-/** A new project with the tarball, fastify, @types/node and what the README's snippets add (@fastify/otel) installed, and the files of test/consumer/app. */
+/** A new project with the tarball, fastify, @types/node and what the README's snippets add (@fastify/otel, @types/pg) installed, and the files of test/consumer/app. */
 async function install (tarball: string): Promise<string> {
   const app = join(work, 'app')
   mkdirSync(app)
   for (const name of readdirSync(fixture)) cpSync(join(fixture, name), join(app, name))
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
   await npm(app, ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball,
-    `fastify@${installedVersion('fastify')}`, `@types/node@${installedVersion('@types/node')}`, `@fastify/otel@${installedVersion('@fastify/otel')}`])
+    `fastify@${installedVersion('fastify')}`, `@types/node@${installedVersion('@types/node')}`, `@fastify/otel@${installedVersion('@fastify/otel')}`, `@types/pg@${installedVersion('@types/pg')}`])
   return app
 }
 
