@@ -8,30 +8,10 @@ export type Sample = readonly [labels: Record<string, string>, value: number]
  * every label set with its value (a label set it leaves out is not exposed).
  */
 export function collected (registry: Registry, kind: 'counter' | 'gauge', name: string, help: string, labelNames: readonly string[], read: () => Iterable<Sample>): string {
-  if (kind === 'counter') {
-    // eslint-disable-next-line no-new
-    new Counter<string>({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect () {
-        this.reset()
-        for (const [labels, value] of read()) this.inc(labels, value)
-      }
-    })
-  } else {
-    // eslint-disable-next-line no-new
-    new Gauge<string>({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect () {
-        this.reset()
-        for (const [labels, value] of read()) this.set(labels, value)
-      }
-    })
-  }
+  const common = { name, help, labelNames, registers: [registry] }
+  // eslint-disable-next-line no-new
+  if (kind === 'counter') new Counter<string>({ ...common, collect () { this.reset(); for (const [labels, value] of read()) this.inc(labels, value) } })
+  // eslint-disable-next-line no-new
+  else new Gauge<string>({ ...common, collect () { this.reset(); for (const [labels, value] of read()) this.set(labels, value) } })
   return name
 }
