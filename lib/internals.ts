@@ -1,6 +1,8 @@
 import type { EndpointAnnounce } from './protocol/index.js'
 import type { AuthHooks, RouteTable } from './discovery/route-table.js'
 import type { BindTarget } from './runtime/bind-target.js'
+import type { Database } from './db/database.js'
+import type { Observation } from './observe.js'
 
 /**
  * Where the root plugin keeps the state it shares with its sub-plugins, on
@@ -32,6 +34,10 @@ export interface Internals {
   bindResolver: ((target: BindTarget) => Promise<BindTarget>) | null
   /** Set by HTTP over IPC: its requests running and waiting, read by metrics at scrape time. */
   ipcHttpLoad: { readonly inFlight: number, readonly queued: number } | null
+  /** The app's observation point: the metrics plugin sets its observer there (secrets, rotations, port, db, jwt). */
+  readonly observation: Observation
+  /** Set by the data wiring when `fastify.pywatt.db` is opened (lazily for the embedded SQLite): read without opening it. */
+  database: Database | null
 }
 
 /** The shared state on a `fastify.pywatt` (the namespace declares it under {@link kInternals}). */

@@ -18,6 +18,7 @@ import type { EndpointAnnounce } from '../lib/protocol/index.js'
 import { mergeEndpoints } from '../lib/discovery/endpoints.js'
 import { RouteTable } from '../lib/discovery/route-table.js'
 import { kInternals, type Internals } from '../lib/internals.js'
+import { Observation } from '../lib/observe.js'
 import { ModuleRuntime, type StopReason } from '../lib/runtime/runtime.js'
 import { formatSocketAddress } from '../lib/protocol/listen-address.js'
 import { isStandalone } from '../lib/runtime/standalone.js'
@@ -104,6 +105,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   const initAllowed = budget.clamp(initTimeout)
   const initSince = Date.now()
   let runtime: ModuleRuntime
+  // Created before the runtime so the secret store reports to it; the metrics plugin sets its observer.
+  const observation = new Observation()
   try {
     runtime = await ModuleRuntime.start({
       standalone,
@@ -114,7 +117,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       startupSecrets: startupSecretNames(opts),
       heartbeatAck: settings.heartbeatAck,
       env: process.env,
-      log
+      log,
+      observation
     })
   } catch (err) {
     return await refuse(err, 'refusing to start: the orchestrator handshake failed', cutShort(initTimeout, initAllowed, initSince))
@@ -204,7 +208,9 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     },
     endpointSource: null,
     bindResolver: null,
-    ipcHttpLoad: null
+    ipcHttpLoad: null,
+    observation,
+    database: null
   }
   const namespace: PyWattNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
     moduleId: runtime.moduleId,
@@ -248,7 +254,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   })
   app.decorate('pywatt', namespace)
   const db = dbTls === undefined || opts.db === undefined || opts.db === false ? opts.db : { ...opts.db, tls: dbTls }
-  await attachData(app, namespace, { db, cache: opts.cache, secrets: runtime.secrets, log })
+  await attachData(app, namespace, { db, cache: opts.cache, secrets: runtime.secrets, log, internals })
 
   if (opts.errorHandler !== false) app.setErrorHandler(serverErrorHandler)
   // With @fastify/otel registered before us, request spans say how the request came in.

@@ -137,17 +137,23 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     return err
   }
 
+  const observation = internals.observation
   const reject = (request: FastifyRequest, cause: unknown): Error => {
     const rejection = reasonOf(cause)
+    observation.current?.jwtVerification('refused', rejection.reason)
     request.log.warn({ reason: rejection.reason, detail: rejection.message }, 'jwt rejected')
     return loggedRefusal(unauthorized(rejection.reason))
   }
 
   const verify = (token: string): PyWattJwtClaims => {
     try {
-      return verifyToken(ring, token, policy) as PyWattJwtClaims
+      const claims = verifyToken(ring, token, policy) as PyWattJwtClaims
+      observation.current?.jwtVerification('accepted', 'none')
+      return claims
     } catch (err) {
-      throw unauthorized(reasonOf(err).reason)
+      const reason = reasonOf(err).reason
+      observation.current?.jwtVerification('refused', reason)
+      throw unauthorized(reason)
     }
   }
 
@@ -161,6 +167,7 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
       return
     }
     request.user = claims
+    observation.current?.jwtVerification('accepted', 'none')
     done()
   }
 
@@ -185,6 +192,7 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
       const token = bearerToken(request.headers.authorization, opts.maxTokenLength)
       try {
         request.user = await validateRemotely(token)
+        observation.current?.jwtVerification('accepted', 'none')
       } catch (err) {
         throw err instanceof JwtRejection ? err : new JwtRejection(JWT_REASONS.REMOTE, (err as Error).message)
       }

@@ -10,6 +10,7 @@ import { expose, negotiateFormat, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_T
 import { HttpMetrics } from '../lib/metrics/http.js'
 import { checkMetricsOptions, checkRegistry, type MetricsJsonOptions } from '../lib/metrics/options.js'
 import { defineRuntimeMetrics } from '../lib/metrics/runtime.js'
+import { defineObservedMetrics } from '../lib/metrics/observed.js'
 import { defineSloMetrics } from '../lib/metrics/slo.js'
 import { DEFAULT_SLO_WINDOWS } from '../lib/slo/objective.js'
 import { SloTracker } from '../lib/slo/tracker.js'
@@ -88,6 +89,13 @@ const metricsPlugin: FastifyPluginAsync<PyWattMetricsOptions> = async (app, opti
     },
     stderr: sharedStderrStats
   }))
+  // Events the parts report to this app's observation point; a check of a null field where nobody observes.
+  const observed = defineObservedMetrics(registry, () => internals.database)
+  ours.push(...observed.names)
+  internals.observation.current = observed.observer
+  app.addHook('onClose', async () => {
+    if (internals.observation.current === observed.observer) internals.observation.current = null
+  })
   const http = new HttpMetrics(registry, json.buckets)
   const slo = sloTracker(json.slo)
   if (slo !== null) {

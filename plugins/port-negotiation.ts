@@ -49,9 +49,17 @@ const portNegotiationPlugin: FastifyPluginAsync<PortNegotiationOptions> = async 
     negotiator = n
   }
 
+  const observation = internalsOf(app.pywatt).observation
   const negotiatePort = async (specific?: number): Promise<number> => {
-    if (negotiator === null) throw portNegotiationError('standalone', 'there is no orchestrator to negotiate with (standalone mode)')
-    return await negotiator.negotiate(specific ?? opts.port)
+    try {
+      if (negotiator === null) throw portNegotiationError('standalone', 'there is no orchestrator to negotiate with (standalone mode)')
+      const port = await negotiator.negotiate(specific ?? opts.port)
+      observation.current?.portNegotiation('granted')
+      return port
+    } catch (err) {
+      observation.current?.portNegotiation((err as PortNegotiationError).reason)
+      throw err
+    }
   }
 
   const resolveBind = async (target: BindTarget): Promise<BindTarget> => {

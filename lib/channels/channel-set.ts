@@ -6,6 +6,7 @@ import {
   type HttpReply, type ModuleMessage, type OrchestratorMessage
 } from '../protocol/index.js'
 import { OpRouter } from '../transport/op-router.js'
+import { OpCounts } from '../transport/op-counts.js'
 import { emitGuarded } from '../transport/guarded-emit.js'
 import type { StdioChannel } from '../transport/stdio-channel.js'
 import type { ChannelKind } from './options.js'
@@ -81,6 +82,7 @@ export class ChannelSet extends EventEmitter {
   readonly #prefer: readonly ChannelKind[]
   readonly #source: string
   readonly #log: FastifyBaseLogger
+  readonly #received = new Map<SocketChannelName, OpCounts>()
   #failovers = 0
   #handlerErrors = 0
   #closed = false
@@ -103,13 +105,21 @@ export class ChannelSet extends EventEmitter {
         : 'too many channel messages waiting for a consumer: message dropped')
     }, (err, delivery) => this.#handlerThrew(err, delivery.channel, { op: delivery.op }))
     for (const socket of sockets) {
+      const received = new OpCounts()
+      this.#received.set(socket.name, received)
       socket.on('message', (message: OrchestratorMessage) => {
+        received.add(message.op)
         this.router.dispatch({ op: message.op, message, channel: socket.name } as ChannelDelivery)
       })
       socket.on('invalid', (text: string, err: Error) => {
         emitGuarded(this, 'invalid', [socket.name, text, err], (e) => this.#handlerThrew(e, socket.name, { event: 'invalid' }))
       })
     }
+  }
+
+  /** Decoded messages received on a socket channel, by op (`undefined` when the Init blob did not offer it). */
+  received (name: SocketChannelName): OpCounts | undefined {
+    return this.#received.get(name)
   }
 
   /** The socket channels, by name (absent when the Init blob did not offer one). */
@@ -153,7 +163,7 @@ export class ChannelSet extends EventEmitter {
    * @throws FST_PYWATT_CHANNEL_CLOSED when no channel can take it
    */
   send (message: ModuleMessage, opts: SendOptions = {}): ChannelKind {
-    return this.#route(this.#order(opts.prefer ?? this.#prefer), (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message), false)
+    return this.#route(this.#order(opts.prefer ?? this.#prefer), (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message), message.op, false)
   }
 
   /**
@@ -162,7 +172,7 @@ export class ChannelSet extends EventEmitter {
    * @throws ERR_PYWATT_ENCODE when the message cannot be encoded
    */
   reply (origin: SocketChannelName, message: ModuleMessage): void {
-    this.#replyOn(origin, (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message))
+    this.#replyOn(origin, message.op, (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message))
   }
 
   /**
@@ -173,7 +183,7 @@ export class ChannelSet extends EventEmitter {
    * @throws ERR_PYWATT_ENCODE when the reply cannot be encoded
    */
   replyHttp (origin: SocketChannelName, reply: HttpReply): void {
-    this.#replyOn(origin, (kind) => kind === 'stdio'
+    this.#replyOn(origin, 'http_response', (kind) => kind === 'stdio'
       ? encodeHttpReply(reply, this.#source)
       : encodeModuleEnvelope({ op: 'http_response', request_id: reply.request_id, status_code: reply.status_code, headers: reply.headers, body: reply.body ?? EMPTY }))
   }
@@ -216,9 +226,9 @@ export class ChannelSet extends EventEmitter {
     this.#log.error({ err, channel, ...consumer }, 'a channel message handler threw')
   }
 
-  #replyOn (origin: SocketChannelName, encode: Encoded): void {
+  #replyOn (origin: SocketChannelName, op: string, encode: Encoded): void {
     try {
-      this.#route(this.#order([origin, ...this.#prefer]), encode, false)
+      this.#route(this.#order([origin, ...this.#prefer]), encode, op, false)
     } catch (err) {
       // A reply that does not encode is the caller's to answer; only a lost link ends here.
       if (!(err instanceof ERR_PYWATT_CHANNEL_CLOSED)) throw err
@@ -234,12 +244,13 @@ export class ChannelSet extends EventEmitter {
     return order
   }
 
-  #route (order: ChannelKind[], encode: Encoded, rerouted: boolean): ChannelKind {
+  #route (order: ChannelKind[], encode: Encoded, op: string, rerouted: boolean): ChannelKind {
     for (let i = 0; i < order.length; i++) {
       const kind = order[i] as ChannelKind
       if (kind === 'stdio') {
         if (this.#stdio === null || this.#stdio.writer.closedReason !== null) continue
         this.#stdio.writer.send(encode('stdio'), true)
+        this.#stdio.sent.add(op)
       } else {
         const socket = this.#sockets.get(kind)
         if (socket === undefined) continue
@@ -247,7 +258,7 @@ export class ChannelSet extends EventEmitter {
         const sent = socket.send(encode(kind), (err) => {
           this.#log.warn({ channel: kind, err: { message: err.message } }, 'a frame was lost with its connection: sending it on the next channel')
           try {
-            this.#route(rest, encode, true)
+            this.#route(rest, encode, op, true)
           } catch (e) {
             this.#log.error({ err: e }, 'a message could not be sent on any channel')
           }

@@ -8,6 +8,7 @@ import { PostgresDriver } from '../db/postgres.js'
 import { registerFastifyPostgres, type LivePool } from './fastify-postgres.js'
 import { registerFastifyRedis } from './fastify-redis.js'
 import type { SecretStore } from '../secrets/store.js'
+import type { Internals } from '../internals.js'
 import type { CacheOptionSchema, DbOptionSchema } from './options.js'
 
 /** The root's `db` option with its non-JSON `tls` (node:tls options, Buffers allowed) put back. */
@@ -20,6 +21,8 @@ export interface DataWiring {
   cache?: CacheOption
   secrets: SecretStore
   log: FastifyBaseLogger
+  /** Where the opened database is recorded (`database`) and its statements observed (`observation`). */
+  internals: Pick<Internals, 'database' | 'observation'>
 }
 
 function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undefined, password: string | undefined): DatabaseOptions {
@@ -40,7 +43,7 @@ function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undef
  * them creates no file. `onClose` closes only what was created here.
  */
 export async function attachData (app: FastifyInstance, namespace: object, wiring: DataWiring): Promise<void> {
-  const { secrets, log } = wiring
+  const { secrets, log, internals } = wiring
   let db: Database | undefined
   let cache: Cache | undefined
 
@@ -51,7 +54,10 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     let password = passwordSecret === undefined ? undefined : await secrets.fetch(passwordSecret)
     const config = resolveDatabaseConfig(dbSettings(option, url, password))
     const open = (): Database => {
-      db ??= new Database(createDriver(config, log), log)
+      if (db === undefined) {
+        db = new Database(createDriver(config, log), log, internals.observation)
+        internals.database = db
+      }
       return db
     }
     if (config.dialect !== 'sqlite' || url !== undefined) open()

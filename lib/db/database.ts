@@ -1,10 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_DB_CLOSED } from '../errors.js'
+import { secondsSince, type Observation, type Observer } from '../observe.js'
 import { resolveDatabaseConfig } from './config.js'
 import { MysqlDriver } from './mysql.js'
 import { PostgresDriver } from './postgres.js'
 import { SqliteDriver } from './sqlite.js'
-import type { DatabaseOptions, Dialect, Driver, ExecuteResult, Queryable, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
+import type { DatabaseOptions, Dialect, Driver, ExecuteResult, PoolStats, Queryable, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
 
 /** A driver that can answer a query synchronously (SQLite). */
 type InProcessDriver = Driver & Required<Pick<Driver, 'queryNow'>>
@@ -36,10 +37,18 @@ export class Database implements Queryable {
   #closed = false
   readonly #log: FastifyBaseLogger | undefined
   readonly #retiring = new Set<Promise<void>>()
+  /** The app's observation point (metrics); without it, or while nobody observes, statements are not timed. */
+  readonly #observation: Observation | null
 
-  constructor (driver: Driver, log?: FastifyBaseLogger) {
+  constructor (driver: Driver, log?: FastifyBaseLogger, observation: Observation | null = null) {
     this.#slot = { driver, inflight: 0, retired: false }
     this.#log = log
+    this.#observation = observation
+  }
+
+  /** @internal The current pool's connections, for metrics; `null` when the driver does not count them (MySQL, SQLite). */
+  poolStats (): PoolStats | null {
+    return this.#slot.driver.poolStats?.() ?? null
   }
 
   /** `postgres` (`$1` placeholders), `mysql` or `sqlite` (`?` placeholders). */
@@ -103,9 +112,15 @@ export class Database implements Queryable {
   }
 
   query<T = Row> (sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const observer = this.#observation?.current ?? null
+    if (observer !== null) return timed(observer, this.dialect, () => this.#query(sql, params)) as Promise<T[]>
+    return this.#query(sql, params) as Promise<T[]>
+  }
+
+  #query (sql: string, params: readonly unknown[]): Promise<Row[]> {
     const driver = this.#slot.driver
-    if (answersAtOnce(driver) && !this.#closed) return this.#queryNow(driver, sql, params) as Promise<T[]>
-    return this.#use((d) => d.query(sql, params) as Promise<T[]>)
+    if (answersAtOnce(driver) && !this.#closed) return this.#queryNow(driver, sql, params)
+    return this.#use((d) => d.query(sql, params))
   }
 
   // An in-process driver answers at once, settled by an async frame (cheaper
@@ -120,12 +135,20 @@ export class Database implements Queryable {
   }
 
   execute (sql: string, params: readonly unknown[] = []): Promise<ExecuteResult> {
+    const observer = this.#observation?.current ?? null
+    if (observer !== null) return timed(observer, this.dialect, () => this.#use((d) => d.execute(sql, params)))
     return this.#use((d) => d.execute(sql, params))
   }
 
-  /** Run `body` in a transaction: committed when it resolves, rolled back when it throws. */
+  /**
+   * Run `body` in a transaction: committed when it resolves, rolled back when it throws.
+   * Observed, each statement of the body is timed (not the body's own code).
+   */
   transaction<R> (body: TransactionBody<R>): Promise<R> {
-    return this.#use((d) => d.transaction(body))
+    const observer = this.#observation?.current ?? null
+    if (observer === null) return this.#use((d) => d.transaction(body))
+    const backend = this.dialect
+    return this.#use((d) => d.transaction(async (tx) => await body(observedTx(tx, observer, backend))))
   }
 
   /** `SELECT 1`; rejects when the database is unreachable. */
@@ -147,6 +170,35 @@ export class Database implements Queryable {
     if (this.#closed) return
     this.#closed = true
     await Promise.all([this.#slot.driver.close(), ...this.#retiring])
+  }
+}
+
+/** Time one statement and report it as ok or error. */
+function timed<R> (observer: Observer, backend: Dialect, run: () => Promise<R>): Promise<R> {
+  const start = performance.now()
+  let running: Promise<R>
+  try {
+    running = run()
+  } catch (err) {
+    observer.dbQuery(backend, false, secondsSince(start))
+    return Promise.reject(err)
+  }
+  return running.then((value) => {
+    observer.dbQuery(backend, true, secondsSince(start))
+    return value
+  }, (err: unknown) => {
+    observer.dbQuery(backend, false, secondsSince(start))
+    throw err
+  })
+}
+
+/** A transaction handle whose statements are timed. */
+function observedTx (tx: Queryable, observer: Observer, backend: Dialect): Queryable {
+  const query = <T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]> => timed(observer, backend, () => tx.query<T>(sql, params))
+  return {
+    query,
+    queryOne: async <T = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined> => (await query<T>(sql, params))[0],
+    execute: (sql, params) => timed(observer, backend, () => tx.execute(sql, params))
   }
 }
 

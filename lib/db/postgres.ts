@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
 import { pgSsl } from './tls.js'
-import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
+import type { Driver, ExecuteResult, PoolStats, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
 
 /** Rows changed: pg counts a SELECT's rows in `rowCount`, which no other backend does. */
 function affected (result: pg.QueryResult): number {
@@ -45,6 +45,10 @@ export class PostgresDriver implements Driver {
 
   /** @internal The pg.Pool itself, for `fastify.pg` (lib/data/fastify-postgres.ts). */
   get pool (): pg.Pool { return this.#pool }
+
+  poolStats (): PoolStats {
+    return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount }
+  }
 
   #error (err: unknown): Error {
     if (err instanceof Error && /timeout exceeded when trying to connect/.test(err.message)) {

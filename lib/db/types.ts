@@ -45,6 +45,15 @@ export interface Driver {
   transaction: <R>(body: TransactionBody<R>) => Promise<R>
   ping: () => Promise<void>
   close: () => Promise<void>
+  /** Pools whose counts are public API (PostgreSQL): connections open, idle, and callers waiting for one. Read at scrape time. */
+  poolStats?: () => PoolStats
+}
+
+/** Connections of a pool, as its driver counts them. */
+export interface PoolStats {
+  total: number
+  idle: number
+  waiting: number
 }
 
 /**

@@ -81,6 +81,22 @@ export function defineRuntimeMetrics (registry: Registry, src: RuntimeSources): 
   add('counter', 'pywatt_channel_handler_errors_total', 'Received messages whose consumer threw (logged; the module carried on).', ['channel'],
     perLink((s) => s.stats.handlerErrors, (s) => s.handlerErrors))
 
+  // Protocol messages by op: ops are those of decoded messages (a closed set) and of the module's own.
+  add('counter', 'pywatt_messages_received_total', 'Decoded orchestrator messages received, by channel and op.', ['channel', 'op'], () => {
+    const samples: Sample[] = []
+    if (stdio !== null) for (const [op, n] of stdio.received.entries()) samples.push([{ channel: 'stdio', op }, n])
+    for (const name of ['tcp', 'ipc'] as const) {
+      const counts = channels.received(name)
+      if (counts !== undefined) for (const [op, n] of counts.entries()) samples.push([{ channel: SOCKET_LABEL[name], op }, n])
+    }
+    return samples
+  })
+  add('counter', 'pywatt_messages_sent_total', 'Messages written to stdout, by op (http_response for HTTP replies).', ['op'], () => {
+    const samples: Sample[] = []
+    if (stdio !== null) for (const [op, n] of stdio.sent.entries()) samples.push([{ op }, n])
+    return samples
+  })
+
   // Socket channels only.
   add('counter', 'pywatt_channel_errors_total', 'Framing errors, lost connections and failed writes of a socket channel.', ['channel'],
     perLink(null, (s) => s.errors))

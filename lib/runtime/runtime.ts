@@ -5,6 +5,7 @@ import { envSecrets } from '../logging/env-secrets.js'
 import { registerSecret } from '../logging/registry.js'
 import { EXIT, type ExitCode } from '../lifecycle/exit-codes.js'
 import type { EndpointAnnounce, InitBlob } from '../protocol/index.js'
+import type { Observation } from '../observe.js'
 import { SecretStore } from '../secrets/store.js'
 import { StdioChannel, type StdioLimits } from '../transport/stdio-channel.js'
 import { bindTargetOf, type BindTarget } from './bind-target.js'
@@ -30,6 +31,8 @@ export interface RuntimeOptions {
   /** Environment used in standalone mode and for `PYWATT_MODULE_ID`. */
   env: NodeJS.ProcessEnv
   log: FastifyBaseLogger
+  /** The app's observation point (metrics): secret request latencies, rotations. */
+  observation?: Observation
 }
 
 /**
@@ -47,6 +50,7 @@ export class ModuleRuntime {
   readonly channel: StdioChannel | null
   readonly #log: FastifyBaseLogger
   readonly #env: NodeJS.ProcessEnv
+  readonly #observation: Observation | undefined
   #announced = false
   #stopListener: ((reason: StopReason, code: ExitCode) => void) | null = null
   #stopRequested: { reason: StopReason, code: ExitCode } | null = null
@@ -58,10 +62,11 @@ export class ModuleRuntime {
     this.standalone = channel === null
     this.#log = opts.log
     this.#env = opts.env
+    this.#observation = opts.observation
     this.secrets = new SecretStore(channel === null
       ? { request: (name) => this.#fromEnv(name) }
       : { request: (name) => { channel.send({ op: 'get_secret', name }); return undefined } },
-    opts.secretTimeout, opts.log)
+    opts.secretTimeout, opts.log, opts.observation)
   }
 
   /**
@@ -165,13 +170,15 @@ export class ModuleRuntime {
   #onRotated (channel: StdioChannel, keys: string[], rotationId: string): void {
     let status: 'success' | 'error' = 'success'
     let message: string | undefined
+    let duplicate = false
     try {
-      this.secrets.rotate(keys, rotationId)
+      duplicate = this.secrets.rotate(keys, rotationId).duplicate
     } catch (err) {
       status = 'error'
       message = (err as Error).message
       this.#log.error({ err, rotationId }, 'could not handle a secret rotation')
     }
+    this.#observation?.current?.rotation(duplicate ? 'duplicate' : status)
     this.#sendQuietly(channel, message === undefined
       ? { op: 'rotation_ack', rotation_id: rotationId, status }
       : { op: 'rotation_ack', rotation_id: rotationId, status, message })

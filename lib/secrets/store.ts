@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_SECRET_NOT_FOUND, ERR_PYWATT_SECRET_TIMEOUT } from '../errors.js'
 import { registerSecret } from '../logging/registry.js'
+import { Observation, secondsSince, type SecretRequestOutcome } from '../observe.js'
 import {
   parseBoolSecret, parseDurationSecret, parseFloatSecret, parseIntSecret, parseJsonSecret, parseUrlSecret
 } from './typed.js'
@@ -37,6 +38,8 @@ interface Pending {
   resolve: (value: string) => void
   reject: (err: Error) => void
   timer: NodeJS.Timeout
+  /** `performance.now()` when the request went out, for the latency histogram. */
+  start: number
 }
 
 /**
@@ -64,13 +67,15 @@ export class SecretStore {
   readonly #source: SecretSource
   readonly #timeout: number
   readonly #log: FastifyBaseLogger
+  readonly #observation: Observation
   #closedReason: Error | null = null
   #ignoredUnsolicited = 0
 
-  constructor (source: SecretSource, timeoutMs: number, log: FastifyBaseLogger) {
+  constructor (source: SecretSource, timeoutMs: number, log: FastifyBaseLogger, observation = new Observation()) {
     this.#source = source
     this.#timeout = timeoutMs
     this.#log = log
+    this.#observation = observation
   }
 
   /** Names with a cached value. */
@@ -217,6 +222,7 @@ export class SecretStore {
     if (pending !== undefined) {
       this.#pending.delete(name)
       clearTimeout(pending.timer)
+      this.#observe('answered', pending.start)
       pending.resolve(value)
     } else if (this.#timedOut.delete(name)) {
       this.#log.warn({ secret: name }, 'a secret arrived after its request timed out; it is cached for later use')
@@ -231,8 +237,10 @@ export class SecretStore {
    * background, for those this module uses. Throws only if the refetch could not
    * be requested; the caller turns that into an `error` ack.
    */
-  rotate (keys: readonly string[], rotationId: string): void {
+  rotate (keys: readonly string[], rotationId: string): { duplicate: boolean } {
     const wanted: string[] = []
+    // Nothing new: every key already holds, or is fetching, this rotation's value.
+    const duplicate = keys.length > 0 && keys.every((key) => this.#rotationIds.get(key) === rotationId || this.#stale.get(key) === rotationId)
     for (const key of keys) {
       if (this.#rotationIds.get(key) === rotationId && !this.#stale.has(key)) continue
       if (this.#values.has(key) || this.#listeners.has(key)) {
@@ -260,6 +268,7 @@ export class SecretStore {
     if (failed.length > 0) {
       throw new Error(`could not request the new value of ${failed.join(', ')}: ${(cause as Error).message}`, { cause })
     }
+    return { duplicate }
   }
 
   /** Fail every waiter and refuse new requests (the channel is gone). */
@@ -268,6 +277,7 @@ export class SecretStore {
     for (const [name, pending] of this.#pending) {
       clearTimeout(pending.timer)
       this.#pending.delete(name)
+      this.#observe('failed', pending.start)
       pending.reject(reason)
     }
   }
@@ -280,22 +290,29 @@ export class SecretStore {
     let resolve!: (value: string) => void
     let reject!: (err: Error) => void
     const promise = new Promise<string>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
+    const start = performance.now()
     const timer = setTimeout(() => {
       if (this.#pending.get(name)?.promise !== promise) return
       this.#pending.delete(name)
       this.#timedOut.add(name)
+      this.#observe('timeout', start)
       reject(new ERR_PYWATT_SECRET_TIMEOUT(name, timeout))
     }, timeout)
-    this.#pending.set(name, { promise, resolve, reject, timer })
+    this.#pending.set(name, { promise, resolve, reject, timer, start })
     try {
       const immediate = this.#source.request(name)
       if (immediate !== undefined) this.receive(name, immediate)
     } catch (err) {
       clearTimeout(timer)
       this.#pending.delete(name)
+      this.#observe('failed', start)
       throw err
     }
     return promise
+  }
+
+  #observe (outcome: SecretRequestOutcome, start: number): void {
+    this.#observation.current?.secretRequest(outcome, secondsSince(start))
   }
 
   #notify (key: string, value: string, rotationId: string | undefined): void {

@@ -7,6 +7,7 @@ import {
   type HttpReply, type InitBlob, type ModuleMessage, type OrchestratorMessage
 } from '../protocol/index.js'
 import { OpRouter } from './op-router.js'
+import { OpCounts } from './op-counts.js'
 import { emitGuarded } from './guarded-emit.js'
 import { LineSplitter, type LineFault } from './line-splitter.js'
 import { ProtocolWriter } from './writer.js'
@@ -69,6 +70,10 @@ export class StdioChannel extends EventEmitter {
   readonly router: OpRouter<OrchestratorMessage>
   readonly writer: ProtocolWriter
   readonly stats: InputStats = { lines: 0, dispatched: 0, malformed: 0, oversize: 0, invalidUtf8: 0, empty: 0, handlerErrors: 0 }
+  /** Decoded messages received, by op. */
+  readonly received = new OpCounts()
+  /** Messages handed to the writer, by op (`http_response` for HTTP replies); a line the writer then drops is in `writer.stats.dropped`. */
+  readonly sent = new OpCounts()
   readonly #input: Readable
   readonly #limits: StdioLimits
   readonly #log: FastifyBaseLogger
@@ -127,6 +132,7 @@ export class StdioChannel extends EventEmitter {
   /** Encode and queue one message. See {@link ProtocolWriter.send} for `essential`. */
   send (message: ModuleMessage, essential = false): void {
     this.writer.send(encodeModuleMessage(message), essential)
+    this.sent.add(message.op)
   }
 
   /**
@@ -137,6 +143,7 @@ export class StdioChannel extends EventEmitter {
     // A small reply is cheaper as one string than as three writes.
     if ((reply.body?.length ?? 0) < LARGE_BODY) this.writer.send(encodeHttpReply(reply, source), true)
     else this.writer.sendParts(encodeHttpReplyParts(reply, source), true)
+    this.sent.add('http_response')
   }
 
   /** Stop reading stdin (shutdown): later lines are not dispatched. */
@@ -244,6 +251,7 @@ export class StdioChannel extends EventEmitter {
 
   #dispatch (message: OrchestratorMessage): void {
     this.stats.dispatched++
+    this.received.add(message.op)
     this.router.dispatch(message)
   }
 

@@ -20,7 +20,8 @@ async function busyApp (t: Test, defaultMetrics: boolean): Promise<FastifyInstan
   orch.init({ tcp_channel: { address: tcp.address, tls_enabled: false, required: true } })
   const app = Fastify()
   t.after(() => app.close())
-  await app.register(pywatt, { io: orch.io })
+  orch.serveSecrets({ API_KEY: 'k-1' })
+  await app.register(pywatt, { io: orch.io, db: { url: 'sqlite::memory:' } })
   await app.register(ipcHttp)
   await app.register(metrics, { defaultMetrics, slo: { objectives: [{ name: 'items', route: '/items/:id', availability: 0.999, latency: { threshold: 250, target: 0.99 } }] } })
   app.get('/items/:id', async () => ({ ok: true }))
@@ -33,6 +34,14 @@ async function busyApp (t: Test, defaultMetrics: boolean): Promise<FastifyInstan
   await tcp.request({ method: 'GET', uri: '/items/3', headers: {} })
   await app.pywatt.cache.set('k', 'v')
   await app.pywatt.cache.get('k')
+  // The observed families: a secret answered and one timed out, a rotation, db statements ok and failing, a heartbeat.
+  await app.pywatt.secrets.fetch('API_KEY')
+  await app.pywatt.secrets.fetch('NEVER', { timeout: 10 }).catch(() => {})
+  orch.send({ op: 'rotated', keys: ['API_KEY'], rotation_id: 'rot-1' })
+  orch.send({ op: 'heartbeat' })
+  await orch.waitFor((l) => l.op === 'rotation_ack')
+  await app.pywatt.db.query('SELECT 1')
+  await app.pywatt.db.query('SELECT * FROM nothing_here').catch(() => {})
   return app
 }
 
@@ -45,7 +54,11 @@ if (promtool !== null) {
   t.test('promtool check metrics: the scrape parses and our metrics have no lint problem', async (t) => {
     const app = await busyApp(t, false)
     const text = (await app.inject({ url: '/metrics' })).body
-    t.ok(parseSamples(text).length > 50, 'a real scrape, not an empty one (which promtool accepts)')
+    const samples = parseSamples(text)
+    t.ok(samples.length > 50, 'a real scrape, not an empty one (which promtool accepts)')
+    for (const name of ['pywatt_messages_received_total', 'pywatt_messages_sent_total', 'pywatt_secret_request_duration_seconds_count', 'pywatt_secret_rotations_total', 'pywatt_db_query_duration_seconds_count']) {
+      t.ok(samples.some((s) => s.name === name), `${name} is populated`)
+    }
     const { status, output } = check(text)
     t.equal(output.trim(), '', 'no problem reported')
     t.equal(status, 0)

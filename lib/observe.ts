@@ -1,0 +1,41 @@
+import type { JwtReason } from './auth/verify.js'
+import type { Dialect } from './db/types.js'
+import type { PortNegotiationReason } from './port/negotiator.js'
+
+/** How a `get_secret` request ended: a value came, the wait ran out, or it could not be asked / was failed (channel closed). */
+export type SecretRequestOutcome = 'answered' | 'timeout' | 'failed'
+/** A `rotated` notification: acked `success`, acked `error`, or nothing new (every key already at that rotation id). */
+export type RotationOutcome = 'success' | 'error' | 'duplicate'
+/** A port negotiation: `granted`, or the reason it failed. */
+export type PortNegotiationOutcome = 'granted' | PortNegotiationReason
+/** A JWT verification; `reason` is `none` when the token was accepted. */
+export type JwtOutcome = 'accepted' | 'refused'
+
+/**
+ * What the metrics plugin watches besides the counters the runtime keeps:
+ * events that need a clock (latencies) or happen outside the runtime's own
+ * counters. Every call site reads {@link Observation.current} once and does
+ * nothing else when it is `null`, so without the metrics plugin the cost is
+ * one property read and a comparison.
+ */
+export interface Observer {
+  secretRequest: (outcome: SecretRequestOutcome, seconds: number) => void
+  rotation: (outcome: RotationOutcome) => void
+  portNegotiation: (outcome: PortNegotiationOutcome) => void
+  dbQuery: (backend: Dialect, ok: boolean, seconds: number) => void
+  jwtVerification: (outcome: JwtOutcome, reason: JwtReason | 'none') => void
+}
+
+/**
+ * One per app (created by the root plugin, shared through its internals), so
+ * several apps in one process each count only their own events. The metrics
+ * plugin sets `current` when it registers and clears it when the app closes.
+ */
+export class Observation {
+  current: Observer | null = null
+}
+
+/** Seconds since `start` (a `performance.now()` reading). */
+export function secondsSince (start: number): number {
+  return (performance.now() - start) / 1000
+}
