@@ -37,8 +37,9 @@ export function loadPackage<T> (name: string, missing?: MissingPackage): T {
     return requireFromHere(name) as T
   } catch (err) {
     if (missing === undefined || !isMissing(err, name)) throw err
-    const otherwise = missing.otherwise === undefined ? '' : ` (${missing.otherwise})`
-    throw new missing.error(`${missing.neededBy} needs the "${name}" package: npm install ${name}${otherwise}`, { cause: err })
+    const { error: Missing, otherwise: other } = missing
+    const otherwise = other === undefined ? '' : ` (${other})`
+    throw new Missing(`${missing.neededBy} needs the "${name}" package: npm install ${name}${otherwise}`, { cause: err })
   }
 }
 
