@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net'
 import type memjs from 'memjs'
 import { loadPackage } from '../runtime/lazy-package.js'
-import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION, ERR_PYWATT_CACHE_UNSUPPORTED } from '../errors.js'
+import { ERR_PYWATT_CACHE_CONFIG, ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION, ERR_PYWATT_CACHE_UNSUPPORTED } from '../errors.js'
 import { formatSocketAddress } from '../protocol/listen-address.js'
 import { decode, encode } from './codec.js'
 import { countLookup, type CommandCounts } from './command-counts.js'
@@ -45,7 +45,7 @@ export class MemcachedBackend implements CacheBackend {
 
   constructor (s: MemcachedSettings) {
     this.#timeout = s.commandTimeout
-    this.client = loadPackage<typeof memjs>('memjs').Client.create(formatSocketAddress(s.host, s.port), {
+    this.client = loadPackage<typeof memjs>('memjs', { neededBy: 'the memcached cache', error: ERR_PYWATT_CACHE_CONFIG }).Client.create(formatSocketAddress(s.host, s.port), {
       username: s.user,
       password: s.password,
       timeout: s.commandTimeout / 1000,

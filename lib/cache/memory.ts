@@ -1,6 +1,6 @@
 import type { LRUCache } from 'lru-cache'
 import { loadPackage } from '../runtime/lazy-package.js'
-import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
+import { ERR_PYWATT_CACHE_CONFIG, ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import type { CommandCounts } from './command-counts.js'
 import type { CacheBackend, CacheReader, CacheValue } from './types.js'
 
@@ -41,7 +41,7 @@ export class MemoryBackend implements CacheBackend {
   #evictions = 0
 
   constructor (maxEntries: number, maxBytes: number) {
-    const { LRUCache: Lru } = loadPackage<typeof import('lru-cache')>('lru-cache')
+    const { LRUCache: Lru } = loadPackage<typeof import('lru-cache')>('lru-cache', { neededBy: 'the memory cache', error: ERR_PYWATT_CACHE_CONFIG })
     this.#lru = new Lru<string, Stored>({
       max: maxEntries,
       maxSize: maxBytes,

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { loadPackage } from '../runtime/lazy-package.js'
-import { ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
+import { ERR_PYWATT_CACHE_CONFIG, ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import { decode, encode } from './codec.js'
 import { countLookup, type CommandCounts } from './command-counts.js'
 import type { CacheBackend, CacheReader, CacheValue, RedisSettings } from './types.js'
@@ -48,7 +48,7 @@ export class RedisBackend implements CacheBackend {
   readonly client: Redis
 
   constructor (s: RedisSettings) {
-    const { Redis: Client } = loadPackage<typeof import('ioredis')>('ioredis')
+    const { Redis: Client } = loadPackage<typeof import('ioredis')>('ioredis', { neededBy: 'the redis cache', error: ERR_PYWATT_CACHE_CONFIG })
     this.client = new Client({
       host: s.host,
       port: s.port,

@@ -120,7 +120,7 @@ export class LivePool extends EventEmitter {
 
 /** A `pg` module for `@fastify/postgres`'s `pg` option: its `Pool` is the live pool. */
 export function livePgModule (pool: LivePool): { Pool: new () => LivePool, Client: typeof pg.Client, native: null } {
-  const { Client } = loadPackage<typeof pg>('pg')
+  const { Client } = loadPackage<typeof pg>('pg', { neededBy: 'the postgres backend', error: ERR_PYWATT_DB_CONFIG })
   return {
     // @fastify/postgres calls `new pg.Pool(options)`: a constructor returning an object yields that object.
     Pool: function Pool () { return pool } as unknown as new () => LivePool,
@@ -132,7 +132,9 @@ export function livePgModule (pool: LivePool): { Pool: new () => LivePool, Clien
 /** Register `@fastify/postgres` over the database's pool (the root plugin's `db.fastifyPostgres`). */
 export async function registerFastifyPostgres (app: FastifyInstance, db: Database): Promise<LivePool> {
   const pool = new LivePool(db)
-  const plugin = loadPackage<FastifyPluginCallback<Record<string, unknown>>>('@fastify/postgres')
+  const plugin = loadPackage<FastifyPluginCallback<Record<string, unknown>>>('@fastify/postgres', {
+    neededBy: 'fastify.pg', error: ERR_PYWATT_DB_CONFIG, otherwise: 'or db: { fastifyPostgres: false } for no fastify.pg'
+  })
   await app.register(plugin, { pg: livePgModule(pool) })
   return pool
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback } from 'fastify'
 import type { Redis } from 'ioredis'
+import { ERR_PYWATT_CACHE_CONFIG } from '../errors.js'
 import { loadPackage } from '../runtime/lazy-package.js'
 
 /** Resolves true once `client` is ready, false after `timeout` ms. */
@@ -25,7 +26,9 @@ function readyWithin (client: Redis, timeout: number): Promise<boolean> {
  */
 export async function registerFastifyRedis (app: FastifyInstance, client: Redis, wait: number, log: FastifyBaseLogger): Promise<void> {
   if (await readyWithin(client, wait)) {
-    const plugin = loadPackage<FastifyPluginCallback<Record<string, unknown>>>('@fastify/redis')
+    const plugin = loadPackage<FastifyPluginCallback<Record<string, unknown>>>('@fastify/redis', {
+      neededBy: 'fastify.redis', error: ERR_PYWATT_CACHE_CONFIG, otherwise: 'or cache: { fastifyRedis: false } for no fastify.redis'
+    })
     await app.register(plugin, { client, closeClient: false })
   } else {
     log.warn({ wait }, 'Redis is not reachable at start: fastify.redis is the cache client, decorated without @fastify/redis; it connects in the background')

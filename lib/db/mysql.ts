@@ -1,6 +1,6 @@
 import type * as mysql from 'mysql2'
 import { loadPackage } from '../runtime/lazy-package.js'
-import { ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
+import { ERR_PYWATT_DB_CONFIG, ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
 import { mysqlSsl } from './tls.js'
 import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
@@ -56,7 +56,7 @@ export class MysqlDriver implements Driver {
     this.#acquireTimeout = config.pool.acquireTimeout
     this.#maxLifetime = config.pool.maxLifetime
     const ssl = mysqlSsl(config.tls)
-    this.#pool = loadPackage<typeof mysql>('mysql2').createPool({
+    this.#pool = loadPackage<typeof mysql>('mysql2', { neededBy: 'the mysql backend', error: ERR_PYWATT_DB_CONFIG }).createPool({
       ...(ssl === undefined ? {} : { ssl: ssl as mysql.SslOptions }),
       host: config.host,
       port: config.port,

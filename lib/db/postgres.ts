@@ -1,7 +1,7 @@
 import type * as pg from 'pg'
 import { loadPackage } from '../runtime/lazy-package.js'
 import type { FastifyBaseLogger } from 'fastify'
-import { ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
+import { ERR_PYWATT_DB_CONFIG, ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
 import { pgSsl } from './tls.js'
 import type { Driver, ExecuteResult, PoolStats, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
@@ -20,7 +20,7 @@ export class PostgresDriver implements Driver {
 
   constructor (config: ResolvedDatabaseConfig, log?: FastifyBaseLogger) {
     this.#acquireTimeout = config.pool.acquireTimeout
-    const { Pool } = loadPackage<typeof pg>('pg')
+    const { Pool } = loadPackage<typeof pg>('pg', { neededBy: 'the postgres backend', error: ERR_PYWATT_DB_CONFIG })
     const options: pg.PoolConfig = {
       host: config.host,
       port: config.port,

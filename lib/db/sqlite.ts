@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type Sqlite from 'better-sqlite3'
 import { packageFile, loadPackage } from '../runtime/lazy-package.js'
-import { ERR_PYWATT_DB_CLOSED } from '../errors.js'
+import { ERR_PYWATT_DB_CLOSED, ERR_PYWATT_DB_CONFIG } from '../errors.js'
 import { dbError, TimedLock, transactionHandle } from './common.js'
 import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
 
@@ -42,7 +42,7 @@ export class SqliteDriver implements Driver {
     this.#acquireTimeout = config.pool.acquireTimeout
     try {
       if (config.filename !== ':memory:') mkdirSync(dirname(config.filename), { recursive: true })
-      const Database = loadPackage<typeof Sqlite>('better-sqlite3')
+      const Database = loadPackage<typeof Sqlite>('better-sqlite3', { neededBy: 'the sqlite backend', error: ERR_PYWATT_DB_CONFIG })
       // Where better-sqlite3's install puts its addon; without it, the `bindings` package searches (about 2 ms of a cold start).
       const nativeBinding = packageFile('better-sqlite3', 'build/Release/better_sqlite3.node')
       this.#db = new Database(config.filename, { timeout: config.pool.acquireTimeout, ...(nativeBinding === undefined ? {} : { nativeBinding }) })

@@ -24,13 +24,16 @@
  * bin runs.
  *
  * The install skips install scripts (no native build of better-sqlite3):
- * type-checking needs none, and importing the entries loads no driver. The
+ * type-checking needs none, and importing the entries loads no driver.
+ * The server drivers are optional peers: the new project has the embedded
+ * defaults and none of them, and a module on PostgreSQL fails at start
+ * naming the package to install. The
  * programs share one compiler host that parses each file once: a check after
  * the first takes a second or two.
  */
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -182,4 +185,32 @@ t.test('README.md\'s TypeScript blocks type-check in a strict consumer project',
     writeFileSync(join(app, file), '\n'.repeat(line) + code + '\nexport {}\n')
     t.same(check(['readme-globals.d.ts', file], true), [], `the block at README.md line ${line}`)
   }
+})
+
+/** The optional peers (package.json peerDependenciesMeta): npm installs none of them unasked. */
+const OPTIONAL_PEERS = Object.keys((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { peerDependenciesMeta: Record<string, unknown> }).peerDependenciesMeta)
+
+t.test('the embedded defaults are installed with the package; the optional server drivers are not', async (t) => {
+  t.same(OPTIONAL_PEERS.sort(), ['@fastify/postgres', '@fastify/redis', 'ioredis', 'memjs', 'mysql2', 'pg'])
+  for (const name of ['better-sqlite3', 'lru-cache']) t.ok(existsSync(join(app, 'node_modules', name, 'package.json')), `${name} is installed`)
+  t.same(OPTIONAL_PEERS.filter((name) => existsSync(join(app, 'node_modules', name))), [], 'no optional peer in node_modules')
+})
+
+t.test('a module on PostgreSQL without pg installed fails at start, naming pg and its install line', async (t) => {
+  const script = `
+    import Fastify from 'fastify'
+    import pywatt from 'fastify-pywatt'
+    const app = Fastify()
+    try {
+      await app.register(pywatt, { standalone: true, exitOnStop: false, health: false, cache: false, db: { url: 'postgres://127.0.0.1/x' } })
+      console.log(JSON.stringify({ started: true }))
+    } catch (err) {
+      console.log(JSON.stringify({ code: err.code, message: err.message }))
+    }
+    await app.close().catch(() => {})
+  `
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env: { ...npmEnv, PYWATT_STANDALONE: '1' } })
+  const outcome = JSON.parse(stdout.trim().split('\n').at(-1) as string) as { started?: boolean, code?: string, message?: string }
+  t.equal(outcome.code, 'FST_PYWATT_DB_CONFIG')
+  t.match(outcome.message, 'the postgres backend needs the "pg" package: npm install pg')
 })
