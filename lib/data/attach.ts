@@ -134,8 +134,8 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
         }
         const current = open().backend
         const settings = redisSettings({ ...rest, url: value })
-        if (current instanceof RedisBackend && settings !== undefined) {
-          // Redis to Redis: the same client reconnects to the new server, so
+        if (current instanceof RedisBackend && settings !== undefined && current.canRetarget(settings)) {
+          // Redis to Redis of the same topology (one server, a cluster, sentinels): the same client reconnects to the new server(s), so
           // fastify.redis, its listeners and subscriptions stay one object.
           await backend.close().catch(/* c8 ignore next */ () => {})
           if (!await current.retarget(settings, grace)) {
@@ -146,7 +146,8 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
         }
         open().replace(backend, grace)
         if (redisClient !== undefined && current instanceof RedisBackend && current.client === redisClient) {
-          log.warn({ secret: urlSecret, kind: backend.kind }, 'the rotated cache URL is not Redis: fastify.redis is closed with the previous client')
+          const to = backend instanceof RedisBackend ? `Redis (${backend.topology})` : backend.kind
+          log.warn({ secret: urlSecret, kind: backend.kind }, `the rotated cache URL is ${to}, not Redis (${current.topology}) like the previous one: fastify.redis is closed with the previous client`)
         }
         log.info({ secret: urlSecret }, 'cache client swapped after rotation')
       })
