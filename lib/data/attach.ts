@@ -126,7 +126,8 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
         try {
           backend = createBackend({ ...rest, url: value })
           // A round trip proves the new server answers before any command goes there.
-          await backend.has('pywatt:rotation-probe')
+          // Bounded: a Cluster client whose startup nodes never answer keeps commands queued.
+          await probe(backend, rest.commandTimeout ?? CACHE_DEFAULTS.commandTimeout)
         } catch (err) {
           await backend?.close().catch(/* c8 ignore next */ () => {})
           log.error({ err: { message: (err as Error).message }, secret: urlSecret }, 'the rotated cache URL does not work; keeping the current client')
@@ -157,6 +158,19 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
   app.addHook('onClose', async () => {
     await Promise.all([db?.close(), cache?.close()])
   })
+}
+
+/** One round trip to the backend, failed after `timeout` ms. */
+async function probe (backend: { has: (key: string) => Promise<boolean> }, timeout: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      backend.has('pywatt:rotation-probe'),
+      new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`no answer within ${timeout} ms`)) }, timeout) })
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** An unnamed @fastify/postgres instance: `fastify.pg` with a pool of its own (named ones only hold `fastify.pg.<name>`). */

@@ -27,7 +27,7 @@ t.test('redis cluster: slots as the server computes them, multi-key calls over m
   t.same(groupBySlot(['{a}1', 'b', '{a}2']), [[0, 2], [1]])
   const keys = Array.from({ length: 200 }, (_, i) => `k${i}`)
   t.ok(new Set(keys.map((k) => keySlot(k))).size > 100, 'the keys span many slots')
-  await cache.setMany(keys.map((k, i) => [k, i]))
+  await cache.setMany(keys.map((k, i) => [k, i] as const))
   const masters = (backend.client as InstanceType<typeof Cluster>).nodes('master')
   t.equal(masters.length, 3)
   const perMaster = await Promise.all(masters.map((m) => m.dbsize()))
