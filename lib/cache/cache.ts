@@ -17,16 +17,27 @@ export function redisSettings (options: CacheOptions = {}): RedisSettings | unde
 }
 
 function settingsOf (o: ReturnType<typeof resolveCacheOptions>): RedisSettings | undefined {
-  if (o.kind !== 'redis') return undefined
+  if (kindOf(o) !== 'redis') return undefined
   const commandTimeout = o.commandTimeout ?? CACHE_DEFAULTS.commandTimeout
-  return { host: o.host ?? '127.0.0.1', port: o.port ?? 6379, user: o.user, password: o.password, db: o.db ?? 0, tls: o.tls ?? false, commandTimeout }
+  const out: RedisSettings = { host: o.host ?? '127.0.0.1', port: o.port ?? 6379, user: o.user, password: o.password, db: o.db ?? 0, tls: o.tls ?? false, commandTimeout }
+  if (o.cluster !== undefined) out.cluster = o.cluster.map((n) => ({ host: n.host, port: n.port ?? 6379 }))
+  if (o.sentinel !== undefined) {
+    const { sentinels, name, user, password } = o.sentinel
+    out.sentinel = { sentinels: sentinels.map((n) => ({ host: n.host, port: n.port ?? 26379 })), name, user, password }
+  }
+  return out
+}
+
+/** `cluster` or `sentinel` alone say Redis. */
+function kindOf (o: ReturnType<typeof resolveCacheOptions>): CacheKind {
+  return o.kind ?? (o.cluster !== undefined || o.sentinel !== undefined ? 'redis' : 'memory')
 }
 
 /** Build the backend of the options (no I/O for memory; clients connect in the background). */
 export function createBackend (options: CacheOptions = {}): CacheBackend {
   const o = resolveCacheOptions(options)
   const commandTimeout = o.commandTimeout ?? CACHE_DEFAULTS.commandTimeout
-  const kind = o.kind ?? 'memory'
+  const kind = kindOf(o)
   const redis = settingsOf(o)
   if (redis !== undefined) return new RedisBackend(redis)
   if (kind === 'memcached') {

@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { loadPackage } from '../runtime/lazy-package.js'
 import { ERR_PYWATT_CACHE_CONFIG, ERR_PYWATT_CACHE_NOT_INTEGER, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import { decode, encode } from './codec.js'
 import { countLookup, type CommandCounts } from './command-counts.js'
+import { groupBySlot } from './slot.js'
 import type { CacheBackend, CacheReader, CacheValue, RedisSettings } from './types.js'
 
 // Delete the key only if it still holds our token: atomic on the server.
@@ -40,27 +41,83 @@ interface RedisInternals {
   condition?: { select: number } | null
   prevCondition?: { select: number } | null
   commandQueue: { length: number }
+  /** Sentinel mode: the connector and its walk over the sentinels. */
+  connector?: { sentinelIterator?: object }
 }
 
-/** Redis through an ioredis client we create and close. */
+/** What {@link RedisBackend.retarget} touches of an ioredis Cluster. */
+interface ClusterInternals {
+  startupNodes: unknown[]
+  options: { redisOptions?: Record<string, unknown>, clusterRetryStrategy?: unknown }
+  connectionPool: { redisOptions: Record<string, unknown> }
+}
+
+/** How a Redis backend reaches its data: one server, a cluster, or a master named by sentinels. */
+export type RedisTopology = 'single' | 'cluster' | 'sentinel'
+
+function topologyOf (s: RedisSettings): RedisTopology {
+  return s.cluster !== undefined ? 'cluster' : s.sentinel !== undefined ? 'sentinel' : 'single'
+}
+
+/** What each connection to a data node gets (the single server, a cluster node, the sentinels' master). */
+function nodeOptions (s: RedisSettings): Record<string, unknown> {
+  return {
+    username: s.user,
+    password: s.password,
+    tls: s.tls ? {} : undefined,
+    commandTimeout: s.commandTimeout,
+    connectTimeout: s.commandTimeout,
+    maxRetriesPerRequest: 1
+  }
+}
+
+function sentinelOptions (s: RedisSettings): Record<string, unknown> {
+  const { sentinels, name, user, password } = s.sentinel!
+  return {
+    sentinels: sentinels.map((n) => ({ ...n })),
+    name,
+    sentinelUsername: user,
+    sentinelPassword: password,
+    sentinelCommandTimeout: s.commandTimeout,
+    enableTLSForSentinelMode: s.tls,
+    // Ask the sentinels at once when the master moves, not on the next failed command.
+    failoverDetector: true
+  }
+}
+
+/**
+ * Redis through an ioredis client we create and close: a `Redis` for one
+ * server or a sentinel-monitored master, a `Cluster` for Redis Cluster.
+ */
 export class RedisBackend implements CacheBackend {
   readonly kind = 'redis' as const
-  readonly client: Redis
+  readonly topology: RedisTopology
+  /** `fastify.redis`: a `Redis`, or a `Cluster` for a cluster. */
+  readonly client: Redis | Cluster
+  // The commands: a Cluster has the same command methods as a Redis (one Commander); the
+  // union's overloads do not merge in TypeScript, so the calls go through one of the two types.
+  readonly #c: Redis
 
   constructor (s: RedisSettings) {
-    const { Redis: Client } = loadPackage<typeof import('ioredis')>('ioredis', { neededBy: 'the redis cache', error: ERR_PYWATT_CACHE_CONFIG })
-    this.client = new Client({
-      host: s.host,
-      port: s.port,
-      username: s.user,
-      password: s.password,
-      db: s.db,
-      tls: s.tls ? {} : undefined,
-      commandTimeout: s.commandTimeout,
-      connectTimeout: s.commandTimeout,
-      maxRetriesPerRequest: 1,
-      lazyConnect: false
-    })
+    const { Redis: Client, Cluster: ClusterClient } = loadPackage<typeof import('ioredis')>('ioredis', { neededBy: 'the redis cache', error: ERR_PYWATT_CACHE_CONFIG })
+    this.topology = topologyOf(s)
+    if (this.topology === 'cluster') {
+      this.client = new ClusterClient(s.cluster!.map((n) => ({ ...n })), {
+        redisOptions: nodeOptions(s),
+        // TLS certificates name the hosts: keep them, not the addresses they resolve to.
+        ...(s.tls ? { dnsLookup: (address: string, done: (err: null, address: string) => void) => { done(null, address) } } : {}),
+        slotsRefreshTimeout: Math.min(s.commandTimeout, 2000),
+        lazyConnect: false
+      })
+    } else {
+      this.client = new Client({
+        ...nodeOptions(s),
+        ...(this.topology === 'sentinel' ? sentinelOptions(s) : { host: s.host, port: s.port }),
+        db: s.db,
+        lazyConnect: false
+      })
+    }
+    this.#c = this.client as Redis
     // Connection errors surface on the commands; an 'error' listener keeps them from crashing.
     this.client.on('error', () => {})
   }
@@ -77,7 +134,7 @@ export class RedisBackend implements CacheBackend {
   // and the reader's callback is built once, not per command.
   reader (prefix: string, counts: CommandCounts): CacheReader {
     const counted = (raw: Buffer | null): CacheValue | undefined => countLookup(decodeReply(raw), counts)
-    return (key) => this.client.getBuffer(prefix + key).then(counted, rethrow)
+    return (key) => this.#c.getBuffer(prefix + key).then(counted, rethrow)
   }
 
   set (key: string, value: CacheValue, ttl: number, counts?: CommandCounts): Promise<void> {
@@ -87,68 +144,92 @@ export class RedisBackend implements CacheBackend {
     } catch (err) {
       return Promise.reject(err)
     }
-    const sent = ttl > 0 ? this.client.set(key, bytes, 'PX', ttl) : this.client.set(key, bytes)
+    const sent = ttl > 0 ? this.#c.set(key, bytes, 'PX', ttl) : this.#c.set(key, bytes)
     return sent.then(counts === undefined ? ignore : () => { counts.sets++ }, rethrow)
   }
 
   async delete (key: string): Promise<boolean> {
-    return await this.#run(() => this.client.del(key)) > 0
+    return await this.#run(() => this.#c.del(key)) > 0
   }
 
   async has (key: string): Promise<boolean> {
-    return await this.#run(() => this.client.exists(key)) > 0
+    return await this.#run(() => this.#c.exists(key)) > 0
   }
 
   async ttl (key: string): Promise<number | undefined> {
-    const left = await this.#run(() => this.client.pttl(key))
+    const left = await this.#run(() => this.#c.pttl(key))
     if (left === -2) return undefined
     return left === -1 ? 0 : left
   }
 
   incr (key: string, by: number): Promise<number> {
-    return this.#run(() => this.client.incrby(key, by), key)
+    return this.#run(() => this.#c.incrby(key, by), key)
+  }
+
+  // A cluster refuses a multi-key command whose keys span hash slots (CROSSSLOT): there the
+  // keys go in one command per slot, the slots in parallel (each to the node that owns it).
+  #perSlot<R> (keys: string[], run: (keys: string[], indexes: number[]) => Promise<R>): Promise<R[]> {
+    if (this.topology !== 'cluster') return Promise.all([run(keys, keys.map((_, i) => i))])
+    return Promise.all(groupBySlot(keys).map((indexes) => run(indexes.map((i) => keys[i]), indexes)))
   }
 
   async getMany (keys: string[]): Promise<Array<CacheValue | undefined>> {
     if (keys.length === 0) return []
-    const raw = await this.#run(() => this.client.mgetBuffer(...keys))
-    return raw.map((b) => b === null ? undefined : decode(b))
+    const out = new Array<CacheValue | undefined>(keys.length)
+    await this.#perSlot(keys, async (group, indexes) => {
+      const raw = await this.#run(() => this.#c.mgetBuffer(...group))
+      for (const [j, b] of raw.entries()) out[indexes[j]] = b === null ? undefined : decode(b)
+    })
+    return out
   }
 
+  /** One MULTI (per slot on a cluster: atomic within each slot). */
   async setMany (entries: Array<[string, CacheValue]>, ttl: number): Promise<void> {
-    const multi = this.client.multi()
-    for (const [k, v] of entries) {
-      const bytes = encode(v)
-      if (ttl > 0) multi.set(k, bytes, 'PX', ttl)
-      else multi.set(k, bytes)
-    }
-    await this.#run(() => multi.exec())
+    if (entries.length === 0) return
+    const encoded = entries.map(([k, v]) => [k, encode(v)] as const)
+    await this.#perSlot(encoded.map(([k]) => k), async (_, indexes) => {
+      const multi = this.#c.multi()
+      for (const i of indexes) {
+        const [k, bytes] = encoded[i]
+        if (ttl > 0) multi.set(k, bytes, 'PX', ttl)
+        else multi.set(k, bytes)
+      }
+      await this.#run(() => multi.exec())
+    })
   }
 
   async deleteMany (keys: string[]): Promise<number> {
     if (keys.length === 0) return 0
-    return await this.#run(() => this.client.del(...keys))
+    const counts = await this.#perSlot(keys, (group) => this.#run(() => this.#c.del(...group)))
+    return counts.reduce((a, b) => a + b, 0)
   }
 
-  /** SCAN (never KEYS) in batches, UNLINK what matched. */
+  /** SCAN (never KEYS) in batches, UNLINK what matched; on a cluster, SCAN every master. */
   async clear (prefix: string): Promise<number> {
-    let cursor = '0'
-    let n = 0
     const match = `${globEscape(prefix)}*`
-    do {
-      const [next, keys] = await this.#run(() => this.client.scan(cursor, 'MATCH', match, 'COUNT', 500))
-      cursor = next
-      if (keys.length > 0) n += await this.#run(() => this.client.unlink(...keys))
-    } while (cursor !== '0')
-    return n
+    // A cluster lists its masters once connected: a round trip waits for that.
+    if (this.topology === 'cluster') await this.#run(() => this.#c.ping())
+    const nodes = this.topology === 'cluster' ? (this.client as Cluster).nodes('master') : [this.#c]
+    const counts = await Promise.all(nodes.map(async (node) => {
+      let cursor = '0'
+      let n = 0
+      do {
+        const [next, keys] = await this.#run(() => node.scan(cursor, 'MATCH', match, 'COUNT', 500))
+        cursor = next
+        // Through the client, not the node: a cluster routes each slot's keys to its owner.
+        if (keys.length > 0) n += (await this.#perSlot(keys, (group) => this.#run(() => this.#c.unlink(...group)))).reduce((a, b) => a + b, 0)
+      } while (cursor !== '0')
+      return n
+    }))
+    return counts.reduce((a, b) => a + b, 0)
   }
 
   async lock (key: string, token: string, ttl: number): Promise<boolean> {
-    return await this.#run(() => this.client.set(key, token, 'PX', ttl, 'NX')) === 'OK'
+    return await this.#run(() => this.#c.set(key, token, 'PX', ttl, 'NX')) === 'OK'
   }
 
   async unlock (key: string, token: string): Promise<boolean> {
-    return await this.#run(() => this.client.eval(UNLOCK, 1, key, token)) === 1
+    return await this.#run(() => this.#c.eval(UNLOCK, 1, key, token)) === 1
   }
 
   evictions (): null { return null }
@@ -161,21 +242,29 @@ export class RedisBackend implements CacheBackend {
    * wait in ioredis's offline queue and go to the new server.
    * Resolves `true` once the client is ready on the new server, `false` if it
    * is not within a command timeout (ioredis keeps reconnecting).
-   * Relies on ioredis 5/6 internals (mutable `options`, `condition`, `commandQueue`).
+   * Only within one topology ({@link canRetarget}): a cluster gets new
+   * startup nodes and node credentials, a sentinel client new sentinels.
+   * Relies on ioredis 5/6 internals (mutable `options`, `condition`, `commandQueue`;
+   * a Cluster's `startupNodes` and `connectionPool.redisOptions`; a SentinelConnector's iterator).
    */
   async retarget (s: RedisSettings, grace: number): Promise<boolean> {
-    const client = this.client as unknown as RedisInternals
     const deadline = Date.now() + grace
-    while (client.commandQueue.length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1))
+    const busy = (): boolean => this.#connections().some((c) => c.commandQueue.length > 0)
+    while (busy() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1))
+    if (this.topology === 'cluster') return await this.#retargetCluster(s)
+    const client = this.client as unknown as RedisInternals
     const options = client.options
     Object.assign(options, {
-      host: s.host,
-      port: s.port,
       username: s.user,
       password: s.password,
       db: s.db,
       tls: s.tls ? {} : undefined
-    })
+    }, this.topology === 'sentinel' ? sentinelOptions(s) : { host: s.host, port: s.port })
+    const iterator = client.connector?.sentinelIterator
+    if (this.topology === 'sentinel' && iterator !== undefined) {
+      // The connector walks a copy of the sentinels taken when it was built.
+      client.connector!.sentinelIterator = new (iterator.constructor as new (sentinels: unknown) => object)(options.sentinels)
+    }
     // After a reconnect ioredis SELECTs the database of the previous connection: make that the new one.
     if (client.condition != null) client.condition.select = s.db
     if (client.prevCondition != null) client.prevCondition.select = s.db
@@ -183,6 +272,36 @@ export class RedisBackend implements CacheBackend {
     const strategy = options.retryStrategy
     options.retryStrategy = () => {
       options.retryStrategy = strategy
+      return 0
+    }
+    const ready = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { this.client.off('ready', onReady); resolve(false) }, s.commandTimeout)
+      const onReady = (): void => { clearTimeout(timer); resolve(true) }
+      this.client.once('ready', onReady)
+    })
+    this.client.disconnect(true)
+    return await ready
+  }
+
+  /** Whether {@link retarget} can take this client to `s`: the same topology. */
+  canRetarget (s: RedisSettings): boolean {
+    return topologyOf(s) === this.topology
+  }
+
+  #connections (): RedisInternals[] {
+    const nodes = this.topology === 'cluster' ? (this.client as Cluster).nodes('all') : [this.client]
+    return nodes as unknown as RedisInternals[]
+  }
+
+  async #retargetCluster (s: RedisSettings): Promise<boolean> {
+    const cluster = this.client as unknown as ClusterInternals
+    const options = nodeOptions(s)
+    cluster.startupNodes = s.cluster!.map((n) => ({ ...n }))
+    cluster.options.redisOptions = { ...cluster.options.redisOptions, ...options }
+    Object.assign(cluster.connectionPool.redisOptions, options)
+    const strategy = cluster.options.clusterRetryStrategy
+    cluster.options.clusterRetryStrategy = () => {
+      cluster.options.clusterRetryStrategy = strategy
       return 0
     }
     const ready = new Promise<boolean>((resolve) => {

@@ -45,15 +45,26 @@ export interface CacheStats {
 
 /** Cache settings: a URL, or discrete fields. */
 export interface CacheOptions {
-  /** `memory:`, `redis://[user:pass@]host[:port][/db]`, `rediss://…`, `memcached://[user:pass@]host[:port]`. */
+  /**
+   * `memory:`, `redis://[user:pass@]host[:port][/db]`, `rediss://…`, `memcached://[user:pass@]host[:port]`,
+   * `redis-cluster://[user:pass@]host:port[,host:port…]` (`rediss-cluster://` for TLS),
+   * `redis-sentinel://[user:pass@]host:port[,host:port…]/masterName[/db]` (`rediss-sentinel://`).
+   */
   url?: string
   kind?: CacheKind
   host?: string
   port?: number
   user?: string
   password?: string
-  /** Redis database number. */
+  /** Redis database number (not with `cluster`: a cluster has database 0 only). */
   db?: number
+  /**
+   * Redis Cluster: a few of its nodes (the others are discovered). `user`,
+   * `password` and TLS apply to every node. Multi-key calls go per hash slot.
+   */
+  cluster?: RedisNode[]
+  /** Redis Sentinel: the sentinels and the monitored master's name; `user`, `password`, `db` are the master's. */
+  sentinel?: SentinelOptions
   /** Prefix of every key (`namespace:key`). */
   namespace?: string
   /** TTL of writes without one, in ms (default 0 = no expiry). */
@@ -64,6 +75,22 @@ export interface CacheOptions {
   maxBytes?: number
   /** Redis and Memcached: milliseconds before a command fails (default 5 000). */
   commandTimeout?: number
+}
+
+/** A Redis Cluster node or a sentinel (default port 6379, 26379 for a sentinel). */
+export interface RedisNode {
+  host: string
+  port?: number
+}
+
+/** The sentinels of a Redis master. */
+export interface SentinelOptions {
+  sentinels: RedisNode[]
+  /** The master's name in the sentinels' configuration (`sentinel monitor <name> …`). */
+  name: string
+  /** The sentinels' own credentials, when they ask for them (`requirepass` of the sentinels). */
+  user?: string
+  password?: string
 }
 
 /** @internal A backend's `get` for one cache: the key without the cache's namespace, the outcome counted. */
@@ -103,4 +130,8 @@ export interface RedisSettings {
   db: number
   tls: boolean
   commandTimeout: number
+  /** Redis Cluster: the startup nodes (then `host`, `port` and `db` are unused). */
+  cluster?: Array<Required<RedisNode>>
+  /** Redis Sentinel: `host` and `port` are unused, the sentinels name the master. */
+  sentinel?: { sentinels: Array<Required<RedisNode>>, name: string, user?: string, password?: string }
 }

@@ -132,7 +132,8 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
         try {
           backend = createBackend({ ...rest, url: value })
           // A round trip proves the new server answers before any command goes there.
-          await backend.has('pywatt:rotation-probe')
+          // Bounded: a Cluster client whose startup nodes never answer keeps commands queued.
+          await probe(backend, rest.commandTimeout ?? CACHE_DEFAULTS.commandTimeout)
         } catch (err) {
           await backend?.close().catch(/* c8 ignore next */ () => {})
           log.error({ err: { message: (err as Error).message }, secret: urlSecret }, 'the rotated cache URL does not work; keeping the current client')
@@ -140,8 +141,8 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
         }
         const current = open().backend
         const settings = redisSettings({ ...rest, url: value })
-        if (current instanceof RedisBackend && settings !== undefined) {
-          // Redis to Redis: the same client reconnects to the new server, so
+        if (current instanceof RedisBackend && settings !== undefined && current.canRetarget(settings)) {
+          // Redis to Redis of the same topology (one server, a cluster, sentinels): the same client reconnects to the new server(s), so
           // fastify.redis, its listeners and subscriptions stay one object.
           await backend.close().catch(/* c8 ignore next */ () => {})
           if (!await current.retarget(settings, grace)) {
@@ -152,7 +153,8 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
         }
         open().replace(backend, grace)
         if (redisClient !== undefined && current instanceof RedisBackend && current.client === redisClient) {
-          log.warn({ secret: urlSecret, kind: backend.kind }, 'the rotated cache URL is not Redis: fastify.redis is closed with the previous client')
+          const to = backend instanceof RedisBackend ? `Redis (${backend.topology})` : backend.kind
+          log.warn({ secret: urlSecret, kind: backend.kind }, `the rotated cache URL is ${to}, not Redis (${current.topology}) like the previous one: fastify.redis is closed with the previous client`)
         }
         log.info({ secret: urlSecret }, 'cache client swapped after rotation')
       })
@@ -162,6 +164,19 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
   app.addHook('onClose', async () => {
     await Promise.all([db?.close(), cache?.close()])
   })
+}
+
+/** One round trip to the backend, failed after `timeout` ms. */
+async function probe (backend: { has: (key: string) => Promise<boolean> }, timeout: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      backend.has('pywatt:rotation-probe'),
+      new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`no answer within ${timeout} ms`)) }, timeout) })
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** An unnamed @fastify/postgres instance: `fastify.pg` with a pool of its own (named ones only hold `fastify.pg.<name>`). */

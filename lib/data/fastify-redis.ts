@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback } from 'fastify'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { ERR_PYWATT_CACHE_CONFIG } from '../errors.js'
 import { loadPackage } from '../runtime/lazy-package.js'
 
 /** Resolves true once `client` is ready, false after `timeout` ms. */
-function readyWithin (client: Redis, timeout: number): Promise<boolean> {
+function readyWithin (client: Redis | Cluster, timeout: number): Promise<boolean> {
   if (client.status === 'ready') return Promise.resolve(true)
   return new Promise((resolve) => {
     const onReady = (): void => { clearTimeout(timer); resolve(true) }
@@ -24,7 +24,7 @@ function readyWithin (client: Redis, timeout: number): Promise<boolean> {
  * client directly (no `@fastify/redis` in `hasPlugin`), and it connects in
  * the background.
  */
-export async function registerFastifyRedis (app: FastifyInstance, client: Redis, wait: number, log: FastifyBaseLogger): Promise<void> {
+export async function registerFastifyRedis (app: FastifyInstance, client: Redis | Cluster, wait: number, log: FastifyBaseLogger): Promise<void> {
   if (await readyWithin(client, wait)) {
     const plugin = loadPackage<FastifyPluginCallback<Record<string, unknown>>>('@fastify/redis', {
       neededBy: 'fastify.redis', error: ERR_PYWATT_CACHE_CONFIG, otherwise: 'or cache: { fastifyRedis: false } for no fastify.redis'

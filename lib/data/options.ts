@@ -35,6 +35,11 @@ export const DbOptionSchema = Type.Union([Type.Literal(false), Type.Object({
   fastifyPostgres: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })])
 
+const RedisNodeSchema = Type.Object({
+  host: Type.String({ minLength: 1 }),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 }))
+}, { additionalProperties: false })
+
 /** `cache` option of the root plugin: `false` leaves `fastify.pywatt.cache` out. */
 export const CacheOptionSchema = Type.Union([Type.Literal(false), Type.Object({
   /** Name of the secret holding the cache URL (fetched at start). */
@@ -46,6 +51,16 @@ export const CacheOptionSchema = Type.Union([Type.Literal(false), Type.Object({
   maxEntries: Type.Optional(Positive),
   maxBytes: Type.Optional(Positive),
   commandTimeout: Type.Optional(Positive),
+  /** Redis Cluster: a few of its nodes (the rest are discovered); the URL's credentials and TLS apply to each. */
+  cluster: Type.Optional(Type.Array(RedisNodeSchema, { minItems: 1 })),
+  /** Redis Sentinel: the sentinels and the master's name; the URL's credentials and database are the master's. */
+  sentinel: Type.Optional(Type.Object({
+    sentinels: Type.Array(RedisNodeSchema, { minItems: 1 }),
+    name: Type.String({ minLength: 1 }),
+    /** The sentinels' own credentials (their `requirepass`), when they have some. */
+    user: Type.Optional(Type.String({ minLength: 1 })),
+    password: Type.Optional(Type.String({ minLength: 1 }))
+  }, { additionalProperties: false })),
   /** Redis: register `@fastify/redis` with this cache's client (`fastify.redis`); default true. */
   fastifyRedis: Type.Optional(Type.Boolean())
 }, { additionalProperties: false })])
