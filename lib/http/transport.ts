@@ -8,8 +8,9 @@ export type RequestTransport = 'http' | 'stdio' | 'tcp' | 'unix'
 export type IpcTransport = Exclude<RequestTransport, 'http'>
 
 /**
- * The property HTTP-over-IPC sets on the raw request it builds. `Symbol.for`:
- * ipc-http and metrics are separate bundles, each with its own copy of this module.
+ * The property HTTP-over-IPC sets on the raw request it builds. `Symbol.for`,
+ * like the package's other shared keys: it still matches when an app ends up
+ * with two installed copies of the package.
  */
 export const kTransport: unique symbol = Symbol.for('fastify-pywatt.transport') as never
 

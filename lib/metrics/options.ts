@@ -49,7 +49,7 @@ export function checkMetricsOptions (opts: unknown): asserts opts is MetricsJson
   checkOptions(MetricsOptionsSchema, opts, 'metrics')
 }
 
-/** A prom-client `Registry`, told by what the plugin uses (each bundle may load its own prom-client). */
+/** A prom-client `Registry`, told by what the plugin uses: the app's prom-client may be another copy than ours, so `instanceof` would refuse it. */
 export function checkRegistry (value: unknown): asserts value is Registry {
   const r = value as Partial<Record<'getMetricsAsJSON' | 'registerMetric' | 'getSingleMetric' | 'removeSingleMetric', unknown>> | null
   if (typeof r !== 'object' || r === null || typeof r.getMetricsAsJSON !== 'function' || typeof r.registerMetric !== 'function' ||
