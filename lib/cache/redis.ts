@@ -274,13 +274,18 @@ export class RedisBackend implements CacheBackend {
       options.retryStrategy = strategy
       return 0
     }
+    return await this.#reconnectWithin(s.commandTimeout)
+  }
+
+  /** Drop the connection and reconnect at once: true when the client is ready again within `ms`. */
+  #reconnectWithin (ms: number): Promise<boolean> {
     const ready = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => { this.client.off('ready', onReady); resolve(false) }, s.commandTimeout)
+      const timer = setTimeout(() => { this.client.off('ready', onReady); resolve(false) }, ms)
       const onReady = (): void => { clearTimeout(timer); resolve(true) }
       this.client.once('ready', onReady)
     })
     this.client.disconnect(true)
-    return await ready
+    return ready
   }
 
   /** Whether {@link retarget} can take this client to `s`: the same topology. */
@@ -304,13 +309,7 @@ export class RedisBackend implements CacheBackend {
       cluster.options.clusterRetryStrategy = strategy
       return 0
     }
-    const ready = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => { this.client.off('ready', onReady); resolve(false) }, s.commandTimeout)
-      const onReady = (): void => { clearTimeout(timer); resolve(true) }
-      this.client.once('ready', onReady)
-    })
-    this.client.disconnect(true)
-    return await ready
+    return await this.#reconnectWithin(s.commandTimeout)
   }
 
   async close (): Promise<void> {
