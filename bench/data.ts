@@ -38,8 +38,8 @@ const LOCAL = { pairs: 5, rounds: 9, roundMs: 100, concurrency: 1 }
 const SERVER = { pairs: 5, rounds: 7, roundMs: 200, concurrency: 32 }
 type Sampling = typeof LOCAL
 
-/** Which side a process runs (fixtures/data-side.ts). */
-type SideKind = 'pywatt' | 'raw'
+/** Which side a process runs (fixtures/data-side.ts): the suite's, or the baseline's. */
+export type SideKind = 'pywatt' | 'raw'
 const MEASURED = ['pywatt', 'raw'] as const
 /**
  * With `PYWATT_BENCH_CONTROL=1`, each comparison runs a second time with the
@@ -52,8 +52,8 @@ const TARGET = { op: '>=' as const, value: 0.95 }
 
 const sideScript = fileURLToPath(new URL('./fixtures/data-side.js', import.meta.url))
 
-/** The comparisons, in the order they run; `local` ones are in-process (one at a time). */
-const COMPARISONS: Array<{ name: string, local?: boolean }> = [
+/** The comparisons, in the order they run. */
+const COMPARISONS: Comparison[] = [
   { name: 'sqlite query', local: true },
   { name: 'postgres query' },
   { name: 'mariadb query' },
@@ -167,7 +167,10 @@ async function runPair (subject: Side, baseline: Side, { rounds, roundMs, concur
   return run
 }
 
-async function compare (name: string, local: boolean, sides: readonly [SideKind, SideKind], log: (line: string) => void): Promise<Row> {
+/** How the printed lines name the two kinds of side, `pywatt` and `raw` by default. */
+export type SideLabels = Record<SideKind, string>
+
+async function compare (section: string, name: string, local: boolean, sides: readonly [SideKind, SideKind], labels: SideLabels, log: (line: string) => void): Promise<Row> {
   const sampling = local ? LOCAL : SERVER
   const runs: PairRun[] = []
   for (let pair = 0; pair < sampling.pairs; pair++) {
@@ -187,25 +190,37 @@ async function compare (name: string, local: boolean, sides: readonly [SideKind,
   const s = median(subject)
   const b = median(baseline)
   const cpu = (rounds: Round[]): string => `${median(rounds.map((r) => r.cpuPerOp)).toFixed(2)} µs`
-  const [a, z] = sides
+  const [a, z] = sides.map((kind) => labels[kind]) as [string, string]
   const label = sides === CONTROL ? `${name} (control)` : name
-  log(`data  ${label.padEnd(24)} ${a} ${rate(s, 'ops/s')} (spread ${percent(spread(subject))})  ${z} ${rate(b, 'ops/s')} (spread ${percent(spread(baseline))})  process pairs ${Math.min(...pairMedians).toFixed(2)}–${Math.max(...pairMedians).toFixed(2)}x  CPU/op ${a} ${cpu(subjectRounds)}  ${z} ${cpu(baselineRounds)}`)
-  const row: Row = { name: `data ${label}`, detail: `${a} ${rate(s, 'ops/s')}  ${z} ${rate(b, 'ops/s')}`, ratio: median(runs.flatMap((r) => r.ratios)) }
+  log(`${section}  ${label.padEnd(24)} ${a} ${rate(s, 'ops/s')} (spread ${percent(spread(subject))})  ${z} ${rate(b, 'ops/s')} (spread ${percent(spread(baseline))})  process pairs ${Math.min(...pairMedians).toFixed(2)}–${Math.max(...pairMedians).toFixed(2)}x  CPU/op ${a} ${cpu(subjectRounds)}  ${z} ${cpu(baselineRounds)}`)
+  const row: Row = { name: `${section} ${label}`, detail: `${a} ${rate(s, 'ops/s')}  ${z} ${rate(b, 'ops/s')}`, ratio: median(runs.flatMap((r) => r.ratios)) }
   return sides === CONTROL ? row : { ...row, target: TARGET }
 }
 
-export const data: Section = {
-  name: 'data',
-  async run ({ log }): Promise<Row[]> {
-    const rows: Row[] = []
-    for (const c of COMPARISONS) {
-      try {
-        rows.push(await compare(c.name, c.local === true, MEASURED, log))
-        if (withControl) rows.push(await compare(c.name, c.local === true, CONTROL, log))
-      } catch (err) {
-        log(`data  ${c.name}: SKIPPED (${(err as Error).message})`)
+/** A comparison: its name in fixtures/data-side.ts; `local` ones are in-process (one at a time, pinned). */
+export interface Comparison { name: string, local?: boolean }
+
+/**
+ * A section that runs `comparisons` one after the other, each sampled as
+ * above (with its control under `PYWATT_BENCH_CONTROL=1`), against the
+ * target of 0.95x; a comparison whose sides cannot start is reported and skipped.
+ */
+export function comparisonSection (name: string, comparisons: readonly Comparison[], labels: SideLabels = { pywatt: 'pywatt', raw: 'raw' }): Section {
+  return {
+    name,
+    async run ({ log }): Promise<Row[]> {
+      const rows: Row[] = []
+      for (const c of comparisons) {
+        try {
+          rows.push(await compare(name, c.name, c.local === true, MEASURED, labels, log))
+          if (withControl) rows.push(await compare(name, c.name, c.local === true, CONTROL, labels, log))
+        } catch (err) {
+          log(`${name}  ${c.name}: SKIPPED (${(err as Error).message})`)
+        }
       }
+      return rows
     }
-    return rows
   }
 }
+
+export const data = comparisonSection('data', COMPARISONS)

@@ -4,6 +4,7 @@ import { logger } from './logger.js'
 import { jwtBench } from './jwt.js'
 import { http } from './http.js'
 import { data } from './data.js'
+import { pluginsBench } from './plugins.js'
 import { channel } from './channel.js'
 import { metricsBench } from './metrics.js'
 import { formatSummary, type Row, type Section } from './report.js'
@@ -25,6 +26,7 @@ const sections: Section[] = [
   jwtBench,
   http,
   data,
+  pluginsBench,
   channel,
   metricsBench
 ]
