@@ -173,7 +173,7 @@ t.test('liveness with maxEventLoopDelay 0 never answers 503; probes can be left 
 })
 
 t.test('bad probe options are refused naming the option', async (t) => {
-  for (const [opts, re] of [[{ ready: { cacheTtl: -1 } }, /ready/], [{ health: { path: 'health' } }, /health/], [{ ready: { extra: 1 } }, /ready/], [{ buildInfo: { commit: 'x' } }, /buildInfo/]] as const) {
+  for (const [opts, re] of [[{ ready: { cacheTtl: -1 } }, /^Invalid fastify-pywatt options: ready\.cacheTtl: Expected integer to be greater or equal to 0$/], [{ health: { path: 'health' } }, /health\.path: Expected string to match/], [{ ready: { extra: 1 } }, /ready\.extra: Unexpected property/], [{ buildInfo: { commit: 'x' } }, /buildInfo\.commit: Unexpected property/], [{ ready: 'yes' }, /ready: Expected union value/]] as const) {
     const { orch, app } = setup(t)
     await t.rejects(async () => { await app.register(pywatt, { io: orch.io, ...(opts as object) }) }, { code: 'FST_PYWATT_INVALID_OPTIONS', message: re })
   }
