@@ -15,7 +15,7 @@ import { formatSummary, type Row, type Section } from './report.js'
  * returns summary rows. Targets are reported, never asserted.
  *
  * Add a section by writing a module that exports a {@link Section} and listing
- * it here (HTTP-over-IPC and the data layer are expected next).
+ * it here.
  *
  * `node dist/bench/index.js logger` runs only the sections whose name contains
  * one of the arguments.

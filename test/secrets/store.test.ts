@@ -304,22 +304,28 @@ t.test('onRotate: specific keys and "*", after install, unsubscribe', async (t) 
 
 t.test('one listener on several keys, with async listeners', async (t) => {
   const { store } = setup()
+  const started: string[] = []
   const seen: string[] = []
+  let bothSeen!: () => void
+  const done = new Promise<void>((resolve) => { bothSeen = resolve })
   const off = store.onRotate(['K1', 'K2'], async (e) => {
+    started.push(e.key)
     await sleep(1)
     seen.push(`${e.key}=${e.value}`)
+    if (seen.length === 2) bothSeen()
   })
   store.receive('K1', 'k1-old')
   store.receive('K2', 'k2-old')
   store.receive('K1', 'k1-new', 'r')
   store.receive('K2', 'k2-new', 'r')
-  await sleep(20)
+  await done
   t.same(seen.sort(), ['K1=k1-new', 'K2=k2-new'])
   off()
   store.receive('K1', 'k1-newer', 'r2')
   store.receive('K2', 'k2-newer', 'r2')
-  await sleep(20)
-  t.equal(seen.length, 2, 'unsubscribed from both keys')
+  // Listeners start in a microtask after `receive`: past a macrotask, an unsubscribed one would have started.
+  await settle()
+  t.equal(started.length, 2, 'unsubscribed from both keys')
 })
 
 t.test('a throwing or rejecting listener is logged and does not stop the others', async (t) => {
