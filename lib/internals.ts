@@ -3,6 +3,7 @@ import type { AuthHooks, RouteTable } from './discovery/route-table.js'
 import type { BindTarget } from './runtime/bind-target.js'
 import type { Database } from './db/database.js'
 import type { Observation } from './observe.js'
+import type { LoopDelayWatch } from './health/routes.js'
 
 /**
  * Where the root plugin keeps the state it shares with its sub-plugins, on
@@ -32,6 +33,11 @@ export interface Internals {
   endpointSource: (() => EndpointAnnounce[]) | null
   /** Set by port negotiation: replaces the bind target before `listen()` binds. */
   bindResolver: ((target: BindTarget) => Promise<BindTarget>) | null
+  /**
+   * Set by the liveness route: the event loop's recent worst delay and `/health`'s
+   * threshold, so HTTP over IPC sheds load on the signal `/health` reports.
+   */
+  loopDelay: LoopDelayWatch | null
   /** Set by HTTP over IPC: its requests running and waiting, read by metrics at scrape time. */
   ipcHttpLoad: { readonly inFlight: number, readonly queued: number } | null
   /** The app's observation point: the metrics plugin sets its observer there (secrets, rotations, port, db, jwt). */

@@ -209,6 +209,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     endpointSource: null,
     bindResolver: null,
     ipcHttpLoad: null,
+    loopDelay: null,
     observation,
     database: null
   }
@@ -269,7 +270,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   for (const probe of [settings.health, settings.ready]) {
     if (probe !== false) builtin.push({ path: probe.path, methods: ['GET'] })
   }
-  addProbeRoutes(app, {
+  internals.loopDelay = addProbeRoutes(app, {
     moduleId: runtime.moduleId,
     build,
     channels: () => channels.health(),

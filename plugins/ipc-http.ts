@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { ERR_PYWATT_CHANNEL_CLOSED } from '../lib/errors.js'
 import { IpcHttpServer } from '../lib/ipc-http/server.js'
@@ -7,6 +7,8 @@ import type { HttpReply } from '../lib/protocol/index.js'
 import type { SocketChannelName } from '../lib/transport/socket-channel.js'
 import type { IpcTransport } from '../lib/http/transport.js'
 import { internalsOf } from '../lib/internals.js'
+import { LoopDelay } from '../lib/health/loop-delay.js'
+import type { LoopDelayWatch } from '../lib/health/routes.js'
 
 /** Options of `fastify-pywatt/ipc-http`. */
 export interface IpcHttpOptions {
@@ -20,6 +22,21 @@ export interface IpcHttpOptions {
    * for anything the lean pair cannot serve (it emulates a socket fully).
    */
   dispatcher?: 'lean' | 'inject'
+  /**
+   * Milliseconds a request may run (default 30 000; `0` = no bound). Past it
+   * the orchestrator gets a 504, the slot is freed, and `request.signal`
+   * aborts so the handler can stop its work; a late reply is dropped.
+   */
+  requestTimeout?: number
+  /** Requests that may wait for a slot (default 1 000); past them, 503 with `retry-after` at once. */
+  maxQueued?: number
+  /**
+   * Event-loop delay in milliseconds past which new requests get 503 with
+   * `retry-after` instead of a place in the queue; `0` = never. Default: the
+   * root plugin's `health.maxEventLoopDelay` (1 000), read from the same
+   * monitor as `/health`; with `health: false`, never.
+   */
+  maxEventLoopDelay?: number
 }
 
 declare module './types.js' {
@@ -38,7 +55,7 @@ declare module './types.js' {
  * stops first, requests in flight drain, then `onClose` hooks run.
  */
 const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
-  const { concurrency, drainTimeout, dispatcher } = resolveIpcHttpOptions(opts)
+  const { concurrency, drainTimeout, dispatcher, requestTimeout, maxQueued, maxEventLoopDelay } = resolveIpcHttpOptions(opts)
   const channel = app.pywatt.channel
   if (channel === null) {
     app.log.debug('standalone: there is no orchestrator to send http_request messages')
@@ -54,9 +71,10 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
       app.log.warn({ err }, 'an HTTP-over-IPC reply could not be written: stdout is gone')
     }
   }
-  const server = new IpcHttpServer(app, send, app.log, { concurrency, drainTimeout, dispatcher })
+  const internals = internalsOf(app.pywatt)
+  const server = new IpcHttpServer(app, send, app.log, { concurrency, drainTimeout, dispatcher, requestTimeout, maxQueued, overloaded: loopPressure(app, internals.loopDelay, maxEventLoopDelay) })
   Object.assign(app.pywatt, { ipcHttp: server.stats })
-  internalsOf(app.pywatt).ipcHttpLoad = server
+  internals.ipcHttpLoad = server
   channel.router.on('http_request', (m) => server.handle(m))
   channel.on('invalid', (line: string, err: Error) => server.handleInvalid(line, err))
   // Requests on the TCP / Unix-socket channels: same routes, replies go back on their channel.
@@ -73,6 +91,27 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
   app.addHook('preClose', async () => {
     if (!await server.close()) app.log.error({ drainTimeout, inFlight: server.inFlight }, 'HTTP-over-IPC requests still running at the drain deadline')
   })
+}
+
+/**
+ * Whether the event loop is stalled past `limit`: on `/health`'s monitor when
+ * there is one, else on a monitor of our own; `undefined` when never.
+ */
+function loopPressure (app: FastifyInstance, watch: LoopDelayWatch | null, limit: number | undefined): (() => boolean) | undefined {
+  if (limit === 0) return undefined
+  if (limit === undefined) {
+    if (watch === null) return undefined
+    const { monitor, limit: max } = watch
+    return () => monitor.maxMs > max
+  }
+  let monitor = watch?.monitor
+  if (monitor === undefined) {
+    const own = new LoopDelay()
+    app.addHook('onClose', async () => { own.close() })
+    monitor = own
+  }
+  const m = monitor
+  return () => m.maxMs > limit
 }
 
 export const ipcHttp = fp(ipcHttpPlugin, {

@@ -18,6 +18,12 @@ export interface ReadySettings {
   checkTimeout: number
 }
 
+/** The liveness route's event-loop monitor and its threshold in milliseconds. */
+export interface LoopDelayWatch {
+  readonly monitor: { readonly maxMs: number }
+  readonly limit: number
+}
+
 /** What the probes report about the module. */
 export interface ProbeSubject {
   moduleId: string
@@ -37,13 +43,18 @@ const probeConfig = { pywatt: { announce: false } }
  * `/health` answers whether the process serves (liveness): 503 when the event
  * loop stalled past `maxEventLoopDelay`, so a wedged module is restarted.
  * `/ready` answers whether it should get traffic (readiness): 200 only when
- * every check passes, else 503 naming each check and its state.
+ * every check passes, else 503 naming each check and its state. Returns the
+ * liveness route's loop monitor, for load shedding, or `null` without one.
  */
-export function addProbeRoutes (app: FastifyInstance, subject: ProbeSubject, health: HealthSettings | false, ready: ReadySettings | false): void {
+export function addProbeRoutes (app: FastifyInstance, subject: ProbeSubject, health: HealthSettings | false, ready: ReadySettings | false): LoopDelayWatch | null {
+  let watch: LoopDelayWatch | null = null
   if (health !== false) {
     const started = Date.now()
     const delay = health.maxEventLoopDelay > 0 ? new LoopDelay() : null
-    if (delay !== null) app.addHook('onClose', async () => { delay.close() })
+    if (delay !== null) {
+      watch = { monitor: delay, limit: health.maxEventLoopDelay }
+      app.addHook('onClose', async () => { delay.close() })
+    }
     app.get(health.path, { config: probeConfig }, async (_request, reply) => {
       const body = {
         status: 'OK',
@@ -75,6 +86,7 @@ export function addProbeRoutes (app: FastifyInstance, subject: ProbeSubject, hea
       return await reply.code(report.ready ? 200 : 503).send(readyBody(report))
     })
   }
+  return watch
 }
 
 function readyBody (report: ReadinessReport): { status: string, checks: Record<string, { ok: boolean, error?: string }> } {

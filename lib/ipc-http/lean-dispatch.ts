@@ -23,6 +23,11 @@ export interface DispatchRequest {
   transport: IpcTransport
   /** The orchestrator's `request_id`: Fastify's `request.id` (lib/http/request-id.ts). */
   requestId: string
+  /**
+   * Set by the lean dispatcher: the request stream the routes see. Destroying
+   * it emits `close`, which aborts Fastify's `request.signal`.
+   */
+  raw?: Readable
 }
 
 /** The socket Fastify and hooks may look at; there is no connection behind it. */
@@ -61,7 +66,8 @@ class IpcRequest extends Readable {
   #body: Buffer | undefined
 
   constructor (req: DispatchRequest) {
-    super()
+    // As Node's IncomingMessage: `close` means the request was abandoned, not that its body was read.
+    super({ autoDestroy: false })
     this.method = req.method
     this.url = req.url
     this.headers = req.headers
@@ -189,6 +195,7 @@ class IpcResponse extends Writable {
  */
 export function dispatchLean (app: FastifyInstance, request: DispatchRequest): Promise<DispatchResult> {
   const req = new IpcRequest(request)
+  request.raw = req
   const res = new IpcResponse(req)
   return new Promise((resolve, reject) => {
     res.once('finish', () => resolve(res.result()))

@@ -4,7 +4,10 @@ import { checkOptions } from '../check-options.js'
 const IpcHttpOptionsSchema = Type.Object({
   concurrency: Type.Optional(Type.Integer({ minimum: 1 })),
   drainTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
-  dispatcher: Type.Optional(Type.Union([Type.Literal('lean'), Type.Literal('inject')]))
+  dispatcher: Type.Optional(Type.Union([Type.Literal('lean'), Type.Literal('inject')])),
+  requestTimeout: Type.Optional(Type.Integer({ minimum: 0 })),
+  maxQueued: Type.Optional(Type.Integer({ minimum: 0 })),
+  maxEventLoopDelay: Type.Optional(Type.Integer({ minimum: 0 }))
 }, { additionalProperties: false })
 
 /** The options of `fastify-pywatt/ipc-http` with their defaults filled in. */
@@ -12,6 +15,10 @@ export interface ResolvedIpcHttpOptions {
   concurrency: number
   drainTimeout: number
   dispatcher: 'lean' | 'inject'
+  requestTimeout: number
+  maxQueued: number
+  /** `undefined`: the liveness route's threshold. */
+  maxEventLoopDelay: number | undefined
 }
 
 /** Check the options (`FST_PYWATT_INVALID_OPTIONS` naming the first problem) and fill defaults. */
@@ -21,6 +28,9 @@ export function resolveIpcHttpOptions (opts: unknown): ResolvedIpcHttpOptions {
     // As the Rust SDK's server.
     concurrency: opts.concurrency ?? 100,
     drainTimeout: opts.drainTimeout ?? 10_000,
-    dispatcher: opts.dispatcher ?? 'lean'
+    dispatcher: opts.dispatcher ?? 'lean',
+    requestTimeout: opts.requestTimeout ?? 30_000,
+    maxQueued: opts.maxQueued ?? 1_000,
+    maxEventLoopDelay: opts.maxEventLoopDelay
   }
 }

@@ -18,6 +18,12 @@ export interface IpcHttpServerOptions {
    * `app.inject()` (light-my-request), slower, kept as a fallback.
    */
   dispatcher: 'lean' | 'inject'
+  /** Milliseconds a request may run before it is answered 504 and its work aborted; `0` = no bound. */
+  requestTimeout: number
+  /** Requests that may wait for a slot; past them, 503 at once. */
+  maxQueued: number
+  /** Whether the process is too loaded to take a new request (503 at once). */
+  overloaded?: () => boolean
 }
 
 // light-my-request's request inherits from the `Request` class it is given: the mark comes from its prototype.
@@ -45,6 +51,15 @@ async function dispatchInject (app: FastifyInstance, request: DispatchRequest): 
 
 /** Delivers one reply to where its request came from. */
 export type ReplySink = (reply: HttpReply) => void
+
+/** A request between its start and its reply (or its timeout). */
+interface Flight {
+  readonly id: string
+  timer: NodeJS.Timeout | undefined
+  /** Replied to, or timed out: its slot is free. */
+  done: boolean
+  request: DispatchRequest | undefined
+}
 
 interface Queued {
   req: HttpRequestMessage
@@ -77,6 +92,8 @@ function isWellFormed (s: string): boolean {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' }
+// A refusal under load: the orchestrator may try again shortly, here or elsewhere.
+const RETRY_HEADERS = { ...JSON_HEADERS, 'retry-after': '1' }
 // The body of a 500 when the module fails to answer; the reason is logged, not sent.
 const FAILED = { error: 'the module failed to answer this request' }
 
@@ -102,7 +119,7 @@ export class IpcHttpServer {
   #started = false
   #closing = false
   /** Replies sent, by outcome. */
-  readonly stats = { served: 0, badRequest: 0, failed: 0, unavailable: 0, duplicates: 0 }
+  readonly stats = { served: 0, badRequest: 0, failed: 0, unavailable: 0, duplicates: 0, timedOut: 0, shed: 0 }
 
   /**
    * @param send where replies to stdio requests go (the `{content, metadata}` line);
@@ -140,9 +157,23 @@ export class IpcHttpServer {
       this.#log.error({ requestId: req.request_id }, 'ignored an http_request whose request_id is already in flight')
       return
     }
+    const refusal = this.#refusal()
+    if (refusal !== null) {
+      this.stats.shed++
+      this.#reply(sink, req.request_id, 503, { error: refusal }, RETRY_HEADERS)
+      return
+    }
     this.#ids.add(req.request_id)
     this.#queue.push({ req, sink, transport })
     this.#pump()
+  }
+
+  /** Why a new request is turned away at once, or `null` to take it. */
+  #refusal (): string | null {
+    if (this.#opts.overloaded?.() === true) return 'the module is overloaded (event loop delay)'
+    const waits = !this.#started || this.#active >= this.#opts.concurrency
+    if (waits && this.#queue.length >= this.#opts.maxQueued) return `the module is at capacity (${this.#active} running, ${this.#queue.length} waiting)`
+    return null
   }
 
   /**
@@ -191,8 +222,10 @@ export class IpcHttpServer {
     }
   }
 
-  // One async frame per request, its bookkeeping in `finally`: no promise chained onto it.
+  // One async frame per request, its bookkeeping in `#release`: no promise chained onto it.
   async #serve (req: HttpRequestMessage, sink: ReplySink, transport: IpcTransport): Promise<void> {
+    const flight: Flight = { id: req.request_id, timer: undefined, done: false, request: undefined }
+    if (this.#opts.requestTimeout > 0) flight.timer = setTimeout(() => this.#timeOut(flight, sink), this.#opts.requestTimeout)
     try {
       const problem = requestProblem(req.method, req.uri, req.headers)
       if (problem !== null) {
@@ -205,10 +238,13 @@ export class IpcHttpServer {
       // Fastify reads a body only when its length is declared.
       if (body !== undefined) headers['content-length'] = String(body.length)
       const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body, transport, requestId: req.request_id }
+      flight.request = request
       let res: DispatchResult
       try {
         res = this.#opts.dispatcher === 'lean' ? await dispatchLean(this.#app, request) : await dispatchInject(this.#app, request)
       } catch (err) {
+        // Answered 504 already: what the aborted work did next is nobody's reply.
+        if (flight.done) return
         const closing = (err as { code?: string }).code === 'FST_ERR_REOPENED_CLOSE_SERVER'
         if (closing) this.stats.unavailable++
         else this.stats.failed++
@@ -216,6 +252,10 @@ export class IpcHttpServer {
         // inject() refuses bad request lines (400); a destroyed response is the module's failure (500).
         const status = closing ? 503 : this.#opts.dispatcher === 'inject' ? 400 : 500
         this.#reply(sink, req.request_id, status, { error: closing ? 'the module is shutting down' : (err as Error).message })
+        return
+      }
+      if (flight.done) {
+        this.#log.warn({ requestId: req.request_id, statusCode: res.statusCode }, 'a timed-out http_request finished late: its reply was dropped')
         return
       }
       const sent = this.#deliver(sink, {
@@ -228,22 +268,45 @@ export class IpcHttpServer {
       else this.stats.failed++
     } catch (err) {
       // Replies never throw (#deliver), so no reply went out: the orchestrator is still owed one.
+      if (flight.done) return
       this.stats.failed++
       this.#log.error({ err, requestId: req.request_id }, 'an http_request could not be served')
       this.#reply(sink, req.request_id, 500, FAILED)
     } finally {
-      this.#active--
-      this.#ids.delete(req.request_id)
-      if (this.#active === 0) this.#drained?.()
-      this.#pump()
+      this.#release(flight)
     }
   }
 
-  #reply (sink: ReplySink, id: string, status: number, body: { error: string }): void {
+  /**
+   * The request ran past `requestTimeout`: answer 504, free its slot, and
+   * destroy its request stream so that `request.signal` aborts the handler's
+   * work (the lean dispatcher's; light-my-request ignores a destroy once the
+   * body was read). Whatever it produces later is dropped.
+   */
+  #timeOut (flight: Flight, sink: ReplySink): void {
+    this.stats.timedOut++
+    this.#log.error({ requestId: flight.id, requestTimeout: this.#opts.requestTimeout }, 'an http_request ran past requestTimeout: answered 504')
+    this.#reply(sink, flight.id, 504, { error: `the module did not answer within ${this.#opts.requestTimeout} ms` })
+    this.#release(flight)
+    flight.request?.raw?.destroy()
+  }
+
+  /** Once per request, at its reply or its timeout: its slot and its id are free again. */
+  #release (flight: Flight): void {
+    if (flight.done) return
+    flight.done = true
+    clearTimeout(flight.timer)
+    this.#active--
+    this.#ids.delete(flight.id)
+    if (this.#active === 0) this.#drained?.()
+    this.#pump()
+  }
+
+  #reply (sink: ReplySink, id: string, status: number, body: { error: string }, headers: Record<string, string> = JSON_HEADERS): void {
     this.#deliver(sink, {
       request_id: id,
       status_code: status,
-      headers: JSON_HEADERS,
+      headers,
       body: Buffer.from(JSON.stringify(body))
     })
   }

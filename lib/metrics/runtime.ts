@@ -29,6 +29,8 @@ export interface IpcHttpReplies {
   failed: number
   unavailable: number
   duplicates: number
+  timedOut: number
+  shed: number
 }
 
 const CHANNEL_STATES: readonly ChannelState[] = ['connecting', 'connected', 'reconnecting', 'failed', 'closed']
@@ -142,7 +144,7 @@ export function defineRuntimeMetrics (registry: Registry, src: RuntimeSources): 
     const load = src.ipcHttp().load
     return load === null ? [] : one(load.queued)
   })
-  add('counter', 'pywatt_ipc_http_requests_total', 'HTTP-over-IPC requests by outcome: served, bad_request (400), failed (500), unavailable (503), duplicate (ignored).', ['outcome'], () => {
+  add('counter', 'pywatt_ipc_http_requests_total', 'HTTP-over-IPC requests by outcome: served, bad_request (400), failed (500), unavailable (503, stopping), duplicate (ignored), timed_out (504), shed (503, overloaded or queue full).', ['outcome'], () => {
     const r = src.ipcHttp().replies
     return r === undefined
       ? []
@@ -151,7 +153,9 @@ export function defineRuntimeMetrics (registry: Registry, src: RuntimeSources): 
           [{ outcome: 'bad_request' }, r.badRequest],
           [{ outcome: 'failed' }, r.failed],
           [{ outcome: 'unavailable' }, r.unavailable],
-          [{ outcome: 'duplicate' }, r.duplicates]
+          [{ outcome: 'duplicate' }, r.duplicates],
+          [{ outcome: 'timed_out' }, r.timedOut],
+          [{ outcome: 'shed' }, r.shed]
         ]
   })
 

@@ -161,6 +161,22 @@ t.test('ipc-http on a channel: replies come back enveloped on it; bad requests w
   t.equal(orch.lines.filter((l) => l.content !== undefined).length, 0, 'nothing on stdout')
 })
 
+t.test('ipc-http on a channel: the same request timeout and queue cap as on stdio', async (t) => {
+  const { orch, app, servers } = await setup(t)
+  await app.register(pywatt, { io: orch.io })
+  await app.register(ipcHttp, { concurrency: 1, maxQueued: 0, requestTimeout: 80 })
+  app.get('/hang', async (req) => await new Promise((resolve) => req.signal.addEventListener('abort', () => resolve({}))))
+  await app.ready()
+  const tcp = servers.tcp as ChannelServer
+  await tcp.connected()
+  const hung = tcp.request({ method: 'GET', uri: '/hang', headers: {} })
+  const refused = await tcp.request({ method: 'GET', uri: '/hang', headers: {} })
+  t.equal(refused.status_code, 503)
+  t.equal(refused.headers?.['retry-after'], '1')
+  t.equal((await hung).status_code, 504)
+  t.equal(orch.lines.filter((l) => l.content !== undefined).length, 0, 'nothing on stdout')
+})
+
 t.test('ipc-http on a channel: a reply that cannot be encoded is answered 500 there, once, and logged with the reason', async (t) => {
   const { orch, app, log, servers } = await setup(t)
   await app.register(pywatt, { io: orch.io })

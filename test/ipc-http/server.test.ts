@@ -383,7 +383,7 @@ t.test('a sink that throws is logged; the request no longer counts as running an
   t.after(() => app.close())
   app.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 30)); return { ok: true } })
   await app.ready()
-  const server = new IpcHttpServer(app, () => { throw new Error('channel gone') }, log.logger, { concurrency: 4, drainTimeout: 5_000, dispatcher: 'lean' })
+  const server = new IpcHttpServer(app, () => { throw new Error('channel gone') }, log.logger, { concurrency: 4, drainTimeout: 5_000, dispatcher: 'lean', requestTimeout: 0, maxQueued: 1_000 })
   server.start()
   server.handle({ op: 'http_request', request_id: 'gone', method: 'GET', uri: '/slow', headers: {} })
   t.equal(server.inFlight, 1)
