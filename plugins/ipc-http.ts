@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { ERR_PYWATT_CHANNEL_CLOSED } from '../lib/errors.js'
 import { IpcHttpServer } from '../lib/ipc-http/server.js'
+import { compileTrust } from '../lib/ipc-http/headers.js'
 import { resolveIpcHttpOptions } from '../lib/ipc-http/options.js'
 import type { HttpReply } from '../lib/protocol/index.js'
 import type { SocketChannelName } from '../lib/transport/socket-channel.js'
@@ -37,6 +38,14 @@ export interface IpcHttpOptions {
    * monitor as `/health`; with `health: false`, never.
    */
   maxEventLoopDelay?: number
+  /**
+   * Which `x-forwarded-for` hops to believe for `request.ip`, as Fastify's
+   * `trustProxy`, the orchestrator being the proxy in front: a number of hops
+   * (default `1`, the orchestrator alone: the entry it added, the last one),
+   * addresses or CIDR ranges of trusted proxies, `true` for all (the first
+   * entry, which the client controls) or `false` for none (`127.0.0.1`).
+   */
+  trustProxy?: boolean | number | string | string[]
 }
 
 declare module './types.js' {
@@ -55,7 +64,7 @@ declare module './types.js' {
  * stops first, requests in flight drain, then `onClose` hooks run.
  */
 const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
-  const { concurrency, drainTimeout, dispatcher, requestTimeout, maxQueued, maxEventLoopDelay } = resolveIpcHttpOptions(opts)
+  const { concurrency, drainTimeout, dispatcher, requestTimeout, maxQueued, maxEventLoopDelay, trustProxy } = resolveIpcHttpOptions(opts)
   const channel = app.pywatt.channel
   if (channel === null) {
     app.log.debug('standalone: there is no orchestrator to send http_request messages')
@@ -72,7 +81,15 @@ const ipcHttpPlugin: FastifyPluginAsync<IpcHttpOptions> = async (app, opts) => {
     }
   }
   const internals = internalsOf(app.pywatt)
-  const server = new IpcHttpServer(app, send, app.log, { concurrency, drainTimeout, dispatcher, requestTimeout, maxQueued, overloaded: loopPressure(app, internals.loopDelay, maxEventLoopDelay) })
+  const server = new IpcHttpServer(app, send, app.log, {
+    concurrency,
+    drainTimeout,
+    dispatcher,
+    requestTimeout,
+    maxQueued,
+    overloaded: loopPressure(app, internals.loopDelay, maxEventLoopDelay),
+    trust: compileTrust(trustProxy)
+  })
   Object.assign(app.pywatt, { ipcHttp: server.stats })
   internals.ipcHttpLoad = server
   channel.router.on('http_request', (m) => server.handle(m))

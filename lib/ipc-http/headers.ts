@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import proxyAddr from '@fastify/proxy-addr'
 
 /**
  * Headers that describe one connection, not the message (RFC 9110 §7.6.1),
@@ -22,17 +23,47 @@ export function requestHeaders (headers: Readonly<Record<string, string>>): Inco
   return out
 }
 
+/** Which hops of `x-forwarded-for` to believe, as Fastify's `trustProxy`. */
+export type TrustProxy = boolean | number | string | string[]
+
+/** Whether hop `i` (0 = the orchestrator, 1 = the last `x-forwarded-for` entry, …) at `addr` is a trusted proxy. */
+export type TrustFn = (addr: string, i: number) => boolean
+
+/** The trust function of a `trustProxy` setting, read as Fastify reads its own. */
+export function compileTrust (trust: TrustProxy): TrustFn {
+  if (trust === true) return () => true
+  if (trust === false) return () => false
+  if (typeof trust === 'number') return (_addr, i) => i < trust
+  const listed = proxyAddr.compile(typeof trust === 'string' ? trust.split(',').map((a) => a.trim()) : trust)
+  // The orchestrator is the proxy every tunnelled request comes through: a list names the ones behind it.
+  return (addr, i) => i === 0 || listed(addr, i)
+}
+
+// The orchestrator runs on this host: the address of the "socket" a tunnelled request came on.
+const ORCHESTRATOR = '127.0.0.1'
+
 /**
- * The client address for `request.ip`: the first `x-forwarded-for` entry, else
- * `x-real-ip`, else loopback (the orchestrator is a local process).
+ * The client address for `request.ip`. The orchestrator is the proxy in front
+ * of the module, so the entries of `x-forwarded-for` are walked from the
+ * right, as Fastify does behind a proxy: the first address that is not a
+ * trusted hop is the client. A client can prepend any entry it likes, so the
+ * default (`1`: the orchestrator alone) takes the entry the orchestrator
+ * added, the last one. Without the header, `x-real-ip` stands for it.
  */
-export function remoteAddressOf (headers: IncomingHttpHeaders): string {
+export function remoteAddressOf (headers: IncomingHttpHeaders, trust: TrustFn): string {
   const forwarded = headers['x-forwarded-for']
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0].trim()
-  if (first !== undefined && first !== '') return first
-  const real = headers['x-real-ip']
-  if (typeof real === 'string' && real.trim() !== '') return real.trim()
-  return '127.0.0.1'
+  const list = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').map((a) => a.trim()).filter((a) => a !== '') ?? []
+  if (list.length === 0) {
+    const real = headers['x-real-ip']
+    if (typeof real === 'string' && real.trim() !== '') list.push(real.trim())
+  }
+  const hops = [ORCHESTRATOR, ...list.reverse()]
+  const last = hops.length - 1
+  for (const [i, addr] of hops.entries()) {
+    // Every hop trusted: the furthest one is all there is to go on.
+    if (i === last || !trust(addr, i)) return addr
+  }
+  return ORCHESTRATOR
 }
 
 /**

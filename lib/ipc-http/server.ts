@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { HttpReply, HttpRequestMessage } from '../protocol/index.js'
-import { remoteAddressOf, requestHeaders, responseHeaders } from './headers.js'
+import { remoteAddressOf, requestHeaders, responseHeaders, type TrustFn } from './headers.js'
 import { dispatchLean, type DispatchRequest, type DispatchResult } from './lean-dispatch.js'
 import { requestProblem } from './request-check.js'
 import { kTransport, type IpcTransport } from '../http/transport.js'
@@ -24,6 +24,8 @@ export interface IpcHttpServerOptions {
   maxQueued: number
   /** Whether the process is too loaded to take a new request (503 at once). */
   overloaded?: () => boolean
+  /** Which `x-forwarded-for` hops are trusted proxies, for `request.ip` (default: the orchestrator alone). */
+  trust?: TrustFn
 }
 
 // light-my-request's request inherits from the `Request` class it is given: the mark comes from its prototype.
@@ -48,6 +50,8 @@ async function dispatchInject (app: FastifyInstance, request: DispatchRequest): 
   })
   return { statusCode: res.statusCode, headers: res.headers, body: res.rawPayload }
 }
+
+const ORCHESTRATOR_ONLY: TrustFn = (_addr, i) => i < 1
 
 /** Delivers one reply to where its request came from. */
 export type ReplySink = (reply: HttpReply) => void
@@ -111,6 +115,7 @@ export class IpcHttpServer {
   readonly #send: ReplySink
   readonly #log: FastifyBaseLogger
   readonly #opts: IpcHttpServerOptions
+  readonly #trust: TrustFn
   readonly #queue: Queued[] = []
   readonly #ids = new Set<string>()
   #active = 0
@@ -130,6 +135,7 @@ export class IpcHttpServer {
     this.#send = send
     this.#log = log
     this.#opts = opts
+    this.#trust = opts.trust ?? ORCHESTRATOR_ONLY
   }
 
   /** Requests waiting for a free slot. */
@@ -237,7 +243,7 @@ export class IpcHttpServer {
       const body = req.body
       // Fastify reads a body only when its length is declared.
       if (body !== undefined) headers['content-length'] = String(body.length)
-      const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers), body, transport, requestId: req.request_id }
+      const request: DispatchRequest = { method: req.method, url: req.uri, headers, remoteAddress: remoteAddressOf(headers, this.#trust), body, transport, requestId: req.request_id }
       flight.request = request
       let res: DispatchResult
       try {

@@ -43,7 +43,7 @@ for (const dispatcher of ['lean', 'inject'] as const) {
       t.same(Object.keys(line).sort(), ['content', 'metadata'])
       t.same(Object.keys(line.content).sort(), ['body', 'headers', 'request_id', 'status_code'])
       t.equal(line.content.status_code, 200)
-      t.same(JSON.parse(text(line)), { hello: 'world', ip: '203.0.113.7', q: '1' })
+      t.same(JSON.parse(text(line)), { hello: 'world', ip: '10.0.0.1', q: '1' })
       t.equal(line.content.headers['content-type'], 'application/json; charset=utf-8')
       for (const name of Object.keys(line.content.headers)) t.equal(name, name.toLowerCase(), `${name} is lower-case`)
       t.match(line.metadata.id, UUID_V4)
