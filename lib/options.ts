@@ -36,6 +36,8 @@ export const PyWattOptionsSchema = Type.Object({
   maxQueuedBytes: Type.Optional(Bytes),
   /** Messages kept for consumers not registered yet (default 100 000). */
   maxBufferedMessages: Type.Optional(Bytes),
+  /** Bytes of those messages, as read (default 64 MiB). */
+  maxBufferedBytes: Type.Optional(Bytes),
   /** Answer stdio `heartbeat` with `heartbeat_ack` (default true). */
   heartbeatAck: Type.Optional(Type.Boolean()),
   /** The liveness route: `false` to leave it out (default `{ path: '/health', maxEventLoopDelay: 1000 }`). */
@@ -102,7 +104,8 @@ export function rootSettings (opts: PyWattSerializableOptions): RootSettings {
       maxLineBytes: opts.maxLineBytes ?? DEFAULT_LIMITS.maxLineBytes,
       highWaterBytes: opts.highWaterBytes ?? DEFAULT_LIMITS.highWaterBytes,
       maxQueuedBytes: opts.maxQueuedBytes ?? DEFAULT_LIMITS.maxQueuedBytes,
-      maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages
+      maxBufferedMessages: opts.maxBufferedMessages ?? DEFAULT_LIMITS.maxBufferedMessages,
+      maxBufferedBytes: opts.maxBufferedBytes ?? DEFAULT_LIMITS.maxBufferedBytes
     },
     secretTimeout: opts.secretTimeout ?? 30_000,
     drainTimeout: opts.drainTimeout ?? 10_000,

@@ -143,6 +143,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       ...(channelTls === undefined ? {} : { tls: channelTls }),
       source: runtime.replySource,
       maxBufferedMessages: settings.limits.maxBufferedMessages,
+      maxBufferedBytes: settings.limits.maxBufferedBytes,
       log,
       onShutdown: () => runtime.requestStop('shutdown'),
       clampWait: (ms) => budget.clamp(ms)

@@ -91,7 +91,7 @@ export class ChannelSet extends EventEmitter {
   /** The channels the Init blob marked `required`: the module is not ready without them. */
   readonly required: readonly SocketChannelName[]
 
-  constructor (stdio: StdioChannel | null, sockets: SocketChannel[], opts: { prefer: readonly ChannelKind[], source: string, maxBufferedMessages: number, log: FastifyBaseLogger, required?: readonly SocketChannelName[] }) {
+  constructor (stdio: StdioChannel | null, sockets: SocketChannel[], opts: { prefer: readonly ChannelKind[], source: string, maxBufferedMessages: number, maxBufferedBytes: number, log: FastifyBaseLogger, required?: readonly SocketChannelName[] }) {
     super()
     this.required = opts.required ?? []
     this.#stdio = stdio
@@ -99,7 +99,7 @@ export class ChannelSet extends EventEmitter {
     this.#prefer = opts.prefer
     this.#source = opts.source
     this.#log = opts.log
-    this.router = new OpRouter(opts.maxBufferedMessages, (op, count, reason) => {
+    this.router = new OpRouter({ messages: opts.maxBufferedMessages, bytes: opts.maxBufferedBytes }, (op, count, reason) => {
       this.#log.warn({ op, count, reason }, reason === 'sealed'
         ? 'no consumer for this op on the socket channels: message dropped'
         : 'too many channel messages waiting for a consumer: message dropped')
@@ -107,9 +107,9 @@ export class ChannelSet extends EventEmitter {
     for (const socket of sockets) {
       const received = new OpCounts()
       this.#received.set(socket.name, received)
-      socket.on('message', (message: OrchestratorMessage) => {
+      socket.on('message', (message: OrchestratorMessage, bytes: number) => {
         received.add(message.op)
-        this.router.dispatch({ op: message.op, message, channel: socket.name } as ChannelDelivery)
+        this.router.dispatch({ op: message.op, message, channel: socket.name } as ChannelDelivery, bytes)
       })
       socket.on('invalid', (text: string, err: Error) => {
         emitGuarded(this, 'invalid', [socket.name, text, err], (e) => this.#handlerThrew(e, socket.name, { event: 'invalid' }))

@@ -18,6 +18,7 @@ export interface OpenChannelsOptions {
   /** `metadata.source` of HTTP replies that fail over to stdio. */
   source: string
   maxBufferedMessages: number
+  maxBufferedBytes: number
   log: FastifyBaseLogger
   /** A `shutdown` arrived on a channel. */
   onShutdown: () => void
@@ -68,7 +69,7 @@ export async function openChannels (opts: OpenChannelsOptions): Promise<ChannelS
   }))
   const prefer = (opts.option === false ? undefined : opts.option?.prefer) ?? ['ipc', 'tcp', 'stdio']
   const required = specs.filter((s) => s.required)
-  const set = new ChannelSet(opts.stdio, sockets, { prefer, source: opts.source, maxBufferedMessages: opts.maxBufferedMessages, log, required: required.map((s) => s.name) })
+  const set = new ChannelSet(opts.stdio, sockets, { prefer, source: opts.source, maxBufferedMessages: opts.maxBufferedMessages, maxBufferedBytes: opts.maxBufferedBytes, log, required: required.map((s) => s.name) })
   const d = set.router
   d.on('heartbeat', (m) => set.reply(m.channel, { op: 'heartbeat_ack' }))
   d.on('shutdown', (m) => {

@@ -22,18 +22,25 @@ export type UnhandledListener = (op: string, count: number, reason: 'sealed' | '
 /** A consumer threw on a message: the error and the message, for the log. */
 export type HandlerErrorListener<M extends OpMessage> = (err: unknown, message: M) => void
 
+/** How much may wait for consumers: a count of messages and their size as read. */
+export interface BufferCaps {
+  messages: number
+  bytes: number
+}
+
 /** One consumer per op, with buffering for early messages. */
 export class OpRouter<M extends OpMessage> {
   readonly #handlers = new Map<string, OpHandler<M>>()
-  readonly #buffered = new Map<string, M[]>()
-  readonly #maxBuffered: number
+  readonly #buffered = new Map<string, Array<{ message: M, bytes: number }>>()
+  readonly #caps: BufferCaps
   readonly #onUnhandled: UnhandledListener
   readonly #onHandlerError: HandlerErrorListener<M>
   #bufferedCount = 0
+  #bufferedBytes = 0
   #sealed = false
 
-  constructor (maxBuffered: number, onUnhandled: UnhandledListener, onHandlerError: HandlerErrorListener<M>) {
-    this.#maxBuffered = maxBuffered
+  constructor (caps: BufferCaps, onUnhandled: UnhandledListener, onHandlerError: HandlerErrorListener<M>) {
+    this.#caps = caps
     this.#onUnhandled = onUnhandled
     this.#onHandlerError = onHandlerError
   }
@@ -41,6 +48,11 @@ export class OpRouter<M extends OpMessage> {
   /** Messages waiting for a consumer. */
   get bufferedCount (): number {
     return this.#bufferedCount
+  }
+
+  /** Their size as read from the wire. */
+  get bufferedBytes (): number {
+    return this.#bufferedBytes
   }
 
   /**
@@ -55,15 +67,18 @@ export class OpRouter<M extends OpMessage> {
     if (early !== undefined) {
       this.#buffered.delete(op)
       this.#bufferedCount -= early.length
-      for (const message of early) this.#deliver(h, message)
+      for (const { message, bytes } of early) {
+        this.#bufferedBytes -= bytes
+        this.#deliver(h, message)
+      }
     }
     return () => {
       if (this.#handlers.get(op) === h) this.#handlers.delete(op)
     }
   }
 
-  /** Deliver one message, or keep it until its consumer registers. */
-  dispatch (message: M): void {
+  /** Deliver one message, or keep it until its consumer registers; `bytes` is its size as read. */
+  dispatch (message: M, bytes = 0): void {
     const handler = this.#handlers.get(message.op)
     if (handler !== undefined) {
       this.#deliver(handler, message)
@@ -73,7 +88,7 @@ export class OpRouter<M extends OpMessage> {
       this.#onUnhandled(message.op, 1, 'sealed')
       return
     }
-    if (this.#bufferedCount >= this.#maxBuffered) {
+    if (this.#bufferedCount >= this.#caps.messages || this.#bufferedBytes + bytes > this.#caps.bytes) {
       this.#onUnhandled(message.op, 1, 'overflow')
       return
     }
@@ -82,8 +97,9 @@ export class OpRouter<M extends OpMessage> {
       list = []
       this.#buffered.set(message.op, list)
     }
-    list.push(message)
+    list.push({ message, bytes })
     this.#bufferedCount++
+    this.#bufferedBytes += bytes
   }
 
   #deliver (handler: OpHandler<M>, message: M): void {
@@ -100,5 +116,6 @@ export class OpRouter<M extends OpMessage> {
     for (const [op, list] of this.#buffered) this.#onUnhandled(op, list.length, 'sealed')
     this.#buffered.clear()
     this.#bufferedCount = 0
+    this.#bufferedBytes = 0
   }
 }

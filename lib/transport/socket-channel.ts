@@ -351,7 +351,8 @@ export class SocketChannel extends EventEmitter {
       this.#emitSafely('invalid', format === 3 ? '' : payload.toString('utf8'), err)
       return
     }
-    this.#emitSafely('message', message)
+    // The frame's size goes along: buffered messages are capped by bytes too.
+    this.#emitSafely('message', message, payload.length)
   }
 
   #emitSafely (event: string, ...args: unknown[]): void {

@@ -29,6 +29,8 @@ export interface StdioLimits {
   maxQueuedBytes: number
   /** Messages kept for consumers that have not registered yet. */
   maxBufferedMessages: number
+  /** Bytes of those messages (as read from the wire). */
+  maxBufferedBytes: number
   /** A line left incomplete this long is reported once (a stuck writer upstream). */
   partialLineWarning: number
 }
@@ -41,6 +43,7 @@ export const DEFAULT_LIMITS: StdioLimits = {
   highWaterBytes: 16 * 1024 * 1024,
   maxQueuedBytes: 64 * 1024 * 1024,
   maxBufferedMessages: 100_000,
+  maxBufferedBytes: 64 * 1024 * 1024,
   partialLineWarning: 10_000
 }
 
@@ -90,7 +93,7 @@ export class StdioChannel extends EventEmitter {
     this.#limits = limits
     this.#log = log
     this.writer = new ProtocolWriter(output, limits)
-    this.router = new OpRouter(limits.maxBufferedMessages, (op, count, reason) => {
+    this.router = new OpRouter({ messages: limits.maxBufferedMessages, bytes: limits.maxBufferedBytes }, (op, count, reason) => {
       this.#log.warn({ op, count, reason }, reason === 'sealed'
         ? 'no consumer for this op: message dropped'
         : 'too many messages waiting for a consumer: message dropped')
@@ -236,7 +239,7 @@ export class StdioChannel extends EventEmitter {
       this.#emit('invalid', line, err)
       return
     }
-    this.#dispatch(message)
+    this.#dispatch(message, line.length)
   }
 
   /** An `http_request` with a body, read from its bytes (the common large line); anything else is left to {@link #onLine}. */
@@ -245,14 +248,14 @@ export class StdioChannel extends EventEmitter {
     const message = decodeHttpRequestBytes(bytes)
     if (message === null) return false
     this.stats.lines++
-    this.#dispatch(message)
+    this.#dispatch(message, bytes.length)
     return true
   }
 
-  #dispatch (message: OrchestratorMessage): void {
+  #dispatch (message: OrchestratorMessage, bytes: number): void {
     this.stats.dispatched++
     this.received.add(message.op)
-    this.router.dispatch(message)
+    this.router.dispatch(message, bytes)
   }
 
   #emit (event: string, ...args: unknown[]): void {

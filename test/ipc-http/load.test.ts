@@ -213,3 +213,25 @@ t.test('timeouts and refusals are counted in the metrics', async (t) => {
   t.match(text, /pywatt_ipc_http_requests_total\{outcome="timed_out"\} 1\n/)
   t.match(text, /pywatt_ipc_http_requests_total\{outcome="shed"\} 1\n/)
 })
+
+t.test('requests that arrive before ipc-http registers wait within maxBufferedBytes; the rest are dropped and logged', async (t) => {
+  const orch = new FakeOrchestrator()
+  const log = captureLogger()
+  const app = Fastify({ loggerInstance: log.logger })
+  t.after(() => app.close())
+  orch.init({ module_id: 'early' })
+  await app.register(pywatt, { io: orch.io, health: false, maxBufferedBytes: 3_000 })
+  const big = [...Buffer.alloc(500, 0x61)]
+  // Each line is ~2 KB (a byte array of 500 bytes): the second does not fit.
+  for (const id of ['e1', 'e2']) request(orch, id, '/echo', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: big })
+  await until(() => log.entries().some((e) => e.msg === 'too many messages waiting for a consumer: message dropped'))
+  await app.register(ipcHttp)
+  app.post('/echo', async (req) => ({ length: (req.body as string).length }))
+  await app.ready()
+  t.same(body(await reply(orch, 'e1')), { length: 500 })
+  t.equal(app.pywatt.channel?.router.bufferedBytes, 0)
+  // Past a later reply, a reply for e2 would be here: it was dropped before anyone could answer.
+  request(orch, 'e3', '/echo', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: big })
+  await reply(orch, 'e3')
+  t.same(replies(orch, 'e2'), [])
+})

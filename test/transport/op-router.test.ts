@@ -7,7 +7,7 @@ const fail = (err: unknown): never => { throw err }
 
 t.test('messages that arrive before their consumer are delivered in order when it registers', async (t) => {
   const unhandled: unknown[] = []
-  const d = new OpRouter<Msg>(10, (...args) => unhandled.push(args), fail)
+  const d = new OpRouter<Msg>({ messages: 10, bytes: Infinity }, (...args) => unhandled.push(args), fail)
   d.dispatch({ op: 'a', n: 1 })
   d.dispatch({ op: 'b', n: 2 })
   d.dispatch({ op: 'a', n: 3 })
@@ -23,7 +23,7 @@ t.test('messages that arrive before their consumer are delivered in order when i
 
 t.test('seal() reports what no consumer claimed, then drops unclaimed ops as they come', async (t) => {
   const unhandled: unknown[] = []
-  const d = new OpRouter<Msg>(10, (...args) => unhandled.push(args), fail)
+  const d = new OpRouter<Msg>({ messages: 10, bytes: Infinity }, (...args) => unhandled.push(args), fail)
   d.dispatch({ op: 'b', n: 1 })
   d.dispatch({ op: 'b', n: 2 })
   d.seal()
@@ -35,7 +35,7 @@ t.test('seal() reports what no consumer claimed, then drops unclaimed ops as the
 
 t.test('the buffer is bounded', async (t) => {
   const unhandled: unknown[] = []
-  const d = new OpRouter<Msg>(2, (...args) => unhandled.push(args), fail)
+  const d = new OpRouter<Msg>({ messages: 2, bytes: Infinity }, (...args) => unhandled.push(args), fail)
   d.dispatch({ op: 'a', n: 1 })
   d.dispatch({ op: 'a', n: 2 })
   d.dispatch({ op: 'a', n: 3 })
@@ -45,8 +45,28 @@ t.test('the buffer is bounded', async (t) => {
   t.same(got, [1, 2], 'the oldest are kept')
 })
 
+t.test('the buffer is bounded by bytes too; delivered messages give their bytes back', async (t) => {
+  const unhandled: unknown[] = []
+  const d = new OpRouter<Msg>({ messages: 100, bytes: 1_000 }, (...args) => unhandled.push(args), fail)
+  d.dispatch({ op: 'a', n: 1 }, 600)
+  d.dispatch({ op: 'b', n: 2 }, 300)
+  t.equal(d.bufferedBytes, 900)
+  d.dispatch({ op: 'a', n: 3 }, 200)
+  t.same(unhandled, [['a', 1, 'overflow']], 'past the byte cap: dropped and reported')
+  d.dispatch({ op: 'a', n: 4 }, 100)
+  t.same(unhandled, [['a', 1, 'overflow']], 'exactly at the cap is kept')
+  const got: number[] = []
+  d.on('a', (m) => got.push(m.n))
+  t.same(got, [1, 4])
+  t.equal(d.bufferedBytes, 300, 'only b is left')
+  d.dispatch({ op: 'b', n: 5 }, 700)
+  t.equal(d.bufferedBytes, 1_000, 'the freed bytes take new messages')
+  d.seal()
+  t.equal(d.bufferedBytes, 0)
+})
+
 t.test('one consumer per op; unregistering frees the slot', async (t) => {
-  const d = new OpRouter<Msg>(10, () => {}, fail)
+  const d = new OpRouter<Msg>({ messages: 10, bytes: Infinity }, () => {}, fail)
   const off = d.on('a', () => {})
   t.throws(() => d.on('a', () => {}), /already registered/)
   off()
@@ -59,7 +79,7 @@ t.test('one consumer per op; unregistering frees the slot', async (t) => {
 
 t.test('a consumer that throws is reported with its message; the messages after it are still delivered', async (t) => {
   const errors: Array<[string, number]> = []
-  const d = new OpRouter<Msg>(10, () => {}, (err, m) => errors.push([(err as Error).message, m.n]))
+  const d = new OpRouter<Msg>({ messages: 10, bytes: Infinity }, () => {}, (err, m) => errors.push([(err as Error).message, m.n]))
   d.dispatch({ op: 'a', n: 1 })
   d.dispatch({ op: 'a', n: 2 })
   const got: number[] = []
