@@ -66,6 +66,8 @@ export const PyWattOptionsSchema = Type.Object({
   }, { additionalProperties: false })])),
   /** Answer 5xx errors with a generic body and the request id, logging the real error (default true). */
   errorHandler: Type.Optional(Type.Boolean()),
+  /** Replace known secret values in response bodies by `[REDACTED]` (default false: it costs a scan of every body). */
+  scrubResponses: Type.Optional(Type.Boolean()),
   /** Exit the process once a stop requested by the orchestrator or a signal is done (default true on real stdio). */
   exitOnStop: Type.Optional(Type.Boolean()),
   /** `fastify.pywatt.db`: URL secret, URL or SQLite settings; `false` to leave it out (default: SQLite, opened on first use). */

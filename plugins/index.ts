@@ -28,6 +28,7 @@ import type { ChannelSet } from '../lib/channels/channel-set.js'
 import { openChannels } from '../lib/channels/open.js'
 import { loadBuildInfo } from '../lib/health/build-info.js'
 import { addProbeRoutes } from '../lib/health/routes.js'
+import { scrubResponses } from '../lib/http/scrub-responses.js'
 import { requestIdGenerator } from '../lib/http/request-id.js'
 import { channelCheck, readinessChecks } from '../lib/health/checks.js'
 
@@ -259,6 +260,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   await attachData(app, namespace, { db, cache: opts.cache, secrets: runtime.secrets, log, internals })
 
   if (opts.errorHandler !== false) app.setErrorHandler(serverErrorHandler)
+  if (opts.scrubResponses === true) scrubResponses(app)
   // With @fastify/otel registered before us, request spans say how the request came in.
   traceTransports(app, log)
 
@@ -319,6 +321,7 @@ export { closeOnSignals, type CloseOnSignalsOptions } from '../lib/lifecycle/sig
 export { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
 export * from '../lib/errors.js'
 export type { SecretStore, RotationEvent, RotationListener, FetchOptions } from '../lib/secrets/store.js'
+export { Secret } from '../lib/secrets/secret.js'
 export type { StopReason } from '../lib/runtime/runtime.js'
 export type { ChannelSet, ChannelSetStats, ChannelDelivery, ModuleMessageDelivery, ModuleMessageHandler, SendOptions, StdioStats } from '../lib/channels/channel-set.js'
 export type { ChannelStats, ChannelState, SocketChannel, SocketChannelName } from '../lib/transport/socket-channel.js'

@@ -5,6 +5,7 @@ import { Observation, secondsSince, type SecretRequestOutcome } from '../observe
 import {
   parseBoolSecret, parseDurationSecret, parseFloatSecret, parseIntSecret, parseJsonSecret, parseUrlSecret
 } from './typed.js'
+import { Secret } from './secret.js'
 
 /** Where secret values come from: the orchestrator, or the environment in standalone mode. */
 export interface SecretSource {
@@ -117,6 +118,16 @@ export class SecretStore {
     const value = this.#values.get(name)
     if (value === undefined) throw new ERR_PYWATT_SECRET_NOT_FOUND(name)
     return value
+  }
+
+  /**
+   * `name` as a {@link Secret}: printed, logged or serialised it is
+   * `[REDACTED]`, `reveal()` returns the current value. Throws
+   * `FST_PYWATT_SECRET_NOT_FOUND` if there is no value yet.
+   */
+  secret (name: string): Secret {
+    this.get(name)
+    return new Secret(name, () => this.get(name))
   }
 
   /** The cached value of `name`, or `undefined`. */
