@@ -7,6 +7,7 @@ import { data } from './data.js'
 import { pluginsBench } from './plugins.js'
 import { channel } from './channel.js'
 import { metricsBench } from './metrics.js'
+import { migrateBench } from './migrate.js'
 import { formatSummary, type Row, type Section } from './report.js'
 
 /**
@@ -28,7 +29,8 @@ const sections: Section[] = [
   data,
   pluginsBench,
   channel,
-  metricsBench
+  metricsBench,
+  migrateBench
 ]
 
 const filters = process.argv.slice(2).map((a) => a.toLowerCase())
