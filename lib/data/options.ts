@@ -39,7 +39,7 @@ export const DbOptionSchema = Type.Union([Type.Literal(false), Type.Object({
     /** The table that records them (default `pywatt_migrations`). */
     table: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$' })),
     /** Milliseconds to wait for another replica's migrations (default 60 000). */
-    lockTimeout: Type.Optional(Type.Integer({ minimum: 0 }))
+    lockTimeout: Type.Optional(Type.Integer({ minimum: 1 }))
   }, { additionalProperties: false })]))
 }, { additionalProperties: false })])
 

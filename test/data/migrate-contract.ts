@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { createDatabase, type Database, type Dialect } from '../../lib/db/index.js'
+import { MIGRATION_SQL } from '../../lib/db/migrations/dialect.js'
 import { unique } from './helpers.js'
 
 const CHILD = fileURLToPath(new URL('../../dist/test/fixtures/migrate-child.js', import.meta.url))
@@ -134,6 +135,30 @@ export function migrateContract (t: Test, url: string): void {
     t.equal(exists, db.dialect === 'mysql', db.dialect === 'mysql' ? 'MySQL: the CREATE TABLE committed on its own' : 'the CREATE TABLE was rolled back')
     t.same((await db.query<{ file: string }>(`SELECT file FROM ${table}`)).map((r) => r.file), ['001.create.sql'])
   })
+
+  t.test('a file of comments only (as `pywatt-db new` makes it) is applied and recorded', async (t) => {
+    const { db, dir, table, write } = setup(t)
+    write({ '001.later.sql': '-- to be written\n/* a block\n   comment */\n# MySQL-style\n' })
+    t.same(await db.migrate({ dir, table }), { applied: ['001.later.sql'] })
+    t.equal((await db.query(`SELECT file FROM ${table}`)).length, 1)
+  })
+
+  if (!url.startsWith('sqlite:')) {
+    t.test('another process holding the migration lock past lockTimeout: refused, nothing applied; applied once it lets go', async (t) => {
+      const { db, dir, table, name, write, names } = setup(t)
+      const items = name('items')
+      write({ '001.create.sql': TABLE[db.dialect](items) })
+      const holder = createDatabase({ url })
+      t.after(() => holder.close())
+      await holder.session(async (session) => {
+        t.ok(await MIGRATION_SQL[db.dialect].lock(session, table, 1000), 'the other process has the lock')
+        await t.rejects(db.migrate({ dir, table, lockTimeout: 100 }), { code: 'FST_PYWATT_MIGRATION', message: new RegExp(`another process held the migration lock of ${table} for 100 ms`) })
+        await MIGRATION_SQL[db.dialect].unlock(session, table)
+      })
+      t.same(await db.migrate({ dir, table }), { applied: ['001.create.sql'] })
+      t.same(await names(items), [])
+    })
+  }
 
   t.test('two replicas starting at once: each migration is applied once', async (t) => {
     const { db, dir, table, name, write, names } = setup(t)

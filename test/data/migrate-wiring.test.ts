@@ -58,7 +58,7 @@ t.test('an applied file edited since: register rejects naming it, exit 2, the da
 })
 
 t.test('the migrations option is checked', async (t) => {
-  for (const migrations of [{ dir: 'm', table: 'x; DROP TABLE y' }, { dir: '' }, { dir: 'm', lockTimeout: -1 }, { dir: 'm', extra: 1 }]) {
+  for (const migrations of [{ dir: 'm', table: 'x; DROP TABLE y' }, { dir: '' }, { dir: 'm', lockTimeout: 0 }, { dir: 'm', extra: 1 }]) {
     const orch = new FakeOrchestrator()
     orch.init()
     const app = Fastify()

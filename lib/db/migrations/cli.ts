@@ -77,7 +77,7 @@ export async function runDbCli (argv: string[], out: NodeJS.WritableStream = pro
     if (args.length !== 1) return fail(`new takes one NAME\n${USAGE}`, 2)
     try {
       await mkdir(dir, { recursive: true })
-      const file = join(dir, await nextFileName(dir, args[0] as string))
+      const file = join(dir, nextFileName(dir, args[0] as string))
       await writeFile(file, `-- ${args[0]}\n`, { flag: 'wx' })
       say(file)
       return 0

@@ -9,7 +9,11 @@ export interface MigrateOptions {
   dir: string
   /** The table that records the applied migrations (default `pywatt_migrations`; PostgreSQL: `schema.table` allowed). */
   table?: string
-  /** Milliseconds to wait for another process's migrations to finish before refusing (default 60 000). */
+  /**
+   * Milliseconds to wait for another process's migrations to finish before
+   * refusing (default 60 000; MySQL counts whole seconds). SQLite waits for
+   * its write lock as for any statement, up to `pool.acquireTimeout`.
+   */
   lockTimeout?: number
 }
 
@@ -46,7 +50,8 @@ function settings (options: MigrateOptions): Required<MigrateOptions> {
   // Spliced into SQL: only a plain (optionally schema-qualified) identifier.
   if (!IDENTIFIER.test(table)) throw new ERR_PYWATT_MIGRATION(`'${table}' is not a usable table name (letters, digits, _; schema.table allowed)`)
   const lockTimeout = options.lockTimeout ?? DEFAULT_LOCK_TIMEOUT
-  if (!Number.isInteger(lockTimeout) || lockTimeout < 0) throw new ERR_PYWATT_MIGRATION('lockTimeout must be a non-negative integer (milliseconds)')
+  // 0 would mean "wait for ever" to PostgreSQL's lock_timeout and "do not wait" to GET_LOCK.
+  if (!Number.isInteger(lockTimeout) || lockTimeout < 1) throw new ERR_PYWATT_MIGRATION('lockTimeout must be a positive integer (milliseconds)')
   return { dir: options.dir, table, lockTimeout }
 }
 
@@ -68,6 +73,11 @@ function check (file: MigrationFile, row: Recorded | undefined): void {
   throw new ERR_PYWATT_MIGRATION(`${file.file} was edited after it was applied${was}: its checksum is ${file.checksum.slice(0, 12)}…, the recorded one ${row.checksum.slice(0, 12)}…; put the change in a new migration`)
 }
 
+/** False when the text is only comments and blanks; a statement leaves a word outside them whatever its strings hold. */
+function hasStatements (sql: string): boolean {
+  return sql.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(--|#)[^\n]*/g, '').trim() !== ''
+}
+
 /** Apply one file in its own transaction with its record; false when another process recorded it meanwhile. */
 async function apply (session: Session, dialect: Dialect, table: string, file: MigrationFile): Promise<boolean> {
   const sql = MIGRATION_SQL[dialect]
@@ -82,7 +92,8 @@ async function apply (session: Session, dialect: Dialect, table: string, file: M
       return false
     }
     try {
-      await session.exec(file.sql)
+      // MySQL refuses a query of comments only ("Query was empty"): a file just made by `pywatt-db new`.
+      if (hasStatements(file.sql)) await session.exec(file.sql)
     } catch (err) {
       throw new ERR_PYWATT_MIGRATION(`${file.file} failed: ${(err as Error).message}`, { cause: err })
     }
@@ -105,7 +116,7 @@ async function apply (session: Session, dialect: Dialect, table: string, file: M
  */
 export async function migrate (db: MigrationTarget, options: MigrateOptions): Promise<MigrationResult> {
   const { dir, table, lockTimeout } = settings(options)
-  const files = await readMigrations(dir, db.dialect)
+  const files = readMigrations(dir, db.dialect)
   const sql = MIGRATION_SQL[db.dialect]
   return await db.session(async (session) => {
     const before = await recorded(session, table)
@@ -134,7 +145,7 @@ export async function migrate (db: MigrationTarget, options: MigrateOptions): Pr
 /** Each migration of `options.dir` and each record, and where it stands; nothing is created or applied. */
 export async function migrationStatus (db: MigrationTarget, options: MigrateOptions): Promise<MigrationState[]> {
   const { dir, table } = settings(options)
-  const files = await readMigrations(dir, db.dialect)
+  const files = readMigrations(dir, db.dialect)
   const rows = await db.session((session) => recorded(session, table)) ?? new Map<number, Recorded>()
   const out: MigrationState[] = files.map((f) => {
     const row = rows.get(f.version)
