@@ -11,6 +11,21 @@ function affected (result: pg.QueryResult): number {
   return result.command === 'SELECT' ? 0 : result.rowCount ?? 0
 }
 
+/** A checked-out client's statements, failing with our errors, and a handle that refuses them once `end` is called. */
+function checkedOut (client: pg.PoolClient): ReturnType<typeof transactionHandle> & { run: (sql: string, params: readonly unknown[]) => Promise<pg.QueryResult> } {
+  const run = async (sql: string, params: readonly unknown[]): Promise<pg.QueryResult> => {
+    try {
+      return await client.query(sql, params as unknown[])
+    } catch (err) {
+      throw dbError(err)
+    }
+  }
+  const { tx, end } = transactionHandle(
+    async (sql, params) => (await run(sql, params)).rows,
+    async (sql, params) => ({ rowsAffected: affected(await run(sql, params)) }))
+  return { run, tx, end }
+}
+
 /** PostgreSQL through a `pg.Pool` we own. Placeholders: `$1`, `$2`, … */
 export class PostgresDriver implements Driver {
   readonly dialect = 'postgres' as const
@@ -84,16 +99,7 @@ export class PostgresDriver implements Driver {
 
   async transaction<R> (body: TransactionBody<R>): Promise<R> {
     const client = await this.#connect()
-    const run = async (sql: string, params: readonly unknown[]): Promise<pg.QueryResult> => {
-      try {
-        return await client.query(sql, params as unknown[])
-      } catch (err) {
-        throw dbError(err)
-      }
-    }
-    const { tx, end } = transactionHandle(
-      async (sql, params) => (await run(sql, params)).rows,
-      async (sql, params) => ({ rowsAffected: affected(await run(sql, params)) }))
+    const { run, tx, end } = checkedOut(client)
     let broken: Error | undefined
     // A connection lost while checked out emits 'error' on the client: without
     // a listener that would crash the process; the next query reports it instead.
@@ -126,16 +132,7 @@ export class PostgresDriver implements Driver {
 
   async session<R> (body: (session: Session) => Promise<R>): Promise<R> {
     const client = await this.#connect()
-    const run = async (sql: string, params: readonly unknown[]): Promise<pg.QueryResult> => {
-      try {
-        return await client.query(sql, params as unknown[])
-      } catch (err) {
-        throw dbError(err)
-      }
-    }
-    const { tx, end } = transactionHandle(
-      async (sql, params) => (await run(sql, params)).rows,
-      async (sql, params) => ({ rowsAffected: affected(await run(sql, params)) }))
+    const { run, tx, end } = checkedOut(client)
     // Without parameters pg sends the simple query protocol, which runs several statements.
     const session: Session = { ...tx, exec: async (script) => { await run(script, []) } }
     let failed: Error | undefined

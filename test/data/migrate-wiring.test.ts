@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import pywatt from '../../plugins/index.js'
 import { createDatabase } from '../../lib/db/index.js'
@@ -12,6 +12,18 @@ import { startModule } from '../helpers/modules.js'
 
 const MODULE = fileURLToPath(new URL('../../dist/test/fixtures/migrations-module.js', import.meta.url))
 const ITEMS = 'CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);\n'
+
+/** A SQLite file on which 001.items.sql was applied, and the file edited since: its URL and the directory. */
+async function editedAfterApplied (t: Test, edited: string): Promise<{ url: string, migrations: string }> {
+  const dir = t.testdir({ migrations: { '001.items.sql': ITEMS } })
+  const migrations = join(dir, 'migrations')
+  const url = `sqlite:${join(dir, 'a.sqlite')}`
+  const seed = createDatabase({ url })
+  await seed.migrate(migrations)
+  await seed.close()
+  writeFileSync(join(migrations, '001.items.sql'), edited)
+  return { url, migrations }
+}
 
 t.test('db.migrations: applied before register resolves; db.migrate() by hand finds nothing more; a rotation does not migrate', async (t) => {
   const dir = t.testdir({
@@ -41,13 +53,7 @@ t.test('db.migrations: applied before register resolves; db.migrate() by hand fi
 })
 
 t.test('an applied file edited since: register rejects naming it, exit 2, the database closed', async (t) => {
-  const dir = t.testdir({ migrations: { '001.items.sql': ITEMS } })
-  const migrations = join(dir, 'migrations')
-  const url = `sqlite:${join(dir, 'a.sqlite')}`
-  const seed = createDatabase({ url })
-  await seed.migrate(migrations)
-  await seed.close()
-  writeFileSync(join(migrations, '001.items.sql'), `${ITEMS}CREATE INDEX items_name ON items (name);\n`)
+  const { url, migrations } = await editedAfterApplied(t, `${ITEMS}CREATE INDEX items_name ON items (name);\n`)
   const orch = new FakeOrchestrator()
   orch.init()
   const app = Fastify()
@@ -68,13 +74,7 @@ t.test('the migrations option is checked', async (t) => {
 })
 
 t.test('a module whose applied migration was edited refuses to start: exit 2, the fatal line names the file, nothing announced', async (t) => {
-  const dir = t.testdir({ migrations: { '001.items.sql': ITEMS } })
-  const migrations = join(dir, 'migrations')
-  const url = `sqlite:${join(dir, 'a.sqlite')}`
-  const seed = createDatabase({ url })
-  await seed.migrate(migrations)
-  await seed.close()
-  writeFileSync(join(migrations, '001.items.sql'), `-- edited\n${ITEMS}`)
+  const { url, migrations } = await editedAfterApplied(t, `-- edited\n${ITEMS}`)
   const { dev, stderr } = await startModule(t, MODULE, { secrets: { DATABASE_URL: url }, extraEnv: { MIGRATIONS_DIR: migrations } })
   t.same(await dev.waitForExit(15_000), { code: EXIT.REFUSED, signal: null })
   t.notOk(dev.messages.some((m) => m.op === 'announce'), 'never announced')
