@@ -2,9 +2,11 @@ import { execFile } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Writable } from 'node:stream'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { createDatabase } from '../../lib/db/index.js'
+import { runDbCli } from '../../lib/db/migrations/cli.js'
 import { requireServer, unique } from './helpers.js'
 
 const BIN = fileURLToPath(new URL('../../dist/bin/pywatt-db.js', import.meta.url))
@@ -60,6 +62,11 @@ t.test('usage errors exit 2', async (t) => {
   t.equal((await db(cwd, ['status', '--nope'])).code, 2)
   t.match(await db(cwd, ['status', '--secret', 'MY_DB_URL']), { code: 2, stderr: /MY_DB_URL is not set/ })
   t.match(await db(cwd, ['new', 'bad name']), { code: 1, stderr: /cannot name a migration/ })
+  // In-process: Node 20 itself reads an --env-file anywhere on its command line, and exits 9 on a missing one.
+  let stderr = ''
+  const err = new Writable({ write (chunk: Buffer, _enc, cb) { stderr += chunk.toString(); cb() } })
+  t.equal(await runDbCli(['up', '--env-file', join(cwd, 'missing.env')], process.stdout, err), 2)
+  t.match(stderr, /^pywatt-db: ENOENT.*missing\.env/)
   t.match(await db(cwd, ['--help']), { code: 0, stdout: /^Usage: pywatt-db/ })
 })
 
