@@ -4,6 +4,7 @@ import type { ConnectionOptions } from 'node:tls'
 import { CACHE_DEFAULTS, createBackend, createCache, redisSettings, type Cache } from '../cache/index.js'
 import { RedisBackend } from '../cache/redis.js'
 import { Database, createDriver, resolveDatabaseConfig, type DatabaseOptions } from '../db/index.js'
+import { DEFAULT_LOCK_TIMEOUT } from '../db/migrations/runner.js'
 import { PostgresDriver } from '../db/postgres.js'
 import { registerFastifyPostgres, type LivePool } from './fastify-postgres.js'
 import { registerFastifyRedis } from './fastify-redis.js'
@@ -23,6 +24,8 @@ export interface DataWiring {
   log: FastifyBaseLogger
   /** Where the opened database is recorded (`database`) and its statements observed (`observation`). */
   internals: Pick<Internals, 'database' | 'observation'>
+  /** Cut a wait of the start to what Fastify's `pluginTimeout` leaves (the migration lock's). */
+  clampWait: (ms: number) => number
 }
 
 function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undefined, password: string | undefined): DatabaseOptions {
@@ -64,8 +67,11 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     }
     if (config.dialect !== 'sqlite' || url !== undefined || option.migrations !== undefined) open()
     if (option.migrations !== undefined) {
+      const migrations = typeof option.migrations === 'string' ? { dir: option.migrations } : option.migrations
+      // A lock wait past pluginTimeout would end the start with avvio's bare error (exit 1), not the refusal (exit 2).
+      const lockTimeout = wiring.clampWait(migrations.lockTimeout ?? DEFAULT_LOCK_TIMEOUT)
       try {
-        const { applied } = await open().migrate(option.migrations)
+        const { applied } = await open().migrate({ ...migrations, lockTimeout })
         if (applied.length > 0) log.info({ applied }, `applied ${applied.length} database migration(s)`)
       } catch (err) {
         await db?.close()

@@ -9,6 +9,8 @@ import { EXIT } from '../../lib/lifecycle/exit-codes.js'
 import { FakeOrchestrator, until } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
 import { startModule } from '../helpers/modules.js'
+import { MIGRATION_SQL } from '../../lib/db/migrations/dialect.js'
+import { requireServer, unique } from './helpers.js'
 
 const MODULE = fileURLToPath(new URL('../../dist/test/fixtures/migrations-module.js', import.meta.url))
 const ITEMS = 'CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);\n'
@@ -90,4 +92,28 @@ t.test('the same module with its migrations unchanged starts and serves the migr
   await dev.announced()
   t.same(await (await fetch(`http://${dev.listen}/items`)).json(), [{ name: 'first' }])
   t.same(await dev.shutdown(), { code: EXIT.OK, signal: null })
+})
+
+t.test("PostgreSQL: another replica holding the migration lock past pluginTimeout refuses the start (exit 2) before avvio's timeout", async (t) => {
+  if (!await requireServer(t, 'PostgreSQL', '127.0.0.1', 5432)) return
+  const url = 'postgres://postgres@127.0.0.1:5432/test'
+  const table = unique('pwmw')
+  const dir = t.testdir({ '001.a.sql': `CREATE TABLE ${table}_a (v INT);` })
+  const holder = createDatabase({ url })
+  t.after(async () => {
+    await holder.execute(`DROP TABLE IF EXISTS ${table}_a`)
+    await holder.execute(`DROP TABLE IF EXISTS ${table}`)
+    await holder.close()
+  })
+  await holder.session(async (session) => {
+    t.ok(await MIGRATION_SQL.postgres.lock(session, table, 1000))
+    const orch = new FakeOrchestrator()
+    orch.init()
+    const app = Fastify({ pluginTimeout: 1500 })
+    t.after(() => app.close())
+    await t.rejects(async () => { await app.register(pywatt, { io: orch.io, db: { url, migrations: { dir, table } } }) },
+      { code: 'FST_PYWATT_MIGRATION', message: /another process held the migration lock/ })
+    t.same(orch.exits, [EXIT.REFUSED])
+    await MIGRATION_SQL.postgres.unlock(session, table)
+  })
 })

@@ -42,7 +42,7 @@ export interface MigrationTarget {
 interface Recorded { version: number | string, name: string, file: string, checksum: string, applied_at: string }
 
 export const DEFAULT_TABLE = 'pywatt_migrations'
-const DEFAULT_LOCK_TIMEOUT = 60_000
+export const DEFAULT_LOCK_TIMEOUT = 60_000
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/
 
 function settings (options: MigrateOptions): Required<MigrateOptions> {
