@@ -136,6 +136,18 @@ export function migrateContract (t: Test, url: string): void {
     t.same((await db.query<{ file: string }>(`SELECT file FROM ${table}`)).map((r) => r.file), ['001.create.sql'])
   })
 
+  t.test('a file recorded by another process after this one read the records is skipped, not run', async (t) => {
+    const { db, dir, table, write } = setup(t)
+    const second = 'THIS IS NOT SQL AND MUST NOT RUN;'
+    // 001 plays the other replica: it records 002 while this run is under way.
+    write({
+      '001.other.sql': `INSERT INTO ${table} (version, name, file, checksum, applied_at) VALUES (2, 'second', '002.second.sql', '${sha256(second)}', 'elsewhere');`,
+      '002.second.sql': second
+    })
+    t.same(await db.migrate({ dir, table }), { applied: ['001.other.sql'] })
+    t.same((await db.query<{ applied_at: string }>(`SELECT applied_at FROM ${table} WHERE version = 2`)).map((r) => r.applied_at), ['elsewhere'])
+  })
+
   t.test('a file of comments only (as `pywatt-db new` makes it) is applied and recorded', async (t) => {
     const { db, dir, table, write } = setup(t)
     write({ '001.later.sql': '-- to be written\n/* a block\n   comment */\n# MySQL-style\n' })
