@@ -8,6 +8,7 @@ import { pluginsBench } from './plugins.js'
 import { channel } from './channel.js'
 import { metricsBench } from './metrics.js'
 import { scrubResponsesBench } from './scrub-responses.js'
+import { migrateBench } from './migrate.js'
 import { formatSummary, type Row, type Section } from './report.js'
 
 /**
@@ -30,7 +31,8 @@ const sections: Section[] = [
   pluginsBench,
   channel,
   metricsBench,
-  scrubResponsesBench
+  scrubResponsesBench,
+  migrateBench
 ]
 
 const filters = process.argv.slice(2).map((a) => a.toLowerCase())

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pywatt, { pywattLogger, type PyWattOptions } from '../plugins/index.js'
 import routeDiscovery from '../plugins/route-discovery.js'
@@ -9,12 +10,9 @@ import { itemParams, newItemBody } from './schemas.js'
 
 interface Item { id: number, name: string }
 
-// The items table in each dialect the data layer speaks.
-const ITEMS_TABLE = {
-  sqlite: 'CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)',
-  postgres: 'CREATE TABLE IF NOT EXISTS items (id SERIAL PRIMARY KEY, name TEXT NOT NULL)',
-  mysql: 'CREATE TABLE IF NOT EXISTS items (id INT AUTO_INCREMENT PRIMARY KEY, name TEXT NOT NULL)'
-}
+// The items table and its first row, with a variant of the table per dialect
+// (the build copies the directory next to the compiled example).
+const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url))
 
 /**
  * The example module: a health route (from the root plugin), a few JSON routes
@@ -23,8 +21,14 @@ const ITEMS_TABLE = {
 export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: pywattLogger() })
   // Items live in `pywatt.db` (embedded SQLite in memory unless `opts.db` says
-  // otherwise, e.g. `{ urlSecret: 'DATABASE_URL' }`); the list is cached in `pywatt.cache`.
-  await app.register(pywatt, { secrets: ['API_KEY', 'JWT_SECRET'], db: { filename: ':memory:' }, ...opts })
+  // otherwise, e.g. `{ urlSecret: 'DATABASE_URL' }`), whose schema the
+  // migrations make before `register` resolves; the list is cached in `pywatt.cache`.
+  const { db: dbOption = { filename: ':memory:' }, ...rest } = opts
+  await app.register(pywatt, {
+    secrets: ['API_KEY', 'JWT_SECRET'],
+    ...rest,
+    db: dbOption === false ? false : { migrations: MIGRATIONS, ...dbOption }
+  })
   await app.register(routeDiscovery)
   await app.register(ipcHttp)
   // init.listen with a port is used as given; otherwise the port is asked for (port_request).
@@ -37,8 +41,6 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
 
   const { db, cache } = app.pywatt
   const p = (n: number): string => db.placeholder(n)
-  await db.execute(ITEMS_TABLE[db.dialect])
-  if (await db.queryOne('SELECT id FROM items') === undefined) await db.execute(`INSERT INTO items (name) VALUES (${p(1)})`, ['first'])
   await cache.delete('items:list')
   let rotations = 0
   app.pywatt.secrets.onRotate(['API_KEY'], () => { rotations++ })

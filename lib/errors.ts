@@ -129,3 +129,11 @@ export const ERR_PYWATT_SERVICE = createError<[string, string]>(
  */
 export const ERR_PYWATT_PORT_NEGOTIATION = createError<[string, { cause: unknown }?]>(
   'FST_PYWATT_PORT_NEGOTIATION', 'Port negotiation failed: %s', 503)
+
+/**
+ * Migrations could not be applied: an applied file was edited since, a file
+ * failed (its name and the database's message are said), the directory or a
+ * file name is not usable, or the migration lock was not had in time.
+ */
+export const ERR_PYWATT_MIGRATION = createError<[string, { cause: unknown }?]>(
+  'FST_PYWATT_MIGRATION', 'Migrations refused: %s', 500)

@@ -4,6 +4,7 @@ import type { ConnectionOptions } from 'node:tls'
 import { CACHE_DEFAULTS, createBackend, createCache, redisSettings, type Cache } from '../cache/index.js'
 import { RedisBackend } from '../cache/redis.js'
 import { Database, createDriver, resolveDatabaseConfig, type DatabaseOptions } from '../db/index.js'
+import { DEFAULT_LOCK_TIMEOUT } from '../db/migrations/runner.js'
 import { PostgresDriver } from '../db/postgres.js'
 import { registerFastifyPostgres, type LivePool } from './fastify-postgres.js'
 import { registerFastifyRedis } from './fastify-redis.js'
@@ -23,10 +24,12 @@ export interface DataWiring {
   log: FastifyBaseLogger
   /** Where the opened database is recorded (`database`) and its statements observed (`observation`). */
   internals: Pick<Internals, 'database' | 'observation'>
+  /** Cut a wait of the start to what Fastify's `pluginTimeout` leaves (the migration lock's). */
+  clampWait: (ms: number) => number
 }
 
 function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undefined, password: string | undefined): DatabaseOptions {
-  const { urlSecret: _url, passwordSecret: _password, fastifyPostgres: _pg, ...rest } = option
+  const { urlSecret: _url, passwordSecret: _password, fastifyPostgres: _pg, migrations: _migrations, ...rest } = option
   const out: DatabaseOptions = rest
   if (url !== undefined) out.url = url
   if (password !== undefined) out.password = password
@@ -40,7 +43,9 @@ function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undef
  * is built with the new value and swapped in once it answers. A server's pool
  * is created at start; the embedded defaults (SQLite under the data
  * directory, in-memory cache) on first use, so a module that never touches
- * them creates no file. `onClose` closes only what was created here.
+ * them creates no file. The `migrations` are applied at start, and not on a
+ * rotation: a new URL or password reaches the same database. `onClose`
+ * closes only what was created here.
  */
 export async function attachData (app: FastifyInstance, namespace: object, wiring: DataWiring): Promise<void> {
   const { secrets, log, internals } = wiring
@@ -60,7 +65,19 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
       }
       return db
     }
-    if (config.dialect !== 'sqlite' || url !== undefined) open()
+    if (config.dialect !== 'sqlite' || url !== undefined || option.migrations !== undefined) open()
+    if (option.migrations !== undefined) {
+      const migrations = typeof option.migrations === 'string' ? { dir: option.migrations } : option.migrations
+      // A lock wait past pluginTimeout would end the start with avvio's bare error (exit 1), not the refusal (exit 2).
+      const lockTimeout = wiring.clampWait(migrations.lockTimeout ?? DEFAULT_LOCK_TIMEOUT)
+      try {
+        const { applied } = await open().migrate({ ...migrations, lockTimeout })
+        if (applied.length > 0) log.info({ applied }, `applied ${applied.length} database migration(s)`)
+      } catch (err) {
+        await db?.close()
+        throw err
+      }
+    }
     Object.defineProperty(namespace, 'db', { enumerable: true, get: open })
     let livePool: LivePool | undefined
     // fastify.pg over the same pool: only for PostgreSQL, and not over an app's own @fastify/postgres.

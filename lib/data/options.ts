@@ -32,7 +32,15 @@ export const DbOptionSchema = Type.Union([Type.Literal(false), Type.Object({
     acquireTimeout: Type.Optional(Positive)
   }, { additionalProperties: false })),
   /** PostgreSQL: register `@fastify/postgres` over this pool (`fastify.pg`); default true. */
-  fastifyPostgres: Type.Optional(Type.Boolean())
+  fastifyPostgres: Type.Optional(Type.Boolean()),
+  /** Migrations applied at start, before `register` resolves: their directory, or `{ dir, table, lockTimeout }`. */
+  migrations: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Object({
+    dir: Type.String({ minLength: 1 }),
+    /** The table that records them (default `pywatt_migrations`). */
+    table: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)?$' })),
+    /** Milliseconds to wait for another replica's migrations (default 60 000). */
+    lockTimeout: Type.Optional(Type.Integer({ minimum: 1 }))
+  }, { additionalProperties: false })]))
 }, { additionalProperties: false })])
 
 const RedisNodeSchema = Type.Object({

@@ -5,7 +5,8 @@ import { resolveDatabaseConfig } from './config.js'
 import { MysqlDriver } from './mysql.js'
 import { PostgresDriver } from './postgres.js'
 import { SqliteDriver } from './sqlite.js'
-import type { DatabaseOptions, Dialect, Driver, ExecuteResult, PoolStats, Queryable, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
+import { migrate, type MigrateOptions, type MigrationResult } from './migrations/runner.js'
+import type { DatabaseOptions, Dialect, Driver, ExecuteResult, PoolStats, Queryable, ResolvedDatabaseConfig, Row, Session, TransactionBody } from './types.js'
 
 /** A driver that can answer a query synchronously (SQLite). */
 type InProcessDriver = Driver & Required<Pick<Driver, 'queryNow'>>
@@ -149,6 +150,21 @@ export class Database implements Queryable {
     if (observer === null) return this.#use((d) => d.transaction(body))
     const backend = this.dialect
     return this.#use((d) => d.transaction(async (tx) => await body(observedTx(tx, observer, backend))))
+  }
+
+  /** @internal Run `body` on one connection of its own (the migration runner's); statements are not observed. */
+  session<R> (body: (session: Session) => Promise<R>): Promise<R> {
+    return this.#use((d) => d.session(body))
+  }
+
+  /**
+   * Apply the migrations of a directory (its path, or options) that this
+   * database has not recorded yet, in order; see the README's Migrations.
+   * Resolves with the files applied now; refuses (`FST_PYWATT_MIGRATION`) an
+   * applied file that was edited since.
+   */
+  migrate (options: string | MigrateOptions): Promise<MigrationResult> {
+    return migrate(this, typeof options === 'string' ? { dir: options } : options)
   }
 
   /** `SELECT 1`; rejects when the database is unreachable. */

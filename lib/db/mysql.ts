@@ -3,7 +3,7 @@ import { loadPackage } from '../runtime/lazy-package.js'
 import { ERR_PYWATT_DB_CONFIG, ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
 import { mysqlSsl } from './tls.js'
-import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
+import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, Session, TransactionBody } from './types.js'
 
 type Result = mysql.QueryResult
 
@@ -46,6 +46,9 @@ function run (conn: mysql.PoolConnection, sql: string, params: readonly unknown[
 export class MysqlDriver implements Driver {
   readonly dialect = 'mysql' as const
   readonly #pool: mysql.Pool
+  readonly #mysql: typeof mysql
+  /** The pool's connection settings, for a session's connection of its own. */
+  readonly #connection: mysql.ConnectionOptions
   readonly #acquireTimeout: number
   readonly #maxLifetime: number
   /** When each connection was opened, for `pool.maxLifetime` (mysql2 has no such setting). */
@@ -56,19 +59,23 @@ export class MysqlDriver implements Driver {
     this.#acquireTimeout = config.pool.acquireTimeout
     this.#maxLifetime = config.pool.maxLifetime
     const ssl = mysqlSsl(config.tls)
-    this.#pool = loadPackage<typeof mysql>('mysql2', { neededBy: 'the mysql backend', error: ERR_PYWATT_DB_CONFIG }).createPool({
+    this.#connection = {
       ...(ssl === undefined ? {} : { ssl: ssl as mysql.SslOptions }),
       host: config.host,
       port: config.port,
       user: config.user,
       password: config.password,
       database: config.database === '' ? undefined : config.database,
-      connectionLimit: config.pool.max,
-      maxIdle: config.pool.max,
-      idleTimeout: config.pool.idleTimeout,
       connectTimeout: config.pool.acquireTimeout,
       charset: 'utf8mb4',
       supportBigNumbers: true
+    }
+    this.#mysql = loadPackage<typeof mysql>('mysql2', { neededBy: 'the mysql backend', error: ERR_PYWATT_DB_CONFIG })
+    this.#pool = this.#mysql.createPool({
+      ...this.#connection,
+      connectionLimit: config.pool.max,
+      maxIdle: config.pool.max,
+      idleTimeout: config.pool.idleTimeout
     })
     if (this.#maxLifetime > 0) {
       this.#pool.on('connection', (conn) => { this.#born.set(conn, Date.now()) })
@@ -168,6 +175,33 @@ export class MysqlDriver implements Driver {
     } finally {
       if (broken) conn.destroy()
       else conn.release()
+    }
+  }
+
+  /**
+   * A connection outside the pool, the only one allowed several statements
+   * per query (a migration file): the pool's never are, so a value spliced
+   * into an app's SQL cannot append statements.
+   */
+  async session<R> (body: (session: Session) => Promise<R>): Promise<R> {
+    const conn = this.#mysql.createConnection({ ...this.#connection, multipleStatements: true })
+    const call = (sql: string, params: readonly unknown[]): Promise<Result> => new Promise((resolve, reject) => {
+      conn.query(sql, params as unknown[], (err, result) => {
+        if (err === null) resolve(result)
+        else reject(dbError(err))
+      })
+    })
+    // An 'error' event without a listener (the server closing the connection) would crash the process.
+    conn.on('error', () => {})
+    const { tx, end } = transactionHandle(
+      async (sql, params) => toRows(await call(sql, params)),
+      async (sql, params) => toResult(await call(sql, params)))
+    try {
+      return await body({ ...tx, exec: async (script) => { await call(script, []) } })
+    } finally {
+      end()
+      // Closing the connection releases its GET_LOCK locks and rolls back an open transaction.
+      conn.destroy()
     }
   }
 

@@ -4,11 +4,26 @@ import type { FastifyBaseLogger } from 'fastify'
 import { ERR_PYWATT_DB_CONFIG, ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
 import { pgSsl } from './tls.js'
-import type { Driver, ExecuteResult, PoolStats, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
+import type { Driver, ExecuteResult, PoolStats, ResolvedDatabaseConfig, Row, Session, TransactionBody } from './types.js'
 
 /** Rows changed: pg counts a SELECT's rows in `rowCount`, which no other backend does. */
 function affected (result: pg.QueryResult): number {
   return result.command === 'SELECT' ? 0 : result.rowCount ?? 0
+}
+
+/** A checked-out client's statements, failing with our errors, and a handle that refuses them once `end` is called. */
+function checkedOut (client: pg.PoolClient): ReturnType<typeof transactionHandle> & { run: (sql: string, params: readonly unknown[]) => Promise<pg.QueryResult> } {
+  const run = async (sql: string, params: readonly unknown[]): Promise<pg.QueryResult> => {
+    try {
+      return await client.query(sql, params as unknown[])
+    } catch (err) {
+      throw dbError(err)
+    }
+  }
+  const { tx, end } = transactionHandle(
+    async (sql, params) => (await run(sql, params)).rows,
+    async (sql, params) => ({ rowsAffected: affected(await run(sql, params)) }))
+  return { run, tx, end }
 }
 
 /** PostgreSQL through a `pg.Pool` we own. Placeholders: `$1`, `$2`, … */
@@ -84,16 +99,7 @@ export class PostgresDriver implements Driver {
 
   async transaction<R> (body: TransactionBody<R>): Promise<R> {
     const client = await this.#connect()
-    const run = async (sql: string, params: readonly unknown[]): Promise<pg.QueryResult> => {
-      try {
-        return await client.query(sql, params as unknown[])
-      } catch (err) {
-        throw dbError(err)
-      }
-    }
-    const { tx, end } = transactionHandle(
-      async (sql, params) => (await run(sql, params)).rows,
-      async (sql, params) => ({ rowsAffected: affected(await run(sql, params)) }))
+    const { run, tx, end } = checkedOut(client)
     let broken: Error | undefined
     // A connection lost while checked out emits 'error' on the client: without
     // a listener that would crash the process; the next query reports it instead.
@@ -121,6 +127,27 @@ export class PostgresDriver implements Driver {
       // A connection whose ROLLBACK/COMMIT failed is destroyed, not reused.
       client.off('error', lost)
       client.release(broken)
+    }
+  }
+
+  async session<R> (body: (session: Session) => Promise<R>): Promise<R> {
+    const client = await this.#connect()
+    const { run, tx, end } = checkedOut(client)
+    // Without parameters pg sends the simple query protocol, which runs several statements.
+    const session: Session = { ...tx, exec: async (script) => { await run(script, []) } }
+    let failed: Error | undefined
+    const lost = (err: Error): void => { failed = err }
+    client.on('error', lost)
+    try {
+      return await body(session)
+    } catch (err) {
+      failed = err as Error
+      throw err
+    } finally {
+      end()
+      client.off('error', lost)
+      // Destroyed after a failure: its session locks and any open transaction go with it.
+      client.release(failed)
     }
   }
 

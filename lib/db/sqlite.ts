@@ -4,7 +4,7 @@ import type Sqlite from 'better-sqlite3'
 import { packageFile, loadPackage } from '../runtime/lazy-package.js'
 import { ERR_PYWATT_DB_CLOSED, ERR_PYWATT_DB_CONFIG } from '../errors.js'
 import { dbError, TimedLock, transactionHandle } from './common.js'
-import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, TransactionBody } from './types.js'
+import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, Session, TransactionBody } from './types.js'
 
 const STATEMENT_CACHE = 256
 
@@ -150,6 +150,33 @@ export class SqliteDriver implements Driver {
       }
       return result
     } finally {
+      this.#lock.release()
+    }
+  }
+
+  // The one connection, held: the app's statements wait meanwhile, like during a transaction.
+  async session<R> (body: (session: Session) => Promise<R>): Promise<R> {
+    if (this.#closed) throw new ERR_PYWATT_DB_CLOSED('the database is closed')
+    await this.#lock.acquire(this.#acquireTimeout)
+    const { tx, end } = transactionHandle(
+      async (sql, params) => this.#query(sql, params),
+      async (sql, params) => this.#execute(sql, params))
+    const session: Session = {
+      ...tx,
+      exec: async (script) => {
+        try {
+          this.#db.exec(script)
+        } catch (err) {
+          throw dbError(err)
+        }
+      }
+    }
+    try {
+      return await body(session)
+    } finally {
+      end()
+      // A body that failed inside its own BEGIN must not leave the connection in a transaction.
+      if (this.#db.open && this.#db.inTransaction) this.#db.exec('ROLLBACK')
       this.#lock.release()
     }
   }

@@ -30,6 +30,15 @@ export interface Queryable {
 /** A transaction body: resolve to commit, throw to roll back. */
 export type TransactionBody<R> = (tx: Queryable) => Promise<R>
 
+/**
+ * @internal One connection held for a series of statements that must share it
+ * (a session-level lock, explicit BEGIN/COMMIT): the migration runner's.
+ */
+export interface Session extends Queryable {
+  /** Run a script of several statements (a migration file), parameters not allowed. */
+  exec: (script: string) => Promise<void>
+}
+
 /** @internal One connected backend (a pool, or SQLite's single connection). */
 export interface Driver {
   readonly dialect: Dialect
@@ -43,6 +52,8 @@ export interface Driver {
   queryNow?: (sql: string, params: readonly unknown[]) => Row[] | null
   execute: (sql: string, params: readonly unknown[]) => Promise<ExecuteResult>
   transaction: <R>(body: TransactionBody<R>) => Promise<R>
+  /** Run `body` on one connection of its own, outside any transaction; a connection left by a failed body is not reused. */
+  session: <R>(body: (session: Session) => Promise<R>) => Promise<R>
   ping: () => Promise<void>
   close: () => Promise<void>
   /** Pools whose counts are public API (PostgreSQL): connections open, idle, and callers waiting for one. Read at scrape time. */

@@ -21,7 +21,7 @@
  *
  * The tarball must hold every file the built entries import (the chunks they
  * share included), and in the new project every entry point imports and the
- * bin runs.
+ * bins run.
  *
  * The install skips install scripts (no native build of better-sqlite3):
  * type-checking needs none, and importing the entries loads no driver.
@@ -164,13 +164,15 @@ t.test('npm pack builds first (prepack): the tarball holds every file package.js
   t.same(loaded.files.filter((f) => !files.has(f)), [], `imported by the entries but missing from the tarball (${loaded.files.length} files)`)
 })
 
-t.test('the installed package runs: every entry point imports, and the bin answers --help', async (t) => {
+t.test('the installed package runs: every entry point imports, and the bins answer --help', async (t) => {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string, exports: Record<string, unknown> }
   const specifiers = Object.keys(pkg.exports).filter((k) => k !== './package.json').map((k) => pkg.name + k.slice(1))
   const script = `for (const s of ${JSON.stringify(specifiers)}) await import(s)`
   await t.resolves(run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env: npmEnv }), specifiers.join(', '))
   const { stdout } = await run(join(app, 'node_modules', '.bin', 'pywatt-dev'), ['--help'], { cwd: app, env: npmEnv })
   t.match(stdout, /^Usage: pywatt-dev/)
+  const db = await run(join(app, 'node_modules', '.bin', 'pywatt-db'), ['--help'], { cwd: app, env: npmEnv })
+  t.match(db.stdout, /^Usage: pywatt-db/)
 })
 
 t.test('the public API type-checks in a strict consumer project (test/consumer/app/api.ts)', async (t) => {

@@ -110,6 +110,7 @@ t.test('dbError keeps ours; a failing close of a replaced pool is logged, not th
     query: async () => [],
     execute: async () => ({ rowsAffected: 0 }),
     transaction: async <R>(body: (tx: never) => Promise<R>) => body(undefined as never),
+    session: async <R>(body: (session: never) => Promise<R>) => body(undefined as never),
     ping: async () => {},
     close: async () => { throw new Error('close failed') }
   }

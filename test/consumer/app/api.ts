@@ -44,6 +44,11 @@ const app = Fastify({ loggerInstance: pywattLogger({ level: 'info' }) })
 const options: PyWattOptions = { secrets: ['API_KEY'], db: { url: 'sqlite::memory:' }, cache: { url: 'memory:' }, health: { maxEventLoopDelay: 500 }, ready: { cacheTtl: 2_000 }, buildInfo: { version: '1.0.0' } }
 // db: discrete settings, a password secret, URL-style parameters and node:tls options (Buffers) outside the JSON schema.
 expectType<PyWattOptions>({ db: { dialect: 'postgres', host: 'db.internal', user: 'app', database: 'app', passwordSecret: 'DB_PASSWORD', params: { sslmode: 'verify-full' }, tls: { ca: Buffer.from('') }, pool: { min: 1, maxLifetime: 1_800_000 } } })
+// db.migrations: a directory, or its settings.
+expectType<PyWattOptions>({ db: { urlSecret: 'DATABASE_URL', migrations: './migrations' } })
+expectType<PyWattOptions>({ db: { url: 'sqlite::memory:', migrations: { dir: './migrations', table: 'app_migrations', lockTimeout: 5_000 } } })
+// @ts-expect-error the settings need a dir
+expectType<PyWattOptions>({ db: { migrations: { table: 'app_migrations' } } })
 await app.register(pywatt, options)
 await app.register(routeDiscovery)
 await app.register(jwt, { secret: 'JWT_SECRET', algorithms: ['HS256'], expiresIn: 60_000 })
@@ -111,6 +116,8 @@ same<Awaited<ReturnType<typeof app.pywatt.db.execute>>, { rowsAffected: number, 
 expectType<number>(await app.pywatt.db.transaction(async (tx) => (await tx.execute('UPDATE items SET n = n + 1')).rowsAffected))
 same<typeof app.pywatt.db.dialect, 'postgres' | 'mysql' | 'sqlite'>()
 same<ReturnType<typeof app.pywatt.db.placeholder>, string>()
+expectType<string[]>((await app.pywatt.db.migrate('./migrations')).applied)
+expectType<string[]>((await app.pywatt.db.migrate({ dir: './migrations', table: 'app.schema_migrations', lockTimeout: 5_000 })).applied)
 
 // fastify.pywatt.cache: strings, Buffers and JSON values, interfaces included.
 interface Item { id: number, name: string, note?: string, tags: string[], owner: { id: number } | null }

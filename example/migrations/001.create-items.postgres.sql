@@ -1,0 +1,4 @@
+CREATE TABLE items (
+  id SERIAL PRIMARY KEY,
+  name TEXT NOT NULL
+);
