@@ -20,21 +20,63 @@ export const REDACTED = '[REDACTED]'
  */
 export const MIN_SECRET_LENGTH = 4
 
-/** The encodings under which a secret value is searched for. */
+/**
+ * The base64 characters that only the value's bits decide, when the value
+ * starts `offset` bytes (0, 1 or 2) into a base64-encoded stream: what a
+ * secret looks like inside `Basic base64(user:password)` or an encoded body,
+ * whatever comes before and after it.
+ */
+function base64Core (bytes: Buffer, offset: number, alphabet: 'base64' | 'base64url'): string {
+  const text = Buffer.concat([Buffer.alloc(offset), bytes]).toString(alphabet)
+  const firstBit = offset * 8
+  const endBit = firstBit + bytes.length * 8
+  return text.slice(Math.ceil(firstBit / 6), Math.floor(endBit / 6))
+}
+
+/** Each code unit outside printable ASCII (and `<>&'` when `htmlSafe`) as `\uXXXX`, as JSON encoders that escape them write it. */
+function unicodeEscaped (jsonEscaped: string, htmlSafe: boolean, upper: boolean): string {
+  return jsonEscaped.replace(htmlSafe ? /[^\x20-\x7e]|[<>&']/g : /[^\x20-\x7e]/g, (c) => {
+    const hex = c.charCodeAt(0).toString(16).padStart(4, '0')
+    return `\\u${upper ? hex.toUpperCase() : hex}`
+  })
+}
+
+/**
+ * The encodings under which a secret value is searched for: as it is, in its
+ * four Unicode normal forms, JSON-escaped (also with `\uXXXX` escapes),
+ * base64 and base64url at each of the three byte alignments, hex, and
+ * percent-encoded as URIs and forms write it (either case of hex digits).
+ */
 export function encodingsOf (value: string): string[] {
-  const bytes = Buffer.from(value, 'utf8')
-  const jsonEscaped = JSON.stringify(value).slice(1, -1)
-  const forms = new Set<string>([
-    value,
-    jsonEscaped,
-    // A JSON string logged inside another JSON string (e.g. a serialized body).
-    JSON.stringify(jsonEscaped).slice(1, -1),
-    bytes.toString('base64'),
-    bytes.toString('base64url'),
-    bytes.toString('hex'),
-    bytes.toString('hex').toUpperCase(),
-    encodeURIComponent(value)
-  ])
+  const forms = new Set<string>()
+  for (const text of new Set([value, value.normalize('NFC'), value.normalize('NFD'), value.normalize('NFKC'), value.normalize('NFKD')])) {
+    const bytes = Buffer.from(text, 'utf8')
+    const jsonEscaped = JSON.stringify(text).slice(1, -1)
+    const percent = encodeURIComponent(text)
+    // application/x-www-form-urlencoded: spaces as `+`, and `!'()~` escaped too.
+    const form = new URLSearchParams([['', text]]).toString().slice(1)
+    forms.add(text)
+    forms.add(jsonEscaped)
+    for (const upper of [false, true]) {
+      forms.add(unicodeEscaped(jsonEscaped, false, upper))
+      // HTML-safe JSON encoders escape `<>&'` as well.
+      forms.add(unicodeEscaped(jsonEscaped, true, upper))
+    }
+    forms.add(bytes.toString('base64'))
+    forms.add(bytes.toString('base64url'))
+    for (const offset of [0, 1, 2]) {
+      forms.add(base64Core(bytes, offset, 'base64'))
+      forms.add(base64Core(bytes, offset, 'base64url'))
+    }
+    forms.add(bytes.toString('hex'))
+    forms.add(bytes.toString('hex').toUpperCase())
+    for (const escaped of [percent, form]) {
+      forms.add(escaped)
+      forms.add(escaped.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()))
+    }
+  }
+  // Each form as it reads inside a JSON string (a log line's message, a body logged as text), so also JSON-escaped twice.
+  for (const form of [...forms]) forms.add(JSON.stringify(form).slice(1, -1))
   return [...forms]
 }
 
@@ -160,6 +202,7 @@ export class SecretScrubber {
   /** Forms the matcher does not have yet. */
   #newForms: string[] = []
   #matcher: Matcher | null = null
+  #longest = 0
   /** The JSON line being scrubbed; its cut map once built, and whether it found JSON. */
   #line = ''
   #cuts: Int32Array | null = null
@@ -170,6 +213,27 @@ export class SecretScrubber {
   /** Number of registered values. */
   get size (): number {
     return this.#values.size
+  }
+
+  /** The length of the longest encoding searched for (0 without values). */
+  get longestForm (): number {
+    return this.#longest
+  }
+
+  /**
+   * The first index at or after `at` that no encoding of a value straddles:
+   * text cut there and scrubbed in two pieces loses no match to the cut.
+   */
+  safeCut (text: string, at: number): number {
+    if (this.#newForms.length > 0) this.#update()
+    if (this.#matcher === null) return at
+    let cut = at
+    // Matches come leftmost first and never overlap: one that straddles moves the cut past it.
+    this.#matcher.replace(text, '', (start, end) => {
+      if (start < cut && end > cut) cut = end
+      return true
+    })
+    return cut
   }
 
   /**
@@ -185,6 +249,7 @@ export class SecretScrubber {
       if (form.length < MIN_SECRET_LENGTH || this.#forms.has(form)) continue
       this.#forms.add(form)
       this.#newForms.push(form)
+      this.#longest = Math.max(this.#longest, form.length)
     }
     return true
   }

@@ -1,6 +1,7 @@
 import { StringDecoder } from 'node:string_decoder'
 import { format } from 'node:util'
 import type { FastifyBaseLogger } from 'fastify'
+import { secretRegistry } from './registry.js'
 
 /**
  * Keeps fd 1 for protocol lines only (docs/reliability.md H1).
@@ -57,8 +58,11 @@ export function installStdoutGuard (log: FastifyBaseLogger, stdout: NodeJS.Write
       nl = partial.indexOf('\n')
     }
     if (partial.length > MAX_PARTIAL) {
-      emit(partial)
-      partial = ''
+      // Keep back what may be the start of a secret the next write completes, and never cut through one.
+      const hold = Math.min(secretRegistry.longestForm, MAX_PARTIAL) - 1
+      const cut = secretRegistry.safeCut(partial, Math.max(partial.length - Math.max(hold, 0), 0))
+      emit(partial.slice(0, cut))
+      partial = partial.slice(cut)
     }
     const callback = typeof encoding === 'function' ? encoding : cb
     if (typeof callback === 'function') process.nextTick(callback as () => void)

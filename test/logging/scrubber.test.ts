@@ -113,3 +113,45 @@ t.test('long JSON lines, and a short one after a long one', async (t) => {
   t.equal(JSON.parse(s.scrub(long)).stack, 'frame\n'.repeat(10_000) + REDACTED)
   t.equal(s.scrub('{"m":"long-line-secret","x":"long-line-secret"}'), `{"m":"${REDACTED}","x":"${REDACTED}"}`)
 })
+
+t.test('encodings found where a secret sits inside other encoded text', async (t) => {
+  const password = 'hunter2-Correct/Horse!Battery é'
+  const s = new SecretScrubber()
+  s.add(password)
+  const hidden = (line: string, what: string, leaked: string): void => {
+    const out = s.scrub(line)
+    t.ok(out.includes(REDACTED), `${what}: scrubbed`)
+    t.notOk(out.includes(leaked), `${what}: the encoded value is gone`)
+  }
+  // base64 at each byte alignment: a prefix of 0, 1 or 2 (mod 3) bytes before the value.
+  for (const user of ['abc', 'abcd', 'ab']) {
+    const basic = Buffer.from(`${user}:${password}`).toString('base64')
+    hidden(`authorization: Basic ${basic}`, `Basic ${user}:…`, basic.slice(8, 24))
+    const url = Buffer.from(`${user}:${password}`).toString('base64url')
+    hidden(`token=${url}`, `base64url ${user}:…`, url.slice(8, 24))
+  }
+  const body = Buffer.from(JSON.stringify({ token: password, n: 1 })).toString('base64')
+  hidden(`body=${body}`, 'base64 of a JSON body', body.slice(16, 32))
+  const lower = encodeURIComponent(password).replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase())
+  hidden(`GET /x?p=${lower}`, 'lower-case percent escapes', lower)
+  const form = new URLSearchParams({ user: 'u', pass: password }).toString()
+  hidden(form, 'a form body', form.slice(form.indexOf('pass=') + 5))
+  const escaped = JSON.stringify({ p: password }).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  hidden(escaped, '\\u-escaped JSON', 'Battery \\u00e9')
+  hidden(JSON.stringify({ msg: `body ${escaped}` }), '\\u-escaped JSON logged as a string', 'Battery \\\\u00e9')
+  const nfd = password.normalize('NFD')
+  t.not(nfd, password, 'NFD differs from the registered NFC')
+  hidden(`user typed ${nfd}`, 'NFD text', nfd)
+})
+
+t.test('safeCut never cuts through an encoding of a value; longestForm bounds what to hold back', async (t) => {
+  const s = new SecretScrubber()
+  t.equal(s.longestForm, 0)
+  t.equal(s.safeCut('anything', 3), 3, 'nothing registered: the cut stays')
+  s.add('cut-me-not-please')
+  t.ok(s.longestForm >= 'cut-me-not-please'.length)
+  const text = 'xxxx cut-me-not-please yyyy'
+  t.equal(s.safeCut(text, 10), text.indexOf(' yyyy'), 'a cut inside the value moves past it')
+  t.equal(s.safeCut(text, 2), 2, 'a cut before it stays')
+  t.equal(s.safeCut(text, 5), 5, 'a cut at its start stays')
+})

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { PassThrough } from 'node:stream'
 import { installStdoutGuard } from '../../lib/logging/stdout-guard.js'
+import { registerSecret } from '../../lib/logging/registry.js'
 import { captureLogger } from '../helpers/log-capture.js'
 
 // The guard is never installed on the real process.stdout: tap reads it.
@@ -218,4 +219,21 @@ t.test('stray lines are scrubbed like any log line', async (t) => {
   console.error('console leaks %s', secret)
   t.notOk(g.lines.some((l) => l.includes(secret)), 'no line holds the secret')
   t.same(g.entries().map((e) => e.msg), ['token=[REDACTED]', 'console leaks [REDACTED]'])
+})
+
+// Last in the file: it registers a secret in the process-wide registry.
+t.test('a secret split across the 64 KiB flush of a partial line is held back and scrubbed whole', async (t) => {
+  const secret = 'straddle-secret-0123456789abcdef'
+  registerSecret(secret)
+  const { out } = ownWriteStdout()
+  const g = guard(t, out)
+  const limit = 64 * 1024
+  // The first write pushes the partial line past the limit with only the secret's first half in it.
+  out.write('a'.repeat(limit - 10) + secret.slice(0, 16))
+  out.write(secret.slice(16) + ' tail\n')
+  const text = g.stray().join('\n')
+  t.notOk(text.includes(secret.slice(0, 16)), 'the first half did not go out with the flush')
+  t.notOk(text.includes(secret.slice(16)), 'nor the second half with the line')
+  t.match(text, /\[REDACTED\] tail$/)
+  t.equal(text.length, limit - 10 + '[REDACTED] tail'.length + 1, 'nothing else was lost: two pieces, one newline between them')
 })
