@@ -254,7 +254,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   })
   app.decorate('pywatt', namespace)
   const db = dbTls === undefined || opts.db === undefined || opts.db === false ? opts.db : { ...opts.db, tls: dbTls }
-  await attachData(app, namespace, { db, cache: opts.cache, secrets: runtime.secrets, log, internals })
+  await attachData(app, namespace, { db, cache: opts.cache, secrets: runtime.secrets, channel: runtime.channel, log, internals })
 
   if (opts.errorHandler !== false) app.setErrorHandler(serverErrorHandler)
   // With @fastify/otel registered before us, request spans say how the request came in.

@@ -25,7 +25,7 @@ export type CacheableEntries<E> = E extends Iterable<readonly [string, infer V]>
   : { [K in keyof E]: Cacheable<E[K]> }
 
 /** The cache backends. */
-export type CacheKind = 'memory' | 'redis' | 'memcached'
+export type CacheKind = 'memory' | 'redis' | 'memcached' | 'orchestrator'
 
 /** Per-write settings. */
 export interface SetOptions {

@@ -10,6 +10,8 @@ import { registerFastifyRedis } from './fastify-redis.js'
 import type { SecretStore } from '../secrets/store.js'
 import type { Internals } from '../internals.js'
 import type { CacheOptionSchema, DbOptionSchema } from './options.js'
+import { checkProxiedCache, checkProxiedDb, openProxiedCache, openProxiedDatabase } from './proxied.js'
+import type { StdioChannel } from '../transport/stdio-channel.js'
 
 /** The root's `db` option with its non-JSON `tls` (node:tls options, Buffers allowed) put back. */
 export type DbWiringOption = false | (Exclude<Static<typeof DbOptionSchema>, false> & { tls?: ConnectionOptions })
@@ -20,13 +22,15 @@ export interface DataWiring {
   db?: DbWiringOption
   cache?: CacheOption
   secrets: SecretStore
+  /** The orchestrator link (`null` standalone), for `via: 'orchestrator'`. */
+  channel: StdioChannel | null
   log: FastifyBaseLogger
   /** Where the opened database is recorded (`database`) and its statements observed (`observation`). */
   internals: Pick<Internals, 'database' | 'observation'>
 }
 
 function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undefined, password: string | undefined): DatabaseOptions {
-  const { urlSecret: _url, passwordSecret: _password, fastifyPostgres: _pg, ...rest } = option
+  const { urlSecret: _url, passwordSecret: _password, fastifyPostgres: _pg, via: _via, commandTimeout: _timeout, ...rest } = option
   const out: DatabaseOptions = rest
   if (url !== undefined) out.url = url
   if (password !== undefined) out.password = password
@@ -40,14 +44,22 @@ function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undef
  * is built with the new value and swapped in once it answers. A server's pool
  * is created at start; the embedded defaults (SQLite under the data
  * directory, in-memory cache) on first use, so a module that never touches
- * them creates no file. `onClose` closes only what was created here.
+ * them creates no file. With `via: 'orchestrator'` both are the orchestrator's
+ * services, whose connections are opened at start (a refusal fails it).
+ * `onClose` closes only what was created here.
  */
 export async function attachData (app: FastifyInstance, namespace: object, wiring: DataWiring): Promise<void> {
   const { secrets, log, internals } = wiring
   let db: Database | undefined
   let cache: Cache | undefined
 
-  if (wiring.db !== false) {
+  if (wiring.db !== false && wiring.db?.via === 'orchestrator') {
+    checkProxiedDb(wiring.db)
+    const proxied = await openProxiedDatabase(wiring.channel, wiring.db, log, internals.observation)
+    db = proxied
+    internals.database = proxied
+    Object.defineProperty(namespace, 'db', { enumerable: true, get: () => proxied })
+  } else if (wiring.db !== false) {
     const option = wiring.db ?? {}
     const { urlSecret, passwordSecret } = option
     let url = urlSecret === undefined ? option.url : await secrets.fetch(urlSecret)
@@ -103,9 +115,14 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     }
   }
 
-  if (wiring.cache !== false) {
+  if (wiring.cache !== false && wiring.cache?.via === 'orchestrator') {
+    checkProxiedCache(wiring.cache)
+    const proxied = await openProxiedCache(wiring.channel, wiring.cache, log)
+    cache = proxied
+    Object.defineProperty(namespace, 'cache', { enumerable: true, get: () => proxied })
+  } else if (wiring.cache !== false) {
     const option = wiring.cache ?? {}
-    const { urlSecret, fastifyRedis: _redis, ...rest } = option
+    const { urlSecret, fastifyRedis: _redis, via: _via, pool: _pool, ...rest } = option
     const url = urlSecret === undefined ? option.url : await secrets.fetch(urlSecret)
     const open = (): Cache => {
       cache ??= createCache({ ...rest, url })

@@ -14,10 +14,10 @@ export interface Capabilities {
   shared: boolean
 }
 
-/** The behaviour every cache backend must share. */
-export function cacheContract (t: Test, options: CacheOptions, caps: Capabilities): void {
+/** The behaviour every cache backend must share; `create` makes a cache of the options (by default, our own backends'). */
+export function cacheContract (t: Test, options: CacheOptions, caps: Capabilities, create: (options: CacheOptions) => Cache = createCache): void {
   const open = (extra: CacheOptions = {}): Cache => {
-    const cache = createCache({ ...options, ...extra })
+    const cache = create({ ...options, ...extra })
     t.after(() => cache.close())
     return cache
   }
