@@ -8,6 +8,8 @@ import type { CacheBackend, CacheReader, CacheValue, RedisSettings } from './typ
 
 // Delete the key only if it still holds our token: atomic on the server.
 const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+// Re-arm the key's TTL only if it still holds our token.
+const EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 
 /** Escape SCAN MATCH glob characters so a prefix matches only itself. */
 export function globEscape (prefix: string): string {
@@ -224,12 +226,30 @@ export class RedisBackend implements CacheBackend {
     return counts.reduce((a, b) => a + b, 0)
   }
 
+  async setNx (key: string, value: CacheValue, ttl: number): Promise<boolean> {
+    const bytes = encode(value)
+    const reply = await this.#run(() => ttl > 0 ? this.#c.set(key, bytes, 'PX', ttl, 'NX') : this.#c.set(key, bytes, 'NX'))
+    return reply === 'OK'
+  }
+
+  /** `SET … GET`: one atomic command (Redis 6.2 and later). */
+  async getSet (key: string, value: CacheValue, ttl: number): Promise<CacheValue | undefined> {
+    const bytes = encode(value)
+    const raw = await this.#run(() => ttl > 0 ? this.#c.setBuffer(key, bytes, 'PX', ttl, 'GET') : this.#c.setBuffer(key, bytes, 'GET'))
+    return decodeReply(raw)
+  }
+
+  // The token is stored as it is (no tag byte): the scripts compare it byte for byte.
   async lock (key: string, token: string, ttl: number): Promise<boolean> {
     return await this.#run(() => this.#c.set(key, token, 'PX', ttl, 'NX')) === 'OK'
   }
 
   async unlock (key: string, token: string): Promise<boolean> {
     return await this.#run(() => this.#c.eval(UNLOCK, 1, key, token)) === 1
+  }
+
+  async extend (key: string, token: string, ttl: number): Promise<boolean> {
+    return await this.#run(() => this.#c.eval(EXTEND, 1, key, token, ttl)) === 1
   }
 
   evictions (): null { return null }

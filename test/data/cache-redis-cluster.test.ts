@@ -10,7 +10,7 @@ const URL = 'redis-cluster://127.0.0.1:7001,127.0.0.1:7002'
 
 t.test('redis cluster', async (t) => {
   if (!await requireServer(t, 'Redis Cluster', '127.0.0.1', 7001)) return
-  cacheContract(t, { url: URL, kind: 'redis' }, { ttlQuery: true, clear: true, lock: true, signedCounters: true, ttlResolution: 100, shared: true })
+  cacheContract(t, { url: URL, kind: 'redis' }, { ttlQuery: true, clear: true, signedCounters: true, ttlResolution: 100, shared: true })
 })
 
 t.test('redis cluster: slots as the server computes them, multi-key calls over many slots', async (t) => {
