@@ -88,6 +88,21 @@ function sentinelOptions (s: RedisSettings): Record<string, unknown> {
 }
 
 /**
+ * A Cluster holds its commands in an offline queue until it reaches a node,
+ * with no timeout of its own (the nodes' `commandTimeout` starts only once a
+ * command is sent to one): with no node reachable they would wait forever.
+ * The timer is armed here, when the command is issued; the node then finds it
+ * armed and keeps it, so the bound covers the wait and the round trip alike.
+ */
+function boundCommands (cluster: Cluster, ms: number): void {
+  const send = cluster.sendCommand.bind(cluster)
+  cluster.sendCommand = (command, stream, node) => {
+    command.setTimeout(ms)
+    return send(command, stream, node)
+  }
+}
+
+/**
  * Redis through an ioredis client we create and close: a `Redis` for one
  * server or a sentinel-monitored master, a `Cluster` for Redis Cluster.
  */
@@ -111,6 +126,7 @@ export class RedisBackend implements CacheBackend {
         slotsRefreshTimeout: Math.min(s.commandTimeout, 2000),
         lazyConnect: false
       })
+      boundCommands(this.client, s.commandTimeout)
     } else {
       this.client = new Client({
         ...nodeOptions(s),

@@ -55,3 +55,14 @@ t.test('redis cluster: explicit options, locks across two clients per slot', asy
   for (const pair of tokens) t.equal(pair.filter((x) => x !== null).length, 1, 'one holder per lock')
   for (const [i, pair] of tokens.entries()) t.equal(await a.unlock(names[i], (pair[0] ?? pair[1])!), true)
 })
+
+t.test('redis cluster down at start: commands fail after commandTimeout, not never', async (t) => {
+  // Closed ports: no node ever answers, so every command waits in the client's offline queue.
+  const cache = createCache({ url: 'redis-cluster://127.0.0.1:1,127.0.0.1:2', commandTimeout: 200 })
+  t.after(() => cache.close())
+  await t.rejects(cache.get('a'), { code: 'FST_PYWATT_CACHE_OPERATION', message: /timed out/ })
+  await t.rejects(cache.set('a', 1), { code: 'FST_PYWATT_CACHE_OPERATION', message: /timed out/ })
+  await t.rejects(cache.getMany(['a', 'b']), { code: 'FST_PYWATT_CACHE_OPERATION' })
+  await t.rejects(cache.withLock('job', 1000, async () => {}), { code: 'FST_PYWATT_CACHE_OPERATION' })
+  await t.rejects(cache.ping(), { code: 'FST_PYWATT_CACHE_OPERATION' })
+})
