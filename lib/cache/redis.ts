@@ -349,6 +349,9 @@ export class RedisBackend implements CacheBackend {
   }
 
   async close (): Promise<void> {
-    await this.client.quit().catch(() => this.client.disconnect())
+    await this.client.quit().catch(() => {})
+    // QUIT ends the data connection only: a sentinel client also holds one subscription per
+    // sentinel (failover detection), which only disconnect() closes.
+    this.client.disconnect()
   }
 }
