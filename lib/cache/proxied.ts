@@ -61,14 +61,13 @@ export class ProxiedBackend implements CacheBackend {
     if (counts !== undefined) counts.sets++
   }
 
-  /** Store only when the key is absent; true when stored. */
   async setNx (key: string, value: CacheValue, ttl: number): Promise<boolean> {
     return await this.#run('set_nx', { key, value: valueToWire(value), ttl_seconds: seconds(ttl) }) === true
   }
 
-  /** Store and return the previous value (`undefined` when there was none). */
-  async getSet (key: string, value: CacheValue): Promise<CacheValue | undefined> {
-    return valueFromWire(await this.#run('get_set', { key, value: valueToWire(value) }))
+  // `ttl_seconds` goes beyond the operation's documented params: an orchestrator that ignores it keeps the key's TTL.
+  async getSet (key: string, value: CacheValue, ttl: number): Promise<CacheValue | undefined> {
+    return valueFromWire(await this.#run('get_set', { key, value: valueToWire(value), ttl_seconds: seconds(ttl) }))
   }
 
   async delete (key: string): Promise<boolean> {
@@ -113,23 +112,38 @@ export class ProxiedBackend implements CacheBackend {
   async lock (key: string, token: string, ttl: number): Promise<boolean> {
     const theirs = await this.#run('lock', { key, ttl_seconds: seconds(ttl), lock_token: token })
     if (typeof theirs !== 'string') return false
-    if (theirs !== token) {
-      const id = `${key}\u0000${token}`
-      const timer = setTimeout(() => this.#locks.delete(id), seconds(ttl) * 1000)
-      timer.unref()
-      this.#locks.set(id, { token: theirs, timer })
-    }
+    if (theirs !== token) this.#remember(key, token, theirs, ttl)
     return true
   }
 
-  async unlock (key: string, token: string): Promise<boolean> {
+  /** Keep the orchestrator's token of a lock for as long as the lock lasts. */
+  #remember (key: string, token: string, theirs: string, ttl: number): void {
     const id = `${key}\u0000${token}`
-    const mapped = this.#locks.get(id)
-    if (mapped !== undefined) {
-      this.#locks.delete(id)
-      clearTimeout(mapped.timer)
-    }
-    return await this.#run('unlock', { key, lock_token: mapped?.token ?? token }) === true
+    clearTimeout(this.#locks.get(id)?.timer)
+    const timer = setTimeout(() => this.#locks.delete(id), seconds(ttl) * 1000)
+    timer.unref()
+    this.#locks.set(id, { token: theirs, timer })
+  }
+
+  /** The token the orchestrator knows the lock by. */
+  #theirs (key: string, token: string): string {
+    return this.#locks.get(`${key}\u0000${token}`)?.token ?? token
+  }
+
+  async unlock (key: string, token: string): Promise<boolean> {
+    const theirs = this.#theirs(key, token)
+    const id = `${key}\u0000${token}`
+    clearTimeout(this.#locks.get(id)?.timer)
+    this.#locks.delete(id)
+    return await this.#run('unlock', { key, lock_token: theirs }) === true
+  }
+
+  // `extend_lock` is not among the operations the orchestrator protocol lists: the dev orchestrator answers it; another may refuse it.
+  async extend (key: string, token: string, ttl: number): Promise<boolean> {
+    const theirs = this.#theirs(key, token)
+    const kept = await this.#run('extend_lock', { key, lock_token: theirs, ttl_seconds: seconds(ttl) }) === true
+    if (kept && theirs !== token) this.#remember(key, token, theirs, ttl)
+    return kept
   }
 
   evictions (): null { return null }

@@ -184,6 +184,8 @@ export class DevServices {
     switch (operation) {
       case 'get': return wire(await cache.reader('', this.#counts)(key))
       case 'set': return await cache.set(key, value(), ttlOf(p), this.#counts).then(() => true)
+      case 'set_nx': return await cache.setNx(key, value(), ttlOf(p))
+      case 'get_set': return wire(await cache.getSet(key, value(), ttlOf(p)))
       case 'delete': return await cache.delete(key)
       case 'exists': return await cache.has(key)
       case 'increment': return await cache.incr(key, Number(p.delta ?? 1))
@@ -201,6 +203,7 @@ export class DevServices {
         return await cache.lock(key, token, ttlOf(p)) ? token : null
       }
       case 'unlock': return await cache.unlock(key, String(p.lock_token))
+      case 'extend_lock': return await cache.extend(key, String(p.lock_token), ttlOf(p))
       case 'ping': return await cache.has('pywatt:ping').then(() => true)
       case 'stats': return { ...this.#counts, evictions: cache.evictions() }
       case 'close': return true

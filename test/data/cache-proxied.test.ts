@@ -6,7 +6,7 @@ import { cacheContract } from './cache-contract.js'
 import { serveProxied } from './proxied-helpers.js'
 import { requireServer, unique } from './helpers.js'
 
-const CAPS = { ttlQuery: false, clear: true, lock: true, signedCounters: true, ttlResolution: 1000, shared: true }
+const CAPS = { ttlQuery: false, clear: true, signedCounters: true, ttlResolution: 1000, shared: true }
 
 t.test('the cache contract through the dev orchestrator (memory behind it)', async (t) => {
   const served = await serveProxied(t, { module: { db: false, cache: false } })
