@@ -102,17 +102,15 @@ export class ServicePool {
   }
 
   /**
-   * Close every connection; waiting calls fail. The `close` operations are not
-   * waited for: at shutdown the channel may no longer deliver their results.
+   * Close every connection, each once its running operation or transaction
+   * has ended; waiting calls fail. The `close` operations are not waited for:
+   * at shutdown the channel may no longer deliver their results.
    */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     for (const waiter of this.#waiting.splice(0)) waiter.fail(this.#closedError())
-    for (const connection of this.#connections.splice(0)) {
-      connection.retired = true
-      this.#client.discard(connection.id, this.#opts.serviceType, 'close', this.#opts.timeout)
-    }
+    for (const connection of [...this.#connections]) this.#hand(connection)
   }
 
   async #open (): Promise<void> {
@@ -124,10 +122,6 @@ export class ServicePool {
       this.#opening--
     }
     const connection: Connection = { id, busy: false, held: false, retired: false }
-    if (this.#closed) {
-      this.#client.discard(id, this.#opts.serviceType, 'close', this.#opts.timeout)
-      return
-    }
     this.#connections.push(connection)
     this.#hand(connection)
   }
@@ -143,11 +137,15 @@ export class ServicePool {
   /** A timed-out result may still come: the connection cannot match results any more. */
   #retire (connection: Connection): void {
     if (connection.retired) return
+    this.#opts.log.warn({ service: serviceLabel(this.#opts.serviceType), connectionId: connection.id }, 'an orchestrator operation timed out: its connection is closed and replaced')
+    this.#shut(connection)
+    if (!this.#closed) this.#refill()
+  }
+
+  #shut (connection: Connection): void {
     connection.retired = true
     this.#connections.splice(this.#connections.indexOf(connection), 1)
-    this.#opts.log.warn({ service: serviceLabel(this.#opts.serviceType), connectionId: connection.id }, 'an orchestrator operation timed out: its connection is closed and replaced')
     this.#client.discard(connection.id, this.#opts.serviceType, 'close', this.#opts.timeout)
-    if (!this.#closed) this.#refill()
   }
 
   #closedError (): Error {
@@ -190,9 +188,13 @@ export class ServicePool {
     })
   }
 
-  /** Give a connection that became free to the first waiter. */
+  /** Give a connection that became free to the first waiter; once the pool is closed, close it. */
   #hand (connection: Connection): void {
     if (!idle(connection)) return
+    if (this.#closed) {
+      this.#shut(connection)
+      return
+    }
     const waiter = this.#waiting.shift()
     if (waiter !== undefined) waiter.take(connection)
   }

@@ -175,3 +175,14 @@ t.test('a transaction holds its connection from begin to commit (PostgreSQL behi
   t.notOk(ops(served, 'query').some((l) => l.connection_id === begin.connection_id), 'no other statement on it meanwhile')
   t.same(await db.query(`SELECT v FROM ${table} ORDER BY v`), [{ v: 1 }, { v: 2 }])
 })
+
+t.test('closing lets the operation in flight finish before its connection is closed', async (t) => {
+  const served = await serveProxied(t, { module: { db: { via: 'orchestrator', pool: { max: 1 } }, cache: false } })
+  const db = served.app.pywatt.db
+  const running = db.query('SELECT 1 AS one')
+  await db.close()
+  t.same(await running, [{ one: 1 }])
+  await served.orch.waitFor((l) => l.operation === 'close')
+  t.same(ops(served).map((l) => l.operation), ['query', 'close'], 'close was sent after the query was answered')
+  await t.rejects(db.query('SELECT 1'), { code: 'FST_PYWATT_DB_CLOSED' })
+})
