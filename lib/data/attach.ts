@@ -10,7 +10,8 @@ import { registerFastifyRedis } from './fastify-redis.js'
 import type { SecretStore } from '../secrets/store.js'
 import type { Internals } from '../internals.js'
 import type { CacheOptionSchema, DbOptionSchema } from './options.js'
-import { checkProxiedCache, checkProxiedDb, openProxiedCache, openProxiedDatabase } from './proxied.js'
+import { checkProxiedCache, checkProxiedDb, openProxiedCache, openProxiedDatabase, refuseWithoutVia } from './proxied.js'
+import { ERR_PYWATT_CACHE_CONFIG, ERR_PYWATT_DB_CONFIG } from '../errors.js'
 import type { StdioChannel } from '../transport/stdio-channel.js'
 
 /** The root's `db` option with its non-JSON `tls` (node:tls options, Buffers allowed) put back. */
@@ -61,6 +62,7 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     Object.defineProperty(namespace, 'db', { enumerable: true, get: () => proxied })
   } else if (wiring.db !== false) {
     const option = wiring.db ?? {}
+    refuseWithoutVia(option.commandTimeout, 'db.commandTimeout', (message) => new ERR_PYWATT_DB_CONFIG(message))
     const { urlSecret, passwordSecret } = option
     let url = urlSecret === undefined ? option.url : await secrets.fetch(urlSecret)
     let password = passwordSecret === undefined ? undefined : await secrets.fetch(passwordSecret)
@@ -122,6 +124,7 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     Object.defineProperty(namespace, 'cache', { enumerable: true, get: () => proxied })
   } else if (wiring.cache !== false) {
     const option = wiring.cache ?? {}
+    refuseWithoutVia(option.pool, 'cache.pool', (message) => new ERR_PYWATT_CACHE_CONFIG(message))
     const { urlSecret, fastifyRedis: _redis, via: _via, pool: _pool, ...rest } = option
     const url = urlSecret === undefined ? option.url : await secrets.fetch(urlSecret)
     const open = (): Cache => {

@@ -46,6 +46,11 @@ function channelOf (channel: StdioChannel | null, what: string, fail: (message: 
   return channel
 }
 
+/** A setting that only means something with `via: 'orchestrator'` is refused without it. */
+export function refuseWithoutVia (value: unknown, name: string, fail: (message: string) => Error): void {
+  if (value !== undefined) throw fail(`${name} applies to via 'orchestrator' only`)
+}
+
 /** Check the `db` option with `via: 'orchestrator'` (at registration, before any I/O). */
 export function checkProxiedDb (option: object & ProxiedDbSettings): void {
   const fail = (message: string): Error => new ERR_PYWATT_DB_CONFIG(message)

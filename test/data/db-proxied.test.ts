@@ -143,6 +143,9 @@ t.test('settings of a connection of its own are refused next to via: orchestrato
   const err = await serveProxied(t, { module: { db: { via: 'orchestrator', url: 'sqlite::memory:', pool: { min: 1 } }, cache: false } }).catch((e: Error) => e) as Error & { code: string }
   t.equal(err.code, 'FST_PYWATT_DB_CONFIG')
   t.match(err.message, /db\.url cannot be used with db\.via 'orchestrator'/)
+  const orphan = await serveProxied(t, { module: { db: { commandTimeout: 100 }, cache: { pool: { max: 2 } } } }).catch((e: Error) => e) as Error & { code: string }
+  t.equal(orphan.code, 'FST_PYWATT_DB_CONFIG')
+  t.match(orphan.message, /db\.commandTimeout applies to via 'orchestrator' only/)
 })
 
 t.test('a transaction holds its connection from begin to commit (PostgreSQL behind the dev orchestrator)', async (t) => {
