@@ -117,7 +117,10 @@ export class ServiceClient {
       const go = (): void => {
         sent = true
         this.#byConnection.set(connectionId, pending)
-        this.#send(pending, serviceType, reject, () => this.#byConnection.delete(connectionId))
+        this.#send(pending, serviceType, reject, () => {
+          this.#byConnection.delete(connectionId)
+          this.#release()
+        })
       }
       const pending = this.#pending(connectionId, operation, params, (m) => {
         this.#release()
