@@ -168,6 +168,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
 
   await dev.start()
   say(`started ${positionals.join(' ')} (module id ${dev.moduleId}, listen ${dev.listen})`)
+  say(`serving the Database and Cache services on request (${values['no-service-echo'] === true ? 'results without the echo of the operation' : 'results echo the operation'})`)
   // A module that calls app.listen() instead of app.pywatt.listen() runs and
   // serves, but never announces: without this, nothing says why it gets no traffic.
   const announceWait = announceTimeout > 0

@@ -1,6 +1,9 @@
 import t from 'tap'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startModule } from '../helpers/modules.js'
+import { http, runCli } from '../helpers/unit-cli.js'
 
 const PROXIED = fileURLToPath(new URL('../../dist/test/fixtures/proxied-module.js', import.meta.url))
 
@@ -26,3 +29,22 @@ for (const echo of [true, false]) {
     t.equal((await dev.shutdown()).code, 0)
   })
 }
+
+t.test('the pywatt-dev command line: --database-url, --cache-url, --no-service-echo', async (t) => {
+  const dir = t.testdir({})
+  const cli = runCli(t, [
+    '--gateway-port', '0', '--heartbeat', '0',
+    '--database-url', `sqlite:${join(dir, 'served.sqlite')}`, '--cache-url', 'memory:', '--no-service-echo',
+    '--', process.execPath, PROXIED
+  ])
+  const [, port] = await cli.stdout.next(/\[pywatt-dev\] gateway on http:\/\/127\.0\.0\.1:(\d+) -> module\n/)
+  await cli.stdout.next(/\[pywatt-dev\] serving the Database and Cache services on request \(results without the echo of the operation\)\n/)
+  await cli.stdout.next(/module announced/)
+  const gateway = `http://127.0.0.1:${port}`
+  const created = await http(`${gateway}/notes`, { method: 'POST', body: JSON.stringify({ text: 'kept in the file' }), headers: { 'content-type': 'application/json' } })
+  t.equal(created.status, 200)
+  t.same(JSON.parse((await http(`${gateway}/notes`)).body), [{ id: 1, text: 'kept in the file' }])
+  t.ok(existsSync(join(dir, 'served.sqlite')), 'the database is the one --database-url names')
+  cli.child.stdin.write('shutdown\n')
+  t.equal((await cli.exit).code, 0)
+})
