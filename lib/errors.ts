@@ -114,6 +114,10 @@ export const ERR_PYWATT_CACHE_OPERATION = createError<[string, { cause: unknown 
 export const ERR_PYWATT_CACHE_NOT_INTEGER = createError<[string]>(
   'FST_PYWATT_CACHE_NOT_INTEGER', "Cache value of '%s' is not an integer", 500)
 
+/** `withLock` could not take the lock within its `wait`. */
+export const ERR_PYWATT_CACHE_LOCK_TIMEOUT = createError<[string, number]>(
+  'FST_PYWATT_CACHE_LOCK_TIMEOUT', "The cache lock '%s' is held by another holder: not taken within %d ms", 503)
+
 /** Routes marked `config: { pywatt: { auth: 'jwt' } }` were declared before `fastify-pywatt/jwt` could protect them. */
 export const ERR_PYWATT_JWT_UNPROTECTED = createError<[string]>(
   'FST_PYWATT_JWT_UNPROTECTED', "Routes marked auth: 'jwt' were declared before fastify-pywatt/jwt was registered, so they are not protected: %s", 500)

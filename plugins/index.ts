@@ -258,9 +258,9 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   app.decorate('pywatt', namespace)
   const db = dbTls === undefined || opts.db === undefined || opts.db === false ? opts.db : { ...opts.db, tls: dbTls }
   try {
-    await attachData(app, namespace, { db, cache: opts.cache, secrets: runtime.secrets, log, internals, clampWait: (ms) => budget.clamp(ms) })
+    await attachData(app, namespace, { db, cache: opts.cache, secrets: runtime.secrets, channel: runtime.channel, log, internals, clampWait: (ms) => budget.clamp(ms) })
   } catch (err) {
-    // A database or cache the settings cannot open, or migrations refused (an applied file edited).
+    // A database or cache the settings cannot open, a service the orchestrator refused, or migrations refused (an applied file edited).
     return await refuse(err, 'refusing to start: the data layer cannot be set up')
   }
 

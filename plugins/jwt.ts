@@ -171,16 +171,16 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     done()
   }
 
-  const services = remote && channel !== null ? serviceClient(channel, opts.remoteTimeout, app.log) : null
+  const services = remote && channel !== null ? serviceClient(channel, app.log) : null
   let connection: Promise<string> | null = null
   /** Claims of `token` according to the orchestrator's `Jwt` service (one connection, opened on first use). */
   const validateRemotely = async (token: string): Promise<Record<string, unknown>> => {
     const client = services as ServiceClient
-    connection ??= client.open('Jwt').catch((err: Error) => {
+    connection ??= client.open('Jwt', null, opts.remoteTimeout).catch((err: Error) => {
       connection = null
       throw err
     })
-    const claims = await client.operate(await connection, 'Jwt', 'validate', { token })
+    const claims = await client.operate(await connection, 'Jwt', 'validate', { token }, opts.remoteTimeout)
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
       throw new JwtRejection(JWT_REASONS.REMOTE, 'the orchestrator answered without a claims object')
     }

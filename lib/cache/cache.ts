@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { ERR_PYWATT_CACHE_CONFIG } from '../errors.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ERR_PYWATT_CACHE_CONFIG, ERR_PYWATT_CACHE_LOCK_TIMEOUT, ERR_PYWATT_CACHE_OPERATION } from '../errors.js'
 import { CACHE_DEFAULTS, resolveCacheOptions } from './config.js'
 import { MemcachedBackend } from './memcached.js'
 import { MemoryBackend } from './memory.js'
 import { RedisBackend } from './redis.js'
-import type { CacheBackend, Cacheable, CacheableEntries, CacheKind, CacheOptions, CacheReader, CacheStats, CacheValue, RedisSettings, SetOptions } from './types.js'
+import type { CacheBackend, Cacheable, CacheableEntries, CacheKind, CacheOptions, CacheReader, CacheStats, CacheValue, LockOptions, RedisSettings, SetOptions } from './types.js'
 
 function checkTtl (ttl: number, what = 'ttl'): number {
   if (!Number.isFinite(ttl) || ttl < 0) throw new ERR_PYWATT_CACHE_CONFIG(`${what} must be a number of milliseconds ≥ 0`)
@@ -99,6 +100,25 @@ export class Cache {
     }
   }
 
+  /** Store only if the key is absent (atomic on the server): true when this call stored it. */
+  async setNx<T> (key: string, value: T & Cacheable<T>, opts?: SetOptions): Promise<boolean> {
+    const stored = await this.#backend.setNx(this.#prefix + key, value as CacheValue, this.#ttl(opts))
+    if (stored) this.#stats.sets++
+    return stored
+  }
+
+  /**
+   * Store and return the previous value (`undefined` if there was none), atomically:
+   * no other write lands between the two. Counted as a set, and as a hit or a miss.
+   */
+  async getSet<T = CacheValue, V = T> (key: string, value: V & Cacheable<V>, opts?: SetOptions): Promise<T | undefined> {
+    const old = await this.#backend.getSet(this.#prefix + key, value as CacheValue, this.#ttl(opts))
+    this.#stats.sets++
+    if (old === undefined) this.#stats.misses++
+    else this.#stats.hits++
+    return old as T | undefined
+  }
+
   /** True if the key existed. */
   async delete (key: string): Promise<boolean> {
     const deleted = await this.#backend.delete(this.#prefix + key)
@@ -163,12 +183,67 @@ export class Cache {
   async lock (key: string, ttl: number): Promise<string | null> {
     if (checkTtl(ttl) === 0) throw new ERR_PYWATT_CACHE_CONFIG('a lock needs a ttl > 0')
     const token = randomUUID()
-    return await this.#backend.lock(`${this.#prefix}lock:${key}`, token, Math.ceil(ttl)) ? token : null
+    return await this.#backend.lock(this.#lockKey(key), token, Math.ceil(ttl)) ? token : null
   }
 
   /** Release the lock if `token` still holds it (atomic compare-and-delete). */
   unlock (key: string, token: string): Promise<boolean> {
-    return this.#backend.unlock(`${this.#prefix}lock:${key}`, token)
+    return this.#backend.unlock(this.#lockKey(key), token)
+  }
+
+  #lockKey (key: string): string {
+    return `${this.#prefix}lock:${key}`
+  }
+
+  /**
+   * Run `fn` holding the lock `key` (taken for `ttl` ms), and release it after,
+   * also when `fn` throws. A held lock is tried again every `retry` ms
+   * (jittered, so waiters do not knock in step) until `wait` ms have passed,
+   * then `FST_PYWATT_CACHE_LOCK_TIMEOUT`. With `extend`, the TTL is re-armed
+   * every `ttl / 2` ms while `fn` runs; if that fails (the lock expired and
+   * was taken, or the server is gone), `fn`'s signal aborts: it no longer
+   * holds the lock alone.
+   */
+  async withLock<R> (key: string, ttl: number, fn: (signal: AbortSignal) => R | Promise<R>, opts: LockOptions = {}): Promise<R> {
+    const wait = checkTtl(opts.wait ?? 0, 'wait')
+    const retry = checkTtl(opts.retry ?? 50, 'retry')
+    if (retry === 0) throw new ERR_PYWATT_CACHE_CONFIG('retry must be > 0 ms')
+    const deadline = Date.now() + wait
+    let token = await this.lock(key, ttl)
+    while (token === null) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new ERR_PYWATT_CACHE_LOCK_TIMEOUT(key, wait)
+      await sleep(Math.min(left, retry / 2 + Math.random() * retry))
+      token = await this.lock(key, ttl)
+    }
+    const held = token
+    // The lock lives where it was taken, even if the cache URL rotates meanwhile.
+    const backend = this.#backend
+    const controller = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    let done = false
+    if (opts.extend === true) {
+      const rearm = (): void => {
+        timer = setTimeout(() => {
+          backend.extend(this.#lockKey(key), held, Math.ceil(ttl)).then((kept) => {
+            if (done) return
+            if (kept) rearm()
+            else controller.abort(new ERR_PYWATT_CACHE_OPERATION(`the lock '${key}' was lost: it expired before it could be extended`))
+          }, (err: unknown) => {
+            if (!done) controller.abort(new ERR_PYWATT_CACHE_OPERATION(`the lock '${key}' was lost: extending it failed`, { cause: err }))
+          })
+        }, Math.max(1, Math.floor(ttl / 2)))
+      }
+      rearm()
+    }
+    try {
+      return await fn(controller.signal)
+    } finally {
+      done = true
+      clearTimeout(timer)
+      // A release that fails leaves the lock to expire after its ttl: the outcome of fn is what the caller needs.
+      await backend.unlock(this.#lockKey(key), held).catch(() => {})
+    }
   }
 
   /**

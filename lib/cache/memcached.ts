@@ -9,6 +9,17 @@ import type { CacheBackend, CacheReader, CacheValue } from './types.js'
 
 const THIRTY_DAYS_S = 30 * 24 * 3600
 
+// Binary protocol opcodes and statuses, for the commands memjs sends without a CAS version.
+const OP_GET = 0x00
+const OP_SET = 0x01
+const OP_DELETE = 0x04
+const STATUS_OK = 0
+const STATUS_NOT_FOUND = 1
+const STATUS_EXISTS = 2
+
+/** A stored value with its CAS version (what `gets` returns). */
+interface Versioned { value: Buffer, cas: Buffer }
+
 /** A command waiting for its answer, failed by the sweeper past its deadline. */
 interface Pending { at: number, fail: (err: Error) => void }
 
@@ -18,11 +29,24 @@ function commandError (err: Error, key: string | undefined): Error {
   return new ERR_PYWATT_CACHE_OPERATION(err.message, { cause: err })
 }
 
+function statusError (command: string, status: number): Error {
+  return new ERR_PYWATT_CACHE_OPERATION(`Memcached ${command} answered status ${status}`)
+}
+
 /** Memcached expiry: whole seconds, rounded up; past 30 days it must be a Unix time. */
 export function memcachedExpiry (ttl: number, now = Date.now()): number {
   if (ttl <= 0) return 0
   const seconds = Math.ceil(ttl / 1000)
   return seconds > THIRTY_DAYS_S ? Math.ceil(now / 1000) + seconds : seconds
+}
+
+/**
+ * A lock's expiry: Memcached's clock ticks in whole seconds, so an item of n
+ * seconds can go up to one second early. A lock gets that second on top: it
+ * may outlive its ttl a little, never end before it.
+ */
+export function lockExpiry (ttl: number, now = Date.now()): number {
+  return memcachedExpiry(ttl + 1000, now)
 }
 
 /** Connection settings of the Memcached backend. */
@@ -34,10 +58,16 @@ export interface MemcachedSettings {
   commandTimeout: number
 }
 
-/** Memcached through a memjs client we create and close. */
+/**
+ * Memcached through a memjs client we create and close. The compare-and-swap
+ * operations (`getSet`, `unlock`, `extend`) send binary-protocol requests with
+ * a CAS version through memjs's `perform`, as memjs has no call for them: a
+ * write with a CAS version is refused if the item changed since it was read.
+ */
 export class MemcachedBackend implements CacheBackend {
   readonly kind = 'memcached' as const
   readonly client: memjs.Client
+  readonly #request: typeof memjs.Utils.makeRequestBuffer
   readonly #timeout: number
   readonly #pending = new Set<Pending>()
   #sweeper: NodeJS.Timeout | null = null
@@ -45,7 +75,9 @@ export class MemcachedBackend implements CacheBackend {
 
   constructor (s: MemcachedSettings) {
     this.#timeout = s.commandTimeout
-    this.client = loadPackage<typeof memjs>('memjs', { neededBy: 'the memcached cache', error: ERR_PYWATT_CACHE_CONFIG }).Client.create(formatSocketAddress(s.host, s.port), {
+    const driver = loadPackage<typeof memjs>('memjs', { neededBy: 'the memcached cache', error: ERR_PYWATT_CACHE_CONFIG })
+    this.#request = driver.Utils.makeRequestBuffer
+    this.client = driver.Client.create(formatSocketAddress(s.host, s.port), {
       username: s.user,
       password: s.password,
       timeout: s.commandTimeout / 1000,
@@ -184,12 +216,86 @@ export class MemcachedBackend implements CacheBackend {
     throw new ERR_PYWATT_CACHE_UNSUPPORTED('memcached', 'clear')
   }
 
-  async lock (): Promise<boolean> {
-    throw new ERR_PYWATT_CACHE_UNSUPPORTED('memcached', 'lock')
+  /** `add`: stored only if the key is absent, atomic on the server. */
+  #add (key: string, bytes: string | Buffer, expires: number): Promise<boolean> {
+    return this.#call<boolean>((done) => { this.client.add(key, bytes, { expires }, (err, stored) => done(err, stored === true)) })
   }
 
-  async unlock (): Promise<boolean> {
-    throw new ERR_PYWATT_CACHE_UNSUPPORTED('memcached', 'unlock')
+  /** One binary-protocol request, `cas` in its header; resolves with the server's response. */
+  #perform (opcode: number, key: string, extras: Buffer | string, value: Buffer | string, cas?: Buffer): Promise<memjs.Response> {
+    return this.#call<memjs.Response>((done) => {
+      this.client.incrSeq()
+      const seq = this.client.seq
+      const request = this.#request(opcode, key, extras, value, seq)
+      cas?.copy(request, 16)
+      this.client.perform(key, request, seq, done)
+    })
+  }
+
+  async #gets (key: string): Promise<Versioned | undefined> {
+    const response = await this.#perform(OP_GET, key, '', '')
+    const status = response.header.status
+    if (status === STATUS_NOT_FOUND) return undefined
+    if (status !== STATUS_OK) throw statusError('get', status)
+    return { value: response.val, cas: response.header.cas }
+  }
+
+  /** Write only if the item is still at version `cas`: false if it changed or went away. */
+  async #casSet (key: string, bytes: string | Buffer, expires: number, cas: Buffer): Promise<boolean> {
+    const extras = Buffer.alloc(8)
+    extras.writeUInt32BE(expires, 4)
+    const status = (await this.#perform(OP_SET, key, extras, bytes, cas)).header.status
+    if (status === STATUS_OK) return true
+    if (status === STATUS_EXISTS || status === STATUS_NOT_FOUND) return false
+    throw statusError('set', status)
+  }
+
+  setNx (key: string, value: CacheValue, ttl: number): Promise<boolean> {
+    return this.#add(key, encode(value), memcachedExpiry(ttl))
+  }
+
+  /**
+   * Read with the CAS version, then write at that version (`add` if there was
+   * no value), again from the read if another client wrote in between: the
+   * value returned is the one this write replaced, as with an atomic command.
+   */
+  async getSet (key: string, value: CacheValue, ttl: number): Promise<CacheValue | undefined> {
+    const bytes = encode(value)
+    const expires = memcachedExpiry(ttl)
+    for (;;) {
+      const current = await this.#gets(key)
+      if (current === undefined) {
+        if (await this.#add(key, bytes, expires)) return undefined
+      } else if (await this.#casSet(key, bytes, expires, current.cas)) {
+        try {
+          return decode(current.value)
+        } catch (err) {
+          throw commandError(err as Error, undefined)
+        }
+      }
+    }
+  }
+
+  // The token is stored as it is (no tag byte) and compared byte for byte.
+  lock (key: string, token: string, ttl: number): Promise<boolean> {
+    return this.#add(key, token, lockExpiry(ttl))
+  }
+
+  /** Compare, then delete at the version compared: a lock taken over meanwhile is left alone. */
+  async unlock (key: string, token: string): Promise<boolean> {
+    const current = await this.#gets(key)
+    if (current === undefined || current.value.toString() !== token) return false
+    const status = (await this.#perform(OP_DELETE, key, '', '', current.cas)).header.status
+    if (status === STATUS_OK) return true
+    if (status === STATUS_EXISTS || status === STATUS_NOT_FOUND) return false
+    throw statusError('delete', status)
+  }
+
+  /** Compare, then write the token back with the new expiry at the version compared. */
+  async extend (key: string, token: string, ttl: number): Promise<boolean> {
+    const current = await this.#gets(key)
+    if (current === undefined || current.value.toString() !== token) return false
+    return await this.#casSet(key, token, lockExpiry(ttl), current.cas)
   }
 
   evictions (): null { return null }

@@ -123,15 +123,34 @@ export class MemoryBackend implements CacheBackend {
     return n
   }
 
-  async lock (key: string, token: string, ttl: number): Promise<boolean> {
+  // One thread: a check and a write with no await between them are atomic. `has` and `get` ignore expired entries.
+  async setNx (key: string, value: CacheValue, ttl: number): Promise<boolean> {
+    const stored = store(value)
     if (this.#lru.has(key)) return false
-    this.#set(key, token, ttl)
+    this.#set(key, stored, ttl)
     return true
+  }
+
+  async getSet (key: string, value: CacheValue, ttl: number): Promise<CacheValue | undefined> {
+    const stored = store(value)
+    const old = this.#lru.get(key)
+    this.#set(key, stored, ttl)
+    return old === undefined ? undefined : load(old)
+  }
+
+  lock (key: string, token: string, ttl: number): Promise<boolean> {
+    return this.setNx(key, token, ttl)
   }
 
   async unlock (key: string, token: string): Promise<boolean> {
     if (this.#lru.get(key) !== token) return false
     return this.#lru.delete(key)
+  }
+
+  async extend (key: string, token: string, ttl: number): Promise<boolean> {
+    if (this.#lru.get(key) !== token) return false
+    this.#set(key, token, ttl)
+    return true
   }
 
   evictions (): number { return this.#evictions }

@@ -8,6 +8,8 @@ import type { CacheBackend, CacheReader, CacheValue, RedisSettings } from './typ
 
 // Delete the key only if it still holds our token: atomic on the server.
 const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+// Re-arm the key's TTL only if it still holds our token.
+const EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 
 /** Escape SCAN MATCH glob characters so a prefix matches only itself. */
 export function globEscape (prefix: string): string {
@@ -86,6 +88,21 @@ function sentinelOptions (s: RedisSettings): Record<string, unknown> {
 }
 
 /**
+ * A Cluster holds its commands in an offline queue until it reaches a node,
+ * with no timeout of its own (the nodes' `commandTimeout` starts only once a
+ * command is sent to one): with no node reachable they would wait forever.
+ * The timer is armed here, when the command is issued; the node then finds it
+ * armed and keeps it, so the bound covers the wait and the round trip alike.
+ */
+function boundCommands (cluster: Cluster, ms: number): void {
+  const send = cluster.sendCommand.bind(cluster)
+  cluster.sendCommand = (command, stream, node) => {
+    command.setTimeout(ms)
+    return send(command, stream, node)
+  }
+}
+
+/**
  * Redis through an ioredis client we create and close: a `Redis` for one
  * server or a sentinel-monitored master, a `Cluster` for Redis Cluster.
  */
@@ -109,6 +126,7 @@ export class RedisBackend implements CacheBackend {
         slotsRefreshTimeout: Math.min(s.commandTimeout, 2000),
         lazyConnect: false
       })
+      boundCommands(this.client, s.commandTimeout)
     } else {
       this.client = new Client({
         ...nodeOptions(s),
@@ -224,12 +242,30 @@ export class RedisBackend implements CacheBackend {
     return counts.reduce((a, b) => a + b, 0)
   }
 
+  async setNx (key: string, value: CacheValue, ttl: number): Promise<boolean> {
+    const bytes = encode(value)
+    const reply = await this.#run(() => ttl > 0 ? this.#c.set(key, bytes, 'PX', ttl, 'NX') : this.#c.set(key, bytes, 'NX'))
+    return reply === 'OK'
+  }
+
+  /** `SET … GET`: one atomic command (Redis 6.2 and later). */
+  async getSet (key: string, value: CacheValue, ttl: number): Promise<CacheValue | undefined> {
+    const bytes = encode(value)
+    const raw = await this.#run(() => ttl > 0 ? this.#c.setBuffer(key, bytes, 'PX', ttl, 'GET') : this.#c.setBuffer(key, bytes, 'GET'))
+    return decodeReply(raw)
+  }
+
+  // The token is stored as it is (no tag byte): the scripts compare it byte for byte.
   async lock (key: string, token: string, ttl: number): Promise<boolean> {
     return await this.#run(() => this.#c.set(key, token, 'PX', ttl, 'NX')) === 'OK'
   }
 
   async unlock (key: string, token: string): Promise<boolean> {
     return await this.#run(() => this.#c.eval(UNLOCK, 1, key, token)) === 1
+  }
+
+  async extend (key: string, token: string, ttl: number): Promise<boolean> {
+    return await this.#run(() => this.#c.eval(EXTEND, 1, key, token, ttl)) === 1
   }
 
   evictions (): null { return null }
@@ -313,6 +349,9 @@ export class RedisBackend implements CacheBackend {
   }
 
   async close (): Promise<void> {
-    await this.client.quit().catch(() => this.client.disconnect())
+    await this.client.quit().catch(() => {})
+    // QUIT ends the data connection only: a sentinel client also holds one subscription per
+    // sentinel (failover detection), which only disconnect() closes.
+    this.client.disconnect()
   }
 }

@@ -25,12 +25,22 @@ export type CacheableEntries<E> = E extends Iterable<readonly [string, infer V]>
   : { [K in keyof E]: Cacheable<E[K]> }
 
 /** The cache backends. */
-export type CacheKind = 'memory' | 'redis' | 'memcached'
+export type CacheKind = 'memory' | 'redis' | 'memcached' | 'orchestrator'
 
 /** Per-write settings. */
 export interface SetOptions {
   /** Milliseconds to keep the entry; `0` = no expiry; absent = the cache's `defaultTtl`. */
   ttl?: number
+}
+
+/** `withLock` settings. */
+export interface LockOptions {
+  /** Milliseconds to wait for a held lock before `FST_PYWATT_CACHE_LOCK_TIMEOUT` (default 0: one try). */
+  wait?: number
+  /** Base delay between tries in ms, jittered (default 50). */
+  retry?: number
+  /** Re-arm the TTL every `ttl / 2` ms while `fn` runs (default false). */
+  extend?: boolean
 }
 
 /** Counters since the cache was created. */
@@ -115,8 +125,14 @@ export interface CacheBackend {
   setMany: (entries: Array<[string, CacheValue]>, ttl: number) => Promise<void>
   deleteMany: (keys: string[]) => Promise<number>
   clear: (prefix: string) => Promise<number>
+  /** Store only if the key is absent (atomic): true when stored. */
+  setNx: (key: string, value: CacheValue, ttl: number) => Promise<boolean>
+  /** Store and return the previous value (atomic: no write lands between the read and the write). */
+  getSet: (key: string, value: CacheValue, ttl: number) => Promise<CacheValue | undefined>
   lock: (key: string, token: string, ttl: number) => Promise<boolean>
   unlock: (key: string, token: string) => Promise<boolean>
+  /** Re-arm the lock's TTL if `token` still holds it (atomic compare-and-extend). */
+  extend: (key: string, token: string, ttl: number) => Promise<boolean>
   evictions: () => number | null
   close: () => Promise<void>
 }

@@ -11,6 +11,9 @@ import { registerFastifyRedis } from './fastify-redis.js'
 import type { SecretStore } from '../secrets/store.js'
 import type { Internals } from '../internals.js'
 import type { CacheOptionSchema, DbOptionSchema } from './options.js'
+import { checkProxiedCache, checkProxiedDb, openProxiedCache, openProxiedDatabase, refuseWithoutVia } from './proxied.js'
+import { ERR_PYWATT_CACHE_CONFIG, ERR_PYWATT_DB_CONFIG } from '../errors.js'
+import type { StdioChannel } from '../transport/stdio-channel.js'
 
 /** The root's `db` option with its non-JSON `tls` (node:tls options, Buffers allowed) put back. */
 export type DbWiringOption = false | (Exclude<Static<typeof DbOptionSchema>, false> & { tls?: ConnectionOptions })
@@ -21,6 +24,8 @@ export interface DataWiring {
   db?: DbWiringOption
   cache?: CacheOption
   secrets: SecretStore
+  /** The orchestrator link (`null` standalone), for `via: 'orchestrator'`. */
+  channel: StdioChannel | null
   log: FastifyBaseLogger
   /** Where the opened database is recorded (`database`) and its statements observed (`observation`). */
   internals: Pick<Internals, 'database' | 'observation'>
@@ -29,7 +34,7 @@ export interface DataWiring {
 }
 
 function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undefined, password: string | undefined): DatabaseOptions {
-  const { urlSecret: _url, passwordSecret: _password, fastifyPostgres: _pg, migrations: _migrations, ...rest } = option
+  const { urlSecret: _url, passwordSecret: _password, fastifyPostgres: _pg, migrations: _migrations, via: _via, commandTimeout: _timeout, ...rest } = option
   const out: DatabaseOptions = rest
   if (url !== undefined) out.url = url
   if (password !== undefined) out.password = password
@@ -43,17 +48,25 @@ function dbSettings (option: Exclude<DbWiringOption, false>, url: string | undef
  * is built with the new value and swapped in once it answers. A server's pool
  * is created at start; the embedded defaults (SQLite under the data
  * directory, in-memory cache) on first use, so a module that never touches
- * them creates no file. The `migrations` are applied at start, and not on a
- * rotation: a new URL or password reaches the same database. `onClose`
- * closes only what was created here.
+ * them creates no file. With `via: 'orchestrator'` both are the orchestrator's
+ * services, whose connections are opened at start (a refusal fails it). The
+ * `migrations` are applied at start, and not on a rotation: a new URL or
+ * password reaches the same database. `onClose` closes only what was created here.
  */
 export async function attachData (app: FastifyInstance, namespace: object, wiring: DataWiring): Promise<void> {
   const { secrets, log, internals } = wiring
   let db: Database | undefined
   let cache: Cache | undefined
 
-  if (wiring.db !== false) {
+  if (wiring.db !== false && wiring.db?.via === 'orchestrator') {
+    checkProxiedDb(wiring.db)
+    const proxied = await openProxiedDatabase(wiring.channel, wiring.db, log, internals.observation)
+    db = proxied
+    internals.database = proxied
+    Object.defineProperty(namespace, 'db', { enumerable: true, get: () => proxied })
+  } else if (wiring.db !== false) {
     const option = wiring.db ?? {}
+    refuseWithoutVia(option.commandTimeout, 'db.commandTimeout', (message) => new ERR_PYWATT_DB_CONFIG(message))
     const { urlSecret, passwordSecret } = option
     let url = urlSecret === undefined ? option.url : await secrets.fetch(urlSecret)
     let password = passwordSecret === undefined ? undefined : await secrets.fetch(passwordSecret)
@@ -120,9 +133,15 @@ export async function attachData (app: FastifyInstance, namespace: object, wirin
     }
   }
 
-  if (wiring.cache !== false) {
+  if (wiring.cache !== false && wiring.cache?.via === 'orchestrator') {
+    checkProxiedCache(wiring.cache)
+    const proxied = await openProxiedCache(wiring.channel, wiring.cache, log)
+    cache = proxied
+    Object.defineProperty(namespace, 'cache', { enumerable: true, get: () => proxied })
+  } else if (wiring.cache !== false) {
     const option = wiring.cache ?? {}
-    const { urlSecret, fastifyRedis: _redis, ...rest } = option
+    refuseWithoutVia(option.pool, 'cache.pool', (message) => new ERR_PYWATT_CACHE_CONFIG(message))
+    const { urlSecret, fastifyRedis: _redis, via: _via, pool: _pool, ...rest } = option
     const url = urlSecret === undefined ? option.url : await secrets.fetch(urlSecret)
     const open = (): Cache => {
       cache ??= createCache({ ...rest, url })

@@ -4,6 +4,10 @@ const Positive = Type.Integer({ minimum: 1 })
 
 /** `db` option of the root plugin: `false` leaves `fastify.pywatt.db` out. */
 export const DbOptionSchema = Type.Union([Type.Literal(false), Type.Object({
+  /** `'orchestrator'`: statements go to the orchestrator's Database service (no URL here; `dialect`, `pool`, `commandTimeout` only). */
+  via: Type.Optional(Type.Literal('orchestrator')),
+  /** With `via: 'orchestrator'`: milliseconds one operation may take (default 5 000). */
+  commandTimeout: Type.Optional(Positive),
   /** Name of the secret holding the database URL (fetched at start, followed on rotation). */
   urlSecret: Type.Optional(Type.String({ minLength: 1 })),
   /** A database URL given directly. */
@@ -50,6 +54,10 @@ const RedisNodeSchema = Type.Object({
 
 /** `cache` option of the root plugin: `false` leaves `fastify.pywatt.cache` out. */
 export const CacheOptionSchema = Type.Union([Type.Literal(false), Type.Object({
+  /** `'orchestrator'`: commands go to the orchestrator's Cache service (no URL here; `namespace`, `defaultTtl`, `commandTimeout`, `pool` only). */
+  via: Type.Optional(Type.Literal('orchestrator')),
+  /** With `via: 'orchestrator'`: connections opened to the service (default 4). */
+  pool: Type.Optional(Type.Object({ max: Type.Optional(Positive) }, { additionalProperties: false })),
   /** Name of the secret holding the cache URL (fetched at start). */
   urlSecret: Type.Optional(Type.String({ minLength: 1 })),
   /** A cache URL given directly. */

@@ -11,7 +11,8 @@ const USAGE = `Usage: pywatt-dev [options] -- <module command> [args...]
 
 Runs a PyWatt module under a local orchestrator: sends Init, answers get_secret
 from the environment and --env-file, prints the announced endpoints, serves an
-HTTP gateway to the module, sends heartbeats, and stops it with shutdown.
+HTTP gateway to the module, serves its Database and Cache service requests,
+sends heartbeats, and stops it with shutdown.
 
 Options:
   --env-file <file>     secrets (and nothing else) in .env format; repeatable
@@ -30,6 +31,12 @@ Options:
   --channel-required    mark the offered channels required
   --via <tcp|unix>      the gateway forwards over that channel (implies offering it;
                         the module registers fastify-pywatt/ipc-http)
+  --database-url <url>  the database behind the orchestrator's Database service,
+                        for modules with db: { via: 'orchestrator' } (default
+                        sqlite:pywatt-dev.sqlite, under PYWATT_DATA_DIR or ./data)
+  --cache-url <url>     the cache behind its Cache service (default memory:)
+  --no-service-echo     results of service operations do not echo the operation
+                        (the module then matches them by arrival order)
   --raw                 print the module's stderr as is
   -h, --help            this text
 
@@ -79,6 +86,9 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
       'unix-channel': { type: 'string' },
       'channel-required': { type: 'boolean', default: false },
       via: { type: 'string' },
+      'database-url': { type: 'string', default: 'sqlite:pywatt-dev.sqlite' },
+      'cache-url': { type: 'string', default: 'memory:' },
+      'no-service-echo': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -122,6 +132,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     listen: values.listen,
     secrets,
     heartbeatInterval: Number(values.heartbeat),
+    services: { databaseUrl: values['database-url'], cacheUrl: values['cache-url'], echo: values['no-service-echo'] !== true },
     ...(values['tcp-channel'] === true || via === 'tcp' ? { tcpChannel: { required } } : {}),
     ...(values['unix-channel'] === undefined ? {} : { ipcChannel: { required, path: values['unix-channel'] } })
   })
@@ -157,6 +168,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
 
   await dev.start()
   say(`started ${positionals.join(' ')} (module id ${dev.moduleId}, listen ${dev.listen})`)
+  say(`serving the Database and Cache services on request (${values['no-service-echo'] === true ? 'results without the echo of the operation' : 'results echo the operation'})`)
   // A module that calls app.listen() instead of app.pywatt.listen() runs and
   // serves, but never announces: without this, nothing says why it gets no traffic.
   const announceWait = announceTimeout > 0

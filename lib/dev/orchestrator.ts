@@ -9,6 +9,7 @@ import {
 import { LineSplitter } from '../transport/line-splitter.js'
 import { freePort } from './free-port.js'
 import { ChannelServer } from './channel-server.js'
+import { DevServices, type DevServicesOptions } from './services.js'
 
 /** How the dev orchestrator starts a module. */
 export interface DevOrchestratorOptions {
@@ -41,6 +42,8 @@ export interface DevOrchestratorOptions {
    * 127.0.0.1 port when none is requested. Return `null` to leave it unanswered.
    */
   portResponse?: (request: PortRequestLine) => PortGrant | null | Promise<PortGrant | null>
+  /** Serve the `Database` and `Cache` services (`service_request`, `service_operation`); absent, they are left unanswered. */
+  services?: DevServicesOptions
 }
 
 /** A `port_request` the module sent. */
@@ -90,6 +93,7 @@ export class DevOrchestrator extends EventEmitter {
   #exit: ModuleExit | null = null
   #heartbeatTimer: NodeJS.Timeout | null = null
   readonly #opts: DevOrchestratorOptions
+  readonly #services: DevServices | null
   readonly #pendingHttp = new Map<string, { resolve: (reply: HttpReplyLine['content']) => void, reject: (err: Error) => void }>()
 
   constructor (opts: DevOrchestratorOptions) {
@@ -97,6 +101,7 @@ export class DevOrchestrator extends EventEmitter {
     this.#opts = opts
     this.moduleId = opts.moduleId ?? 'dev-module'
     this.secrets = new Map(Object.entries(opts.secrets ?? {}))
+    this.#services = opts.services === undefined ? null : new DevServices(opts.services, (m) => this.send(m))
   }
 
   /** The module process, once started. */
@@ -306,7 +311,7 @@ export class DevOrchestrator extends EventEmitter {
     for (const pending of this.#pendingHttp.values()) pending.reject(new Error('the module exited before replying'))
     this.#pendingHttp.clear()
     const servers = Object.values(this.channels)
-    Promise.all(servers.map(async (s) => { await s.close() })).then(() => this.emit('exit', exit), /* c8 ignore next */ () => this.emit('exit', exit))
+    Promise.all([...servers.map(async (s) => { await s.close() }), this.#services?.close()]).then(() => this.emit('exit', exit), /* c8 ignore next */ () => this.emit('exit', exit))
   }
 
   async #answerPort (request: PortRequestLine): Promise<void> {
@@ -350,6 +355,10 @@ export class DevOrchestrator extends EventEmitter {
         break
       case 'port_request':
         this.#answerPort(message).catch((err: unknown) => this.emit('port-error', err))
+        break
+      case 'service_request':
+      case 'service_operation':
+        this.#services?.handle(message)
         break
       case 'http_reply': {
         const pending = this.#pendingHttp.get(message.content.request_id)

@@ -5,11 +5,11 @@ import type { ReadyCheck } from './readiness.js'
 interface Pingable { ping: () => Promise<void> }
 interface CachePingable extends Pingable { readonly kind: string }
 
-/** A configured data option: one that names a server (URL, URL secret, host, password secret or server dialect) rather than the embedded default. */
-type DataOption = false | { url?: string, urlSecret?: string, host?: string, passwordSecret?: string, dialect?: string } | undefined
+/** A configured data option: one that names a server (the orchestrator's, a URL, URL secret, host, password secret or server dialect) rather than the embedded default. */
+type DataOption = false | { via?: string, url?: string, urlSecret?: string, host?: string, passwordSecret?: string, dialect?: string } | undefined
 
 function names (option: DataOption): boolean {
-  return option !== undefined && option !== false && (option.url !== undefined || option.urlSecret !== undefined ||
+  return option !== undefined && option !== false && (option.via !== undefined || option.url !== undefined || option.urlSecret !== undefined ||
     option.host !== undefined || option.passwordSecret !== undefined || (option.dialect !== undefined && option.dialect !== 'sqlite'))
 }
 

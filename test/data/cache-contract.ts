@@ -6,7 +6,6 @@ import { sleep, unique } from './helpers.js'
 export interface Capabilities {
   ttlQuery: boolean
   clear: boolean
-  lock: boolean
   signedCounters: boolean
   /** Smallest TTL the backend honours, in ms. */
   ttlResolution: number
@@ -14,10 +13,10 @@ export interface Capabilities {
   shared: boolean
 }
 
-/** The behaviour every cache backend must share. */
-export function cacheContract (t: Test, options: CacheOptions, caps: Capabilities): void {
+/** The behaviour every cache backend must share; `create` makes a cache of the options (by default, our own backends'). */
+export function cacheContract (t: Test, options: CacheOptions, caps: Capabilities, create: (options: CacheOptions) => Cache = createCache): void {
   const open = (extra: CacheOptions = {}): Cache => {
-    const cache = createCache({ ...options, ...extra })
+    const cache = create({ ...options, ...extra })
     t.after(() => cache.close())
     return cache
   }
@@ -165,11 +164,6 @@ export function cacheContract (t: Test, options: CacheOptions, caps: Capabilitie
     const ns = unique('pwtest')
     const a = open({ namespace: ns })
     const b = caps.shared ? open({ namespace: ns }) : a
-    if (!caps.lock) {
-      await t.rejects(a.lock('job', 1000), { code: 'FST_PYWATT_CACHE_UNSUPPORTED' })
-      await t.rejects(a.unlock('job', 'x'), { code: 'FST_PYWATT_CACHE_UNSUPPORTED' })
-      return
-    }
     const results = await Promise.all([a.lock('job', 5000), b.lock('job', 5000), a.lock('job', 5000), b.lock('job', 5000)])
     const winners = results.filter((r) => r !== null)
     t.equal(winners.length, 1, 'exactly one client holds the lock')
@@ -185,6 +179,116 @@ export function cacheContract (t: Test, options: CacheOptions, caps: Capabilitie
     t.type(after, 'string', 'an expired lock can be taken')
     t.equal(await b.unlock('job', again!), false, 'the old holder cannot release the new lock')
     await t.rejects(a.lock('job', 0), { code: 'FST_PYWATT_CACHE_CONFIG' })
+  })
+
+  t.test('ping answers', async (t) => {
+    await t.resolves(fresh().ping())
+  })
+
+  t.test('setNx: stores only when absent, one winner of a race, namespaces apart, expiry honoured', async (t) => {
+    const ns = unique('pwtest')
+    const a = open({ namespace: ns })
+    const b = caps.shared ? open({ namespace: ns }) : a
+    t.equal(await a.setNx('k', { v: 1 }), true)
+    t.equal(await b.setNx('k', { v: 2 }), false)
+    t.same(await a.get('k'), { v: 1 }, 'the first value stays')
+    t.equal(await fresh().setNx('k', 'other namespace'), true)
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).setNx('race', i)))
+    t.equal(results.filter(Boolean).length, 1, 'exactly one of 20 concurrent setNx stores')
+    t.equal(await a.get('race'), results.indexOf(true), 'the stored value is the winner\'s')
+    const c = fresh()
+    t.equal(await c.setNx('short', 'v', { ttl: caps.ttlResolution }), true)
+    t.equal(await c.setNx('short', 'w'), false)
+    t.equal(c.stats().sets, 1, 'a stored setNx counts as a set, a refused one does not')
+    await sleep(caps.ttlResolution * 2 + 100)
+    t.equal(await c.setNx('short', 'w'), true, 'an expired key counts as absent')
+    t.equal(await c.get('short'), 'w')
+  })
+
+  t.test('getSet: returns the previous value; concurrent getSets form one chain', async (t) => {
+    const ns = unique('pwtest')
+    const a = open({ namespace: ns })
+    const b = caps.shared ? open({ namespace: ns }) : a
+    t.equal(await a.getSet('k', 'first'), undefined)
+    t.equal(await a.getSet('k', Buffer.from('second')), 'first')
+    const second = await a.getSet('k', { third: [3] })
+    t.ok(Buffer.isBuffer(second) && second.toString() === 'second')
+    t.same(await a.get('k'), { third: [3] })
+    t.same({ ...a.stats(), evictions: undefined }, { hits: 3, misses: 1, sets: 3, deletes: 0, evictions: undefined })
+    await a.getSet('short', 1, { ttl: caps.ttlResolution })
+    if (caps.ttlQuery) {
+      const left = await a.ttl('short')
+      t.ok(left !== undefined && left > 0 && left <= caps.ttlResolution, 'getSet sets the ttl')
+    }
+    const olds = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).getSet<number>('chain', i)))
+    const last = await a.get<number>('chain')
+    // Each write replaced exactly one other: the old values and the last one are every value once.
+    t.same([...olds, last].map((v) => v ?? -1).sort((x, y) => x - y), [-1, ...Array.from({ length: 20 }, (_, i) => i)])
+  })
+
+  t.test('withLock: two holders never overlap', async (t) => {
+    const ns = unique('pwtest')
+    const a = open({ namespace: ns })
+    const b = caps.shared ? open({ namespace: ns }) : a
+    const log: string[] = []
+    const holders = Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).withLock('crit', 10_000, async (signal) => {
+      log.push(`in ${i}`)
+      await sleep(5)
+      log.push(`out ${i}${signal.aborted ? ' aborted' : ''}`)
+      return i
+    }, { wait: 10_000, retry: 5 }))
+    t.same(await Promise.all(holders), [0, 1, 2, 3, 4, 5])
+    const pairs = Array.from({ length: 6 }, (_, j) => [log[2 * j], log[2 * j + 1]])
+    t.ok(pairs.every(([enter, leave]) => leave === enter.replace('in', 'out')), `each holder leaves before the next enters: ${log.join(', ')}`)
+    t.type(await a.lock('crit', 1000), 'string', 'the last holder released the lock')
+  })
+
+  t.test('withLock: released when fn throws; a held lock times out the wait with a clear code', async (t) => {
+    const ns = unique('pwtest')
+    const a = open({ namespace: ns })
+    const b = caps.shared ? open({ namespace: ns }) : a
+    await t.rejects(a.withLock('job', 10_000, async () => { throw new Error('boom') }), /boom/)
+    const token = await b.lock('job', 10_000)
+    t.type(token, 'string', 'the lock was released after the throw')
+    let ran = false
+    const run = async (): Promise<void> => { ran = true }
+    await t.rejects(a.withLock('job', 1000, run, { wait: 100, retry: 10 }), { code: 'FST_PYWATT_CACHE_LOCK_TIMEOUT', message: /'job'.*100 ms/ })
+    await t.rejects(a.withLock('job', 1000, run), { code: 'FST_PYWATT_CACHE_LOCK_TIMEOUT' }, 'no wait: one try')
+    t.equal(ran, false, 'fn does not run without the lock')
+    t.equal(await fresh().withLock('job', 1000, async () => 'other namespace'), 'other namespace')
+    const waiting = a.withLock('job', 1000, async () => 'after the release', { wait: 10_000, retry: 10 })
+    await sleep(50)
+    await b.unlock('job', token!)
+    t.equal(await waiting, 'after the release', 'a waiter gets the lock once it is released')
+    await t.rejects(a.withLock('job', 0, run), { code: 'FST_PYWATT_CACHE_CONFIG' })
+    await t.rejects(a.withLock('job', 1000, run, { retry: 0 }), { code: 'FST_PYWATT_CACHE_CONFIG' })
+  })
+
+  t.test('withLock extend: the lock outlives its ttl while fn runs', async (t) => {
+    const ns = unique('pwtest')
+    const a = open({ namespace: ns })
+    const b = caps.shared ? open({ namespace: ns }) : a
+    const ttl = caps.ttlResolution
+    const seen = await a.withLock('long', ttl, async (signal) => {
+      await sleep(ttl * 2 + 100)
+      const other = await b.lock('long', 1000)
+      await sleep(ttl / 2)
+      return { other, aborted: signal.aborted }
+    }, { extend: true })
+    t.same(seen, { other: null, aborted: false }, 'nobody else took it past its ttl')
+    t.type(await b.lock('long', 1000), 'string', 'released after fn')
+  })
+
+  t.test('withLock extend: fn\'s signal aborts when the lock is lost', async (t) => {
+    const c = fresh()
+    const ttl = caps.ttlResolution
+    const reason = await c.withLock('lost', ttl, async (signal) => {
+      // Deleting the lock's key is what an expiry during a stall would do.
+      await c.delete('lock:lost')
+      const aborted = new Promise<unknown>((resolve) => signal.addEventListener('abort', () => resolve(signal.reason)))
+      return await Promise.race([aborted, sleep(ttl * 4).then(() => 'not aborted')])
+    }, { extend: true })
+    t.match(reason, { code: 'FST_PYWATT_CACHE_OPERATION', message: /lock 'lost' was lost/ })
   })
 
   t.test('wrap: cache-aside with one load per key', async (t) => {

@@ -3,7 +3,7 @@ import { cacheContract } from './cache-contract.js'
 import { createCache } from '../../lib/cache/index.js'
 
 t.test('memory', async (t) => {
-  cacheContract(t, { kind: 'memory' }, { ttlQuery: true, clear: true, lock: true, signedCounters: true, ttlResolution: 100, shared: false })
+  cacheContract(t, { kind: 'memory' }, { ttlQuery: true, clear: true, signedCounters: true, ttlResolution: 100, shared: false })
 })
 
 t.test('memory caps: entries and bytes, evictions counted', async (t) => {

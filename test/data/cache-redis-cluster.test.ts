@@ -10,7 +10,7 @@ const URL = 'redis-cluster://127.0.0.1:7001,127.0.0.1:7002'
 
 t.test('redis cluster', async (t) => {
   if (!await requireServer(t, 'Redis Cluster', '127.0.0.1', 7001)) return
-  cacheContract(t, { url: URL, kind: 'redis' }, { ttlQuery: true, clear: true, lock: true, signedCounters: true, ttlResolution: 100, shared: true })
+  cacheContract(t, { url: URL, kind: 'redis' }, { ttlQuery: true, clear: true, signedCounters: true, ttlResolution: 100, shared: true })
 })
 
 t.test('redis cluster: slots as the server computes them, multi-key calls over many slots', async (t) => {
@@ -54,4 +54,15 @@ t.test('redis cluster: explicit options, locks across two clients per slot', asy
   const tokens = await Promise.all(names.map(async (n) => await Promise.all([a.lock(n, 5000), b.lock(n, 5000)])))
   for (const pair of tokens) t.equal(pair.filter((x) => x !== null).length, 1, 'one holder per lock')
   for (const [i, pair] of tokens.entries()) t.equal(await a.unlock(names[i], (pair[0] ?? pair[1])!), true)
+})
+
+t.test('redis cluster down at start: commands fail after commandTimeout, not never', async (t) => {
+  // Closed ports: no node ever answers, so every command waits in the client's offline queue.
+  const cache = createCache({ url: 'redis-cluster://127.0.0.1:1,127.0.0.1:2', commandTimeout: 200 })
+  t.after(() => cache.close())
+  await t.rejects(cache.get('a'), { code: 'FST_PYWATT_CACHE_OPERATION', message: /timed out/ })
+  await t.rejects(cache.set('a', 1), { code: 'FST_PYWATT_CACHE_OPERATION', message: /timed out/ })
+  await t.rejects(cache.getMany(['a', 'b']), { code: 'FST_PYWATT_CACHE_OPERATION' })
+  await t.rejects(cache.withLock('job', 1000, async () => {}), { code: 'FST_PYWATT_CACHE_OPERATION' })
+  await t.rejects(cache.ping(), { code: 'FST_PYWATT_CACHE_OPERATION' })
 })

@@ -4,7 +4,7 @@ import { requireServer } from './helpers.js'
 
 t.test('redis', async (t) => {
   if (!await requireServer(t, 'Redis', '127.0.0.1', 6379)) return
-  cacheContract(t, { url: 'redis://127.0.0.1:6379/0' }, { ttlQuery: true, clear: true, lock: true, signedCounters: true, ttlResolution: 100, shared: true })
+  cacheContract(t, { url: 'redis://127.0.0.1:6379/0' }, { ttlQuery: true, clear: true, signedCounters: true, ttlResolution: 100, shared: true })
 })
 
 t.test('redis: a stored value that does not decode fails its get, and the client goes on', async (t) => {
