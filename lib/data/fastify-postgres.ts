@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
 import type * as pg from 'pg'
 import type { Database } from '../db/index.js'
+import type { Slot } from '../db/database.js'
+import type { Driver } from '../db/types.js'
 import { PostgresDriver } from '../db/postgres.js'
 import { ERR_PYWATT_DB_CONFIG } from '../errors.js'
 import { loadPackage } from '../runtime/lazy-package.js'
@@ -22,6 +24,8 @@ const POOL_EVENTS = ['connect', 'acquire', 'release', 'remove'] as const
 export class LivePool extends EventEmitter {
   readonly #db: Database
   readonly #seen = new WeakSet<pg.Pool>()
+  #driver: Driver | undefined
+  #pool: pg.Pool | undefined
 
   constructor (db: Database) {
     super()
@@ -30,12 +34,24 @@ export class LivePool extends EventEmitter {
 
   #hold (): { pool: pg.Pool, release: () => void } {
     const { driver, release } = this.#db.hold()
-    if (!(driver instanceof PostgresDriver)) {
+    try {
+      return { pool: this.#poolOf(driver), release }
+    } catch (err) {
       release()
+      throw err
+    }
+  }
+
+  /** The driver's pg.Pool, its events forwarded; checked once per driver, not per call. */
+  #poolOf (driver: Driver): pg.Pool {
+    if (driver === this.#driver) return this.#pool!
+    if (!(driver instanceof PostgresDriver)) {
       throw new ERR_PYWATT_DB_CONFIG(`fastify.pg needs PostgreSQL; the database is now ${driver.dialect} (the URL secret was rotated to another kind)`)
     }
     this.adopt(driver.pool)
-    return { pool: driver.pool, release }
+    this.#driver = driver
+    this.#pool = driver.pool
+    return driver.pool
   }
 
   /** Forward a pool's events to listeners of this object (once per pool). */
@@ -92,20 +108,51 @@ export class LivePool extends EventEmitter {
     return client
   }
 
-  /** `pool.query(text, values?, callback?)` or `pool.query(config, callback?)`, on the current pool. */
-  query (...args: unknown[]): Promise<pg.QueryResult> | undefined {
-    const callback = typeof args.at(-1) === 'function' ? args.pop() as Callback : undefined
-    let running: Promise<pg.QueryResult>
-    try {
-      const { pool, release } = this.#hold()
-      running = (pool.query as (...a: unknown[]) => Promise<pg.QueryResult>)(...args)
-      running.then(release, release)
-    } catch (err) {
-      running = Promise.reject(err)
+  /**
+   * `pool.query(text, values?, callback?)` or `pool.query(config, callback?)`, on the current pool.
+   * This runs on every `fastify.pg.query`: named parameters (no rest array), the
+   * slot counted without a handle, and pg-pool's callback form, which settles
+   * the caller's promise and the count in one step (a `then` on pg-pool's own
+   * promise cost one more promise and reaction per query).
+   */
+  query (text: unknown, values?: unknown, callback?: unknown): Promise<pg.QueryResult> | undefined {
+    let done: Callback | undefined
+    if (typeof callback === 'function') {
+      done = callback as Callback
+    } else if (typeof values === 'function') {
+      done = values as Callback
+      values = undefined
     }
-    if (callback === undefined) return running
-    running.then((res) => callback(null, res), (err: Error) => callback(err))
-    return undefined
+    if (done !== undefined) {
+      this.#run(text, values, done)
+      return undefined
+    }
+    return new Promise((resolve, reject) => {
+      this.#run(text, values, (err, res) => { if (err == null) resolve(res as pg.QueryResult); else reject(err) })
+    })
+  }
+
+  #run (text: unknown, values: unknown, done: Callback): void {
+    let slot: Slot
+    let pool: pg.Pool
+    try {
+      slot = this.#db.enter()
+    } catch (err) {
+      process.nextTick(done, err)
+      return
+    }
+    try {
+      pool = this.#poolOf(slot.driver)
+    } catch (err) {
+      slot.leave()
+      process.nextTick(done, err)
+      return
+    }
+    const leave = slot.leave
+    ;(pool.query as (text: unknown, values: unknown, cb: Callback) => void)(text, values, (err, res) => {
+      leave()
+      done(err, res)
+    })
   }
 
   /** A no-op: the module's pool is closed with the app (`onClose`), not by `@fastify/postgres`. */

@@ -22,10 +22,13 @@ export function createDriver (config: ResolvedDatabaseConfig, log?: FastifyBaseL
   return new SqliteDriver(config)
 }
 
-interface Slot {
+/** @internal A backend and the work running on it (see {@link Database.enter}). */
+export interface Slot {
   driver: Driver
   inflight: number
   retired: boolean
+  /** Ends one unit of work counted by `enter`: built once per backend, so a caller allocates nothing per call. */
+  leave: () => void
 }
 
 /**
@@ -42,9 +45,14 @@ export class Database implements Queryable {
   readonly #observation: Observation | null
 
   constructor (driver: Driver, log?: FastifyBaseLogger, observation: Observation | null = null) {
-    this.#slot = { driver, inflight: 0, retired: false }
+    this.#slot = this.#newSlot(driver)
     this.#log = log
     this.#observation = observation
+  }
+
+  #newSlot (driver: Driver): Slot {
+    const slot: Slot = { driver, inflight: 0, retired: false, leave: () => { this.#settled(slot) } }
+    return slot
   }
 
   /** @internal The current pool's connections, for metrics; `null` when the driver does not count them (MySQL, SQLite). */
@@ -99,6 +107,18 @@ export class Database implements Queryable {
         this.#settled(slot)
       }
     }
+  }
+
+  /**
+   * @internal `hold` for work that settles exactly once (`fastify.pg.query`):
+   * the current slot, counted; call its `leave` once when the work settles.
+   * No handle is built, which `hold` pays on every call.
+   */
+  enter (): Slot {
+    if (this.#closed) throw new ERR_PYWATT_DB_CLOSED('the database is closed')
+    const slot = this.#slot
+    slot.inflight++
+    return slot
   }
 
   #settled (slot: Slot): void {
@@ -176,7 +196,7 @@ export class Database implements Queryable {
   replace (driver: Driver): void {
     if (this.#closed) throw new ERR_PYWATT_DB_CLOSED('the database is closed')
     const old = this.#slot
-    this.#slot = { driver, inflight: 0, retired: false }
+    this.#slot = this.#newSlot(driver)
     old.retired = true
     if (old.inflight === 0) this.#retire(old)
   }

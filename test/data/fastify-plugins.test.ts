@@ -83,6 +83,17 @@ t.test('PostgreSQL: @fastify/postgres README code runs unchanged over the module
       resolve()
     })
   })
+  t.same((await app.pg.query({ text: 'SELECT $1::int AS n', values: [7] })).rows, [{ n: 7 }], 'a query config')
+  await new Promise<void>((resolve, reject) => {
+    app.pg.query('SELECT $1::int AS n', [8], (err: Error | undefined, res: { rows: unknown[] }) => {
+      if (err) { reject(err); return }
+      t.same(res.rows, [{ n: 8 }], 'callback style with values')
+      resolve()
+    })
+  })
+  const failed = await new Promise<Error | undefined>((resolve) => { app.pg.query('SELECT 1/0', (err: Error | undefined) => { resolve(err) }) })
+  t.match(failed, { message: /division by zero/ }, 'a failed query reaches the callback')
+  t.equal(app.pg.pool.totalCount, app.pg.pool.idleCount, 'every query gave its client back')
   const client = await app.pg.connect()
   t.same((await client.query('SELECT 2 AS two')).rows, [{ two: 2 }])
   client.release()
