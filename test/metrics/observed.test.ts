@@ -44,6 +44,16 @@ t.test('protocol: a heartbeat received on stdio and its heartbeat_ack sent are c
   t.equal(value(samples, 'pywatt_messages_sent_total', { op: 'heartbeat_ack' }), 2)
 })
 
+t.test('secrets: the startup get_secret requests, sent before the metrics plugin registers, are observed too', async (t) => {
+  const { app } = await boot(t, { secrets: ['API_KEY', 'OTHER_KEY'] }, undefined, { API_KEY: 'k-1', OTHER_KEY: 'k-2' })
+  await app.ready()
+  const samples = await scrape(app)
+  t.equal(value(samples, 'pywatt_messages_sent_total', { op: 'get_secret' }), 2)
+  t.equal(value(samples, 'pywatt_secret_request_duration_seconds_count', { outcome: 'answered' }), 2)
+  const waited = value(samples, 'pywatt_secret_request_duration_seconds_sum', { outcome: 'answered' })
+  t.ok(waited > 0 && waited < 5, `timed from their own start, in seconds (${waited})`)
+})
+
 t.test('secrets: an answered get_secret and a timed-out one are observed; rotations by outcome', async (t) => {
   const { orch, app } = await boot(t, {}, undefined, { API_KEY: 'k-1' })
   await app.ready()
