@@ -136,6 +136,27 @@ t.test('jwt: accepted and refused verifications, the refusal by reason; the toke
   t.notOk(find(samples, 'pywatt_jwt_verifications_total').some((s) => Object.values(s.labels).some((v) => v.includes(token.slice(0, 10)))))
 })
 
+t.test('jwt: a direct request.jwtVerify(), promise or callback form, is counted by outcome and reason', async (t) => {
+  const { app } = await boot(t, {}, async (app) => { await app.register(jwt) }, { JWT_SECRET: 'a-jwt-secret-of-some-length-0123456789' })
+  app.get('/direct', async (req) => { await req.jwtVerify(); return 'ok' })
+  app.get('/callback', (req, reply) => { req.jwtVerify((err) => { reply.code(err === null ? 200 : 401).send() }) })
+  await app.ready()
+  const api = app.pywatt.jwt as NonNullable<typeof app.pywatt.jwt>
+  const auth = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+  const token = api.sign({ sub: 'u1' })
+  const expired = api.sign({ sub: 'u1', exp: Math.floor(Date.now() / 1000) - 3600 })
+  t.equal((await app.inject({ url: '/direct', headers: auth(token) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/callback', headers: auth(token) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/direct' })).statusCode, 401)
+  t.equal((await app.inject({ url: '/direct', headers: auth(expired) })).statusCode, 401)
+  t.equal((await app.inject({ url: '/callback', headers: auth(`${token.slice(0, -4)}AAAA`) })).statusCode, 401)
+  const samples = await scrape(app)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'accepted', reason: 'none' }), 2, 'once per call, the promise form included')
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_MISSING' }), 1)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_EXPIRED' }), 1)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_SIGNATURE' }), 1)
+})
+
 t.test('port negotiation: granted and refused are counted', async (t) => {
   const { orch, app } = await boot(t, {}, async (app) => { await app.register(portNegotiation, { timeouts: [5000] }) })
   await app.ready()
