@@ -120,6 +120,38 @@ t.test('db: PostgreSQL pool gauges total/idle/waiting', async (t) => {
   t.equal(value(samples, 'pywatt_db_pool_connections', { backend: 'postgres', state: 'waiting' }), 0)
 })
 
+t.test('db: MySQL/MariaDB pool gauges total/idle/waiting, counted by the driver (mysql2 keeps them private)', async (t) => {
+  if (!await requireServer(t, 'MariaDB', '127.0.0.1', 3306)) return
+  const { app } = await boot(t, { db: { url: 'mysql://root@127.0.0.1:3306/test', pool: { max: 1 } } })
+  await app.ready()
+  const db = app.pywatt.db
+  const gauges = async (): Promise<Record<string, number>> => {
+    const samples = await scrape(app)
+    return Object.fromEntries(['total', 'idle', 'waiting'].map((state) => [state, value(samples, 'pywatt_db_pool_connections', { backend: 'mysql', state })]))
+  }
+  await db.query('SELECT 1')
+  t.same(await gauges(), { total: 1, idle: 1, waiting: 0 }, 'one connection, back in the pool')
+
+  // The one connection held by a transaction; a query waits for it.
+  let entered = false
+  let leave: () => void = () => {}
+  const held = new Promise<void>((resolve) => { leave = resolve })
+  const transaction = db.transaction(async (tx) => {
+    await tx.query('SELECT 1')
+    entered = true
+    await held
+  })
+  await until(() => entered)
+  const queued = db.query('SELECT 2')
+  let now = await gauges()
+  for (let i = 0; i < 100 && now.waiting === 0; i++) now = await gauges()
+  t.same(now, { total: 1, idle: 0, waiting: 1 }, 'checked out, and one caller waiting')
+  leave()
+  await transaction
+  await queued
+  t.same(await gauges(), { total: 1, idle: 1, waiting: 0 }, 'back again')
+})
+
 t.test('jwt: accepted and refused verifications, the refusal by reason; the token is never a label', async (t) => {
   const { app } = await boot(t, {}, async (app) => { await app.register(jwt) }, { JWT_SECRET: 'a-jwt-secret-of-some-length-0123456789' })
   app.get('/guarded', { onRequest: app.pywatt.jwt?.authenticate }, async () => 'ok')
