@@ -9,6 +9,15 @@ type Labels = Readonly<Record<Label, string>>
 /** prom-client's default bounds, so that the histogram reads as it did when prom-client kept it. */
 const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
+/** A histogram sample of prom-client's `getForPromString()`: its own labels, and those of its label set. */
+interface SharedSample {
+  labels: Readonly<{ le?: string | number }>
+  sharedLabels: Labels
+  value: number
+  metricName: string
+}
+const NO_LABELS = Object.freeze({})
+
 /**
  * The counts of one label set. The label objects are made (and frozen) once,
  * so a scrape hands the same objects out again and the exposition can reuse
@@ -46,6 +55,22 @@ class Series {
     }
     out.push({ labels: this.labels, value: this.sum, metricName: `${name}_sum` }, { labels: this.labels, value: this.count, metricName: `${name}_count` })
   }
+
+  /**
+   * The same samples as prom-client's `getForPromString()` gives them: `le`
+   * apart from the shared labels, which its `registry.metrics()` renders once
+   * per label object.
+   */
+  pushSharedSamples (name: string, les: ReadonlyArray<Readonly<{ le: string | number }>>, out: SharedSample[]): void {
+    const bucket = `${name}_bucket`
+    let cumulative = 0
+    for (let i = 0; i < this.#perBucket.length; i++) {
+      cumulative += this.#perBucket[i] as number
+      out.push({ labels: les[i] as Readonly<{ le: number }>, sharedLabels: this.labels, value: cumulative, metricName: bucket })
+    }
+    out.push({ labels: NO_LABELS, sharedLabels: this.labels, value: this.sum, metricName: `${name}_sum` },
+      { labels: NO_LABELS, sharedLabels: this.labels, value: this.count, metricName: `${name}_count` })
+  }
 }
 
 /** Series of one route, by transport, method and status code. */
@@ -57,9 +82,12 @@ class SeriesTable {
   /** Every series, in the order they appeared: what a scrape walks. */
   readonly #all: Series[] = []
   readonly bounds: readonly number[]
+  /** The `le` label of each bucket, shared by every series. */
+  readonly les: ReadonlyArray<Readonly<{ le: string | number }>>
 
   constructor (bounds: readonly number[]) {
     this.bounds = bounds
+    this.les = [...bounds, '+Inf'].map((le) => Object.freeze({ le }))
   }
 
   get (route: string, method: string, status: number, transport: RequestTransport): Series {
@@ -167,8 +195,11 @@ class DurationHistogram extends Histogram<Label> {
   }
 
   /** prom-client's `registry.metrics()` prefers this to `get()`. */
-  async getForPromString (): Promise<MetricObjectWithValues<MetricValueWithName<Label>>> {
-    return await this.get()
+  async getForPromString (): Promise<{ name: string, help: string, type: 'histogram', values: SharedSample[], aggregator: 'sum' }> {
+    const values: SharedSample[] = []
+    const les = this.table?.les ?? []
+    for (const series of this.table?.all() ?? []) series.pushSharedSamples(this.name, les, values)
+    return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' }
   }
 
   override reset (): void {
