@@ -1,4 +1,4 @@
-import { Counter, Histogram, type MetricObjectWithValues, type MetricValue, type MetricValueWithName, type Registry } from 'prom-client'
+import { Counter, Histogram, type MetricObjectWithValues, type MetricValue, type MetricValueWithName, type Registry, type RegistryContentType } from 'prom-client'
 import type { RequestTransport } from '../http/transport.js'
 
 /** The `route` label of a request no route matched (404s of the not-found handler). */
@@ -153,7 +153,7 @@ class RequestsCounter extends Counter<Label> {
   declare readonly help: string
   private readonly table: SeriesTable | undefined
 
-  constructor (registry: Registry, table: SeriesTable) {
+  constructor (registry: Registry<RegistryContentType>, table: SeriesTable) {
     super({
       ...REQUESTS,
       labelNames: LABELS,
@@ -178,7 +178,7 @@ class DurationHistogram extends Histogram<Label> {
   declare readonly help: string
   private readonly table: SeriesTable | undefined
 
-  constructor (registry: Registry, table: SeriesTable) {
+  constructor (registry: Registry<RegistryContentType>, table: SeriesTable) {
     super({
       ...DURATION,
       labelNames: LABELS,
@@ -220,7 +220,7 @@ class DurationHistogram extends Histogram<Label> {
 export class HttpMetrics {
   readonly #table: SeriesTable
 
-  constructor (registry: Registry, buckets: readonly number[] | undefined) {
+  constructor (registry: Registry<RegistryContentType>, buckets: readonly number[] | undefined) {
     this.#table = new SeriesTable([...(buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b))
     // eslint-disable-next-line no-new
     new RequestsCounter(registry, this.#table)
