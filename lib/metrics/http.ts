@@ -66,7 +66,7 @@ class Series {
     let cumulative = 0
     for (let i = 0; i < this.#perBucket.length; i++) {
       cumulative += this.#perBucket[i] as number
-      out.push({ labels: les[i] as Readonly<{ le: number }>, sharedLabels: this.labels, value: cumulative, metricName: bucket })
+      out.push({ labels: les[i] ?? NO_LABELS, sharedLabels: this.labels, value: cumulative, metricName: bucket })
     }
     out.push({ labels: NO_LABELS, sharedLabels: this.labels, value: this.sum, metricName: `${name}_sum` },
       { labels: NO_LABELS, sharedLabels: this.labels, value: this.count, metricName: `${name}_count` })
