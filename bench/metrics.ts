@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { decodeModuleEnvelope, decodeModuleMessage } from '../lib/protocol/index.js'
 import { startWithChannels } from './fixtures/channel-load.js'
@@ -20,7 +20,11 @@ import { median, ms, percent, ratio, type Row, type Section } from './report.js'
  *    in the same run. The three are measured in alternating order in short
  *    rounds, in `SETS` sets of fresh processes (started in alternating
  *    order, since one process's JIT state can decide a run); a row's ratio is
- *    the median of the adjacent per-round ratios of all sets.
+ *    the median of the adjacent per-round ratios of all sets. Each round also
+ *    reads the module process's CPU time (Linux), so a `CPU/req` row gives
+ *    the CPU per request without the plugin over that with it: on a machine
+ *    other processes load, throughput swings with their CPU use; the cost of
+ *    a request much less.
  * 2. A scrape: a module with the plugin and 50 routes, each requested once
  *    over plain HTTP, stdio and the TCP and Unix-socket channels (the real
  *    tunnelled path, so 50 × 4 label sets of the HTTP metrics, plus the
@@ -48,6 +52,21 @@ const ROUTES = 50
 const SCRAPES = 200
 const SCRAPE_WARMUP = 20
 const SCRAPE_TARGET_MS = 10
+
+/** USER_HZ: the unit of the CPU times of /proc/<pid>/stat, 100 on the Linux systems the bench runs on. */
+const CLOCK_TICKS = 100
+
+/** CPU time (user and system) process `pid` has used, in µs; null where /proc cannot tell. */
+function cpuMicros (pid: number | undefined): number | null {
+  if (pid === undefined) return null
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    const ticks = Number(fields[11]) + Number(fields[12])
+    return Number.isFinite(ticks) ? ticks * 1e6 / CLOCK_TICKS : null
+  } catch {
+    return null
+  }
+}
 
 const env = (side: Side, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv =>
   ({ ...process.env, PYWATT_LOG_LEVEL: LOG_LEVEL, PYWATT_BENCH_METRICS: side === 'metrics' ? '1' : '0', ...extra })
@@ -84,6 +103,8 @@ async function throughput (log: (line: string) => void): Promise<Row[]> {
   const c = cases().find((x) => x.key === 'get') as Case
   const opts: LoadOptions = { connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs: SAMPLING.durationMs }
   const rounds = new Map<Transport, LoadResult[]>(TRANSPORTS.map((t) => [t, []]))
+  /** Per transport: the module's CPU µs per request of each round (warm-up included, as its requests are). */
+  const cpu = new Map<Transport, number[]>(TRANSPORTS.map((t) => [t, []]))
   /** Per set and way: the median of that set's per-round ratios, metrics / none and control / none. */
   const setMedians: Array<Record<Way, { metrics: number, control: number }>> = []
   for (let set = 0; set < SETS; set++) {
@@ -94,7 +115,11 @@ async function throughput (log: (line: string) => void): Promise<Row[]> {
       const measure = async (_c: Case, t: Transport): Promise<LoadResult> => {
         const [way, side] = t.split(' ') as [Way, Side]
         const { peer, listen } = sides.get(side) as Started
-        return way === 'http' ? await httpLoad(listen, c, opts) : await peer.load(c.req, opts)
+        const before = cpuMicros(peer.child.pid)
+        const r = way === 'http' ? await httpLoad(listen, c, opts) : await peer.load(c.req, opts)
+        const after = cpuMicros(peer.child.pid)
+        if (before !== null && after !== null) cpu.get(t)?.push((after - before) / (r.rps * (opts.warmupMs + opts.durationMs) / 1000))
+        return r
       }
       const m = (await measureRounds('metrics', [c], TRANSPORTS, measure, log, SAMPLING)).get(c.key) as Record<Transport, Aggregate>
       for (const t of TRANSPORTS) rounds.get(t)?.push(...m[t].rounds)
@@ -132,6 +157,15 @@ async function throughput (log: (line: string) => void): Promise<Row[]> {
       detail: `none ${rps(rate('control'))}  none ${rps(rate('none'))}`,
       ratio: median(control)
     })
+    const perRequest = (side: Side): number => median(cpu.get(`${way} ${side}`) ?? [])
+    if (Number.isFinite(perRequest('metrics'))) {
+      log(`metrics       CPU per request: metrics ${perRequest('metrics').toFixed(1)} µs  none ${perRequest('none').toFixed(1)} µs  control ${perRequest('control').toFixed(1)} µs`)
+      rows.push({
+        name: `metrics GET ${way} CPU/req`,
+        detail: `none ${perRequest('none').toFixed(1)} µs  metrics ${perRequest('metrics').toFixed(1)} µs`,
+        ratio: perRequest('none') / perRequest('metrics')
+      })
+    }
   }
   return rows
 }

@@ -297,6 +297,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   app.addHook('onReady', async () => {
     runtime.channel?.router.seal()
     channels.router.seal()
+    observation.settle()
   })
   app.addHook('preClose', async () => {
     runtime.detach()

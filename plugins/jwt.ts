@@ -11,7 +11,7 @@ import { KeyRing } from '../lib/auth/key-ring.js'
 import { parseKeyMaterial } from '../lib/auth/keys.js'
 import { fastJwt, setUpFastifyJwt, type FastifyJwtDecorators } from '../lib/auth/lazy.js'
 import { resolveJwtOptions, type JwtOptions } from '../lib/auth/options.js'
-import { bearerToken, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
+import { bearerToken, fastifyJwtReason, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
 import { serviceClient, type ServiceClient } from '../lib/services/service-client.js'
 import { StartupBudget } from '../lib/runtime/startup-budget.js'
 import { loggedRefusal } from '../lib/http/error-handler.js'
@@ -253,7 +253,27 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
   }
   app.decorate('jwt', { getter: () => decorators().jwt })
   app.decorateRequest('user', null as never)
-  app.decorateRequest('jwtVerify', function (this: FastifyRequest, ...args: unknown[]) { return decorators().jwtVerify.apply(this, args) })
+  type Done = (err: Error | null, user?: unknown) => void
+  // Counted like `authenticate`. Every form is handed to @fastify/jwt as
+  // `(options, callback)`: its other forms call request.jwtVerify again.
+  function jwtVerify (this: FastifyRequest, ...args: unknown[]): Promise<unknown> | undefined {
+    const [first, second] = args
+    const done = typeof first === 'function' ? first as Done : typeof second === 'function' ? second as Done : null
+    const options = typeof first === 'function' ? undefined : first
+    const counted = (settle: Done): Done => (err, user) => {
+      if (err === null) observation.current?.jwtVerification('accepted', 'none')
+      else observation.current?.jwtVerification('refused', fastifyJwtReason(err))
+      settle(err, user)
+    }
+    if (done !== null) {
+      decorators().jwtVerify.call(this, options, counted(done))
+      return undefined
+    }
+    return new Promise((resolve, reject) => {
+      decorators().jwtVerify.call(this, options, counted((err, user) => { if (err === null) resolve(user); else reject(err) }))
+    })
+  }
+  app.decorateRequest('jwtVerify', jwtVerify)
   app.decorateRequest('jwtDecode', function (this: FastifyRequest, ...args: unknown[]) { return decorators().jwtDecode.apply(this, args) })
   app.decorateReply('jwtSign', function (this: FastifyReply, ...args: unknown[]) { return decorators().jwtSign.apply(this, args) })
 

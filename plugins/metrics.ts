@@ -92,10 +92,8 @@ const metricsPlugin: FastifyPluginAsync<PyWattMetricsOptions> = async (app, opti
   // Events the parts report to this app's observation point; a check of a null field where nobody observes.
   const observed = defineObservedMetrics(registry, () => internals.database)
   ours.push(...observed.names)
-  internals.observation.current = observed.observer
-  app.addHook('onClose', async () => {
-    if (internals.observation.current === observed.observer) internals.observation.current = null
-  })
+  internals.observation.attach(observed.observer)
+  app.addHook('onClose', async () => { internals.observation.detach(observed.observer) })
   const http = new HttpMetrics(registry, json.buckets)
   const slo = sloTracker(json.slo)
   if (slo !== null) {

@@ -50,6 +50,27 @@ export function reasonOf (err: unknown): JwtRejection {
   return new JwtRejection(reason, typeof message === 'string' ? message : String(err))
 }
 
+const REASONS: ReadonlySet<unknown> = new Set(Object.values(JWT_REASONS))
+const isJwtReason = (value: unknown): value is JwtReason => REASONS.has(value)
+
+/** @fastify/jwt's errors (`request.jwtVerify`) → our reason. */
+const FASTIFY_JWT_REASONS: Record<string, JwtReason> = {
+  FST_JWT_NO_AUTHORIZATION_IN_HEADER: JWT_REASONS.MISSING,
+  // An Authorization header that is not `Bearer <token>`.
+  FST_JWT_BAD_REQUEST: JWT_REASONS.MISSING,
+  FST_JWT_AUTHORIZATION_TOKEN_EXPIRED: JWT_REASONS.EXPIRED,
+  // A bad key, signature or claim value, or a missing claim: @fastify/jwt keeps no detail of which.
+  FST_JWT_AUTHORIZATION_TOKEN_INVALID: JWT_REASONS.SIGNATURE,
+  FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED: JWT_REASONS.CLAIMS
+}
+
+/** Why `request.jwtVerify` refused: our own refusal (an unknown kid) carries its reason; fast-jwt's codes pass through @fastify/jwt unwrapped. */
+export function fastifyJwtReason (err: Error): JwtReason {
+  const { code, reason } = err as { code?: unknown, reason?: unknown }
+  if (isJwtReason(reason)) return reason
+  return (typeof code === 'string' ? FASTIFY_JWT_REASONS[code] : undefined) ?? reasonOf(err).reason
+}
+
 /** Three base64url segments; the signature may be empty (and is then refused as missing). */
 const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 const BEARER = /^Bearer +([^ ]+) *$/i

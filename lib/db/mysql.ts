@@ -3,7 +3,7 @@ import { loadPackage } from '../runtime/lazy-package.js'
 import { ERR_PYWATT_DB_CONFIG, ERR_PYWATT_DB_POOL_TIMEOUT } from '../errors.js'
 import { dbError, transactionHandle } from './common.js'
 import { mysqlSsl } from './tls.js'
-import type { Driver, ExecuteResult, ResolvedDatabaseConfig, Row, Session, TransactionBody } from './types.js'
+import type { Driver, ExecuteResult, PoolStats, ResolvedDatabaseConfig, Row, Session, TransactionBody } from './types.js'
 
 type Result = mysql.QueryResult
 
@@ -24,10 +24,10 @@ function toRows (result: Result): Row[] {
  * unwrapped). With `release`, the connection goes back to the pool as soon as
  * the answer is in, before anyone awaiting it runs.
  */
-function run (conn: mysql.PoolConnection, sql: string, params: readonly unknown[], release = false): Promise<Result> {
+function run (conn: mysql.PoolConnection, sql: string, params: readonly unknown[], release?: (conn: mysql.PoolConnection) => void): Promise<Result> {
   return new Promise((resolve, reject) => {
     conn.query(sql, params as unknown[], (err, result) => {
-      if (release) conn.release()
+      release?.(conn)
       if (err === null) resolve(result)
       else reject(err)
     })
@@ -54,6 +54,16 @@ export class MysqlDriver implements Driver {
   /** When each connection was opened, for `pool.maxLifetime` (mysql2 has no such setting). */
   readonly #born = new WeakMap<object, number>()
   #closed = false
+  /*
+   * The pool's counts, which mysql2 keeps in private fields only: connections
+   * open (from its 'connection' event to the connection's end or error, or our
+   * destroying it), those checked out by us and still open, and callers
+   * waiting for one.
+   */
+  #open = 0
+  readonly #busy = new Set<mysql.PoolConnection>()
+  readonly #gone = new WeakSet<mysql.PoolConnection>()
+  #waiting = 0
 
   constructor (config: ResolvedDatabaseConfig) {
     this.#acquireTimeout = config.pool.acquireTimeout
@@ -77,9 +87,37 @@ export class MysqlDriver implements Driver {
       maxIdle: config.pool.max,
       idleTimeout: config.pool.idleTimeout
     })
-    if (this.#maxLifetime > 0) {
-      this.#pool.on('connection', (conn) => { this.#born.set(conn, Date.now()) })
+    this.#pool.on('connection', (conn) => {
+      this.#open++
+      if (this.#maxLifetime > 0) this.#born.set(conn, Date.now())
+      const gone = (): void => { this.#forget(conn) }
+      conn.once('end', gone)
+      // mysql2's pool connection listens for its first error too: one more listener changes nothing of how errors surface.
+      conn.once('error', gone)
+    })
+  }
+
+  /** A connection closed (or being closed): it counts no more. */
+  #forget (conn: mysql.PoolConnection): void {
+    if (this.#gone.has(conn)) return
+    this.#gone.add(conn)
+    this.#open--
+    this.#busy.delete(conn)
+  }
+
+  /** Back to the pool, or closed (a connection whose state is unknown). */
+  #giveBack (conn: mysql.PoolConnection, destroy = false): void {
+    this.#busy.delete(conn)
+    if (destroy) {
+      this.#forget(conn)
+      conn.destroy()
+    } else {
+      conn.release()
     }
+  }
+
+  poolStats (): PoolStats {
+    return { total: this.#open, idle: this.#open - this.#busy.size, waiting: this.#waiting }
   }
 
   /** A connection past `pool.maxLifetime`: closed at checkout, and another taken. */
@@ -92,23 +130,34 @@ export class MysqlDriver implements Driver {
 
   /** A pooled connection, or `FST_PYWATT_DB_POOL_TIMEOUT` (mysql2 waits forever). */
   #acquire (): Promise<mysql.PoolConnection> {
+    this.#waiting++
     return new Promise((resolve, reject) => {
       let late = false
       const timer = setTimeout(() => {
         late = true
+        this.#waiting--
         reject(new ERR_PYWATT_DB_POOL_TIMEOUT(this.#acquireTimeout))
       }, this.#acquireTimeout)
       const take = (): void => {
         this.#pool.getConnection((err, conn) => {
           if (err === null && !late && this.#expired(conn)) {
+            this.#forget(conn)
             conn.destroy()
             take()
             return
           }
           clearTimeout(timer)
-          if (err !== null) reject(err)
-          else if (late) conn.release()
-          else resolve(conn)
+          if (late) {
+            if (err === null) conn.release()
+            return
+          }
+          this.#waiting--
+          if (err !== null) {
+            reject(err)
+          } else {
+            this.#busy.add(conn)
+            resolve(conn)
+          }
         })
       }
       take()
@@ -117,7 +166,7 @@ export class MysqlDriver implements Driver {
 
   /** One statement on a connection of its own, released when it is answered. */
   #run (sql: string, params: readonly unknown[]): Promise<Result> {
-    return this.#acquire().then((conn) => run(conn, sql, params, true))
+    return this.#acquire().then((conn) => run(conn, sql, params, (c) => { this.#giveBack(c) }))
   }
 
   async query (sql: string, params: readonly unknown[]): Promise<Row[]> {
@@ -173,8 +222,7 @@ export class MysqlDriver implements Driver {
       }
       return result
     } finally {
-      if (broken) conn.destroy()
-      else conn.release()
+      this.#giveBack(conn, broken)
     }
   }
 

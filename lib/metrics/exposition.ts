@@ -59,17 +59,33 @@ function escapeHelp (help: string, open: boolean): string {
   return open ? escaped.replaceAll('"', '\\"') : escaped
 }
 
+const NEEDS_ESCAPE = /[\\\n"]/
+
 function escapeLabel (value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value
   return value.replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll('"', '\\"')
 }
 
+/**
+ * The rendered `{…}` of label objects that cannot change (frozen): the HTTP
+ * metrics hand out the same ones on every scrape, and they are most of it.
+ */
+const rendered = new WeakMap<object, string>()
+
 function formatLabels (labels: Partial<Record<string, string | number>>): string {
+  const frozen = Object.isFrozen(labels)
+  if (frozen) {
+    const text = rendered.get(labels)
+    if (text !== undefined) return text
+  }
   const parts: string[] = []
   for (const [key, value] of Object.entries(labels)) {
     if (value === undefined) continue
     parts.push(`${key}="${escapeLabel(typeof value === 'number' ? formatNumber(value) : value)}"`)
   }
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`
+  const text = parts.length === 0 ? '' : `{${parts.join(',')}}`
+  if (frozen) rendered.set(labels, text)
+  return text
 }
 
 function formatNumber (n: number): string {

@@ -47,7 +47,7 @@ export function defineObservedMetrics (registry: Registry, database: () => Datab
     registers: [registry]
   })
   const pool = collected(registry, 'gauge', 'pywatt_db_pool_connections',
-    'Connections of the database pool by state: total (open), idle, waiting (callers waiting for one). PostgreSQL only; absent until the database is used.',
+    'Connections of the database pool by state: total (open), idle, waiting (callers waiting for one). PostgreSQL and MySQL/MariaDB (SQLite has no pool); absent until the database is used.',
     ['backend', 'state'], () => {
       const open = database()
       const stats = open?.poolStats() ?? null

@@ -323,7 +323,8 @@ export class SecretStore {
   }
 
   #observe (outcome: SecretRequestOutcome, start: number): void {
-    this.#observation.current?.secretRequest(outcome, secondsSince(start))
+    const seconds = secondsSince(start)
+    this.#observation.report((observer) => { observer.secretRequest(outcome, seconds) })
   }
 
   #notify (key: string, value: string, rotationId: string | undefined): void {

@@ -1,9 +1,11 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import { Gauge, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client'
 import pywatt from '../../plugins/index.js'
 import metrics from '../../plugins/metrics.js'
 import { expose, negotiateFormat } from '../../lib/metrics/exposition.js'
+import { HttpMetrics, UNMATCHED } from '../../lib/metrics/http.js'
+import type { RequestTransport } from '../../lib/http/transport.js'
 import { parseSamples, find } from '../helpers/scrape.js'
 
 t.test('negotiateFormat: OpenMetrics only when asked with at least the weight of text', async (t) => {
@@ -53,4 +55,33 @@ t.test('standalone, without ipc-http, cache or the token secret: the stdio and i
   t.after(() => refused.close())
   await refused.register(pywatt, { standalone: true, cache: false, db: false, exitOnStop: false })
   await t.rejects(async () => { await refused.register(metrics, { bearerToken: { secret: 'PYWATT_TEST_UNSET_METRICS_TOKEN' } }) }, { code: 'FST_PYWATT_SECRET_NOT_SET' })
+})
+
+t.test("HttpMetrics: prom-client's own registry.metrics() and getMetricsAsJSON() read the series as from prom-client's metrics; resetMetrics() empties them", async (t) => {
+  const ours = new Registry<RegistryContentType>()
+  const theirs = new Registry<RegistryContentType>()
+  const http = new HttpMetrics(ours, undefined)
+  const labelNames = ['method', 'route', 'status_code', 'transport']
+  const histogram = new Histogram({ name: 'http_request_duration_seconds', help: 'Time from the request reaching Fastify to the end of its response, in seconds.', labelNames, registers: [theirs] })
+  const counter = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by method, route pattern, status code and transport (http, stdio, tcp, unix).', labelNames, registers: [theirs] })
+  const requests: Array<[string | undefined, string, number, RequestTransport, number]> = [
+    ['/a', 'GET', 200, 'http', 3], ['/a', 'GET', 200, 'http', 300], ['/b"x', 'POST', 500, 'stdio', 12_000], [undefined, 'GET', 404, 'tcp', 0.2]
+  ]
+  for (const [route, method, status, transport, ms] of requests) {
+    http.observe(route, method, status, transport, ms)
+    const labels = { method, route: route ?? UNMATCHED, status_code: String(status), transport }
+    histogram.observe(labels, ms / 1000)
+    counter.inc(labels)
+  }
+  const lines = (text: string): string[] => text.split('\n').sort()
+  for (const type of [Registry.PROMETHEUS_CONTENT_TYPE, Registry.OPENMETRICS_CONTENT_TYPE]) {
+    ours.setContentType(type)
+    theirs.setContentType(type)
+    t.same(lines(await ours.metrics()), lines(await theirs.metrics()), type)
+  }
+  const samples = async (registry: Registry<RegistryContentType>): Promise<string[]> => (await registry.getMetricsAsJSON()).flatMap((family) =>
+    family.values.map((v) => `${(v as { metricName?: string }).metricName ?? family.name} ${JSON.stringify(Object.entries(v.labels).map(([k, l]) => [k, String(l)]).sort())} ${v.value}`)).sort()
+  t.same(await samples(ours), await samples(theirs))
+  ours.resetMetrics()
+  t.same((await ours.getMetricsAsJSON()).flatMap((family) => family.values), [])
 })

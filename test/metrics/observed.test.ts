@@ -44,6 +44,16 @@ t.test('protocol: a heartbeat received on stdio and its heartbeat_ack sent are c
   t.equal(value(samples, 'pywatt_messages_sent_total', { op: 'heartbeat_ack' }), 2)
 })
 
+t.test('secrets: the startup get_secret requests, sent before the metrics plugin registers, are observed too', async (t) => {
+  const { app } = await boot(t, { secrets: ['API_KEY', 'OTHER_KEY'] }, undefined, { API_KEY: 'k-1', OTHER_KEY: 'k-2' })
+  await app.ready()
+  const samples = await scrape(app)
+  t.equal(value(samples, 'pywatt_messages_sent_total', { op: 'get_secret' }), 2)
+  t.equal(value(samples, 'pywatt_secret_request_duration_seconds_count', { outcome: 'answered' }), 2)
+  const waited = value(samples, 'pywatt_secret_request_duration_seconds_sum', { outcome: 'answered' })
+  t.ok(waited > 0 && waited < 5, `timed from their own start, in seconds (${waited})`)
+})
+
 t.test('secrets: an answered get_secret and a timed-out one are observed; rotations by outcome', async (t) => {
   const { orch, app } = await boot(t, {}, undefined, { API_KEY: 'k-1' })
   await app.ready()
@@ -110,6 +120,38 @@ t.test('db: PostgreSQL pool gauges total/idle/waiting', async (t) => {
   t.equal(value(samples, 'pywatt_db_pool_connections', { backend: 'postgres', state: 'waiting' }), 0)
 })
 
+t.test('db: MySQL/MariaDB pool gauges total/idle/waiting, counted by the driver (mysql2 keeps them private)', async (t) => {
+  if (!await requireServer(t, 'MariaDB', '127.0.0.1', 3306)) return
+  const { app } = await boot(t, { db: { url: 'mysql://root@127.0.0.1:3306/test', pool: { max: 1 } } })
+  await app.ready()
+  const db = app.pywatt.db
+  const gauges = async (): Promise<Record<string, number>> => {
+    const samples = await scrape(app)
+    return Object.fromEntries(['total', 'idle', 'waiting'].map((state) => [state, value(samples, 'pywatt_db_pool_connections', { backend: 'mysql', state })]))
+  }
+  await db.query('SELECT 1')
+  t.same(await gauges(), { total: 1, idle: 1, waiting: 0 }, 'one connection, back in the pool')
+
+  // The one connection held by a transaction; a query waits for it.
+  let entered = false
+  let leave: () => void = () => {}
+  const held = new Promise<void>((resolve) => { leave = resolve })
+  const transaction = db.transaction(async (tx) => {
+    await tx.query('SELECT 1')
+    entered = true
+    await held
+  })
+  await until(() => entered)
+  const queued = db.query('SELECT 2')
+  let now = await gauges()
+  for (let i = 0; i < 100 && now.waiting === 0; i++) now = await gauges()
+  t.same(now, { total: 1, idle: 0, waiting: 1 }, 'checked out, and one caller waiting')
+  leave()
+  await transaction
+  await queued
+  t.same(await gauges(), { total: 1, idle: 1, waiting: 0 }, 'back again')
+})
+
 t.test('jwt: accepted and refused verifications, the refusal by reason; the token is never a label', async (t) => {
   const { app } = await boot(t, {}, async (app) => { await app.register(jwt) }, { JWT_SECRET: 'a-jwt-secret-of-some-length-0123456789' })
   app.get('/guarded', { onRequest: app.pywatt.jwt?.authenticate }, async () => 'ok')
@@ -124,6 +166,27 @@ t.test('jwt: accepted and refused verifications, the refusal by reason; the toke
   t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_SIGNATURE' }) +
     value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_MALFORMED' }), 1)
   t.notOk(find(samples, 'pywatt_jwt_verifications_total').some((s) => Object.values(s.labels).some((v) => v.includes(token.slice(0, 10)))))
+})
+
+t.test('jwt: a direct request.jwtVerify(), promise or callback form, is counted by outcome and reason', async (t) => {
+  const { app } = await boot(t, {}, async (app) => { await app.register(jwt) }, { JWT_SECRET: 'a-jwt-secret-of-some-length-0123456789' })
+  app.get('/direct', async (req) => { await req.jwtVerify(); return 'ok' })
+  app.get('/callback', (req, reply) => { req.jwtVerify((err) => { reply.code(err === null ? 200 : 401).send() }) })
+  await app.ready()
+  const api = app.pywatt.jwt as NonNullable<typeof app.pywatt.jwt>
+  const auth = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+  const token = api.sign({ sub: 'u1' })
+  const expired = api.sign({ sub: 'u1', exp: Math.floor(Date.now() / 1000) - 3600 })
+  t.equal((await app.inject({ url: '/direct', headers: auth(token) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/callback', headers: auth(token) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/direct' })).statusCode, 401)
+  t.equal((await app.inject({ url: '/direct', headers: auth(expired) })).statusCode, 401)
+  t.equal((await app.inject({ url: '/callback', headers: auth(`${token.slice(0, -4)}AAAA`) })).statusCode, 401)
+  const samples = await scrape(app)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'accepted', reason: 'none' }), 2, 'once per call, the promise form included')
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_MISSING' }), 1)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_EXPIRED' }), 1)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_SIGNATURE' }), 1)
 })
 
 t.test('port negotiation: granted and refused are counted', async (t) => {
