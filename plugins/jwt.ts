@@ -11,7 +11,7 @@ import { KeyRing } from '../lib/auth/key-ring.js'
 import { parseKeyMaterial } from '../lib/auth/keys.js'
 import { fastJwt, setUpFastifyJwt, type FastifyJwtDecorators } from '../lib/auth/lazy.js'
 import { resolveJwtOptions, type JwtOptions } from '../lib/auth/options.js'
-import { bearerToken, fastifyJwtReason, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
+import { bearerToken, checkBeyondFastJwt, fastifyJwtReason, JWT_REASONS, JwtRejection, reasonOf, verifyToken, type VerifyPolicy } from '../lib/auth/verify.js'
 import { serviceClient, type ServiceClient } from '../lib/services/service-client.js'
 import { StartupBudget } from '../lib/runtime/startup-budget.js'
 import { loggedRefusal } from '../lib/http/error-handler.js'
@@ -187,6 +187,30 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     return claims as Record<string, unknown>
   }
 
+  /**
+   * `request.jwtVerify()` without options: the verification of `auth: 'jwt'`
+   * (the bearer token, every check, the same reasons and 401), so a route that
+   * calls it refuses exactly what a protected route refuses.
+   */
+  const verifyAsRoutes = async (request: FastifyRequest): Promise<Record<string, unknown>> => {
+    try {
+      const token = bearerToken(request.headers.authorization, opts.maxTokenLength)
+      let claims: Record<string, unknown>
+      if (remote) {
+        claims = await validateRemotely(token).catch((err: Error) => {
+          throw err instanceof JwtRejection ? err : new JwtRejection(JWT_REASONS.REMOTE, err.message)
+        })
+      } else {
+        claims = verifyToken(ring, token, policy)
+      }
+      request.user = claims as PyWattJwtClaims
+      observation.current?.jwtVerification('accepted', 'none')
+      return claims
+    } catch (err) {
+      throw reject(request, err)
+    }
+  }
+
   async function authenticateRemote (this: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     try {
       const token = bearerToken(request.headers.authorization, opts.maxTokenLength)
@@ -260,7 +284,28 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     const [first, second] = args
     const done = typeof first === 'function' ? first as Done : typeof second === 'function' ? second as Done : null
     const options = typeof first === 'function' ? undefined : first
+    if (options === undefined) {
+      const verified = verifyAsRoutes(this)
+      if (done === null) return verified
+      verified.then((claims) => done(null, claims), (err: Error) => done(err))
+      return undefined
+    }
+    const complete = (options as { complete?: unknown }).complete === true
+    // With options (@fastify/jwt's per-call overrides) the verification is @fastify/jwt's: the checks ours adds run on what it accepted.
     const counted = (settle: Done): Done => (err, user) => {
+      if (err === null) {
+        try {
+          // `{ complete: true }` answers header, payload and signature: the claims are the payload.
+          checkBeyondFastJwt(complete ? (user as { payload?: unknown }).payload : user, opts.clockTolerance, Date.now())
+        } catch (cause) {
+          const reason = reasonOf(cause).reason
+          this.user = null as never
+          this.log.warn({ reason, detail: (cause as Error).message }, 'jwt rejected')
+          observation.current?.jwtVerification('refused', reason)
+          settle(unauthorized(reason))
+          return
+        }
+      }
       if (err === null) observation.current?.jwtVerification('accepted', 'none')
       else observation.current?.jwtVerification('refused', fastifyJwtReason(err))
       settle(err, user)

@@ -150,6 +150,23 @@ export function verifyToken (ring: KeyRing, token: string, policy: VerifyPolicy)
   throw last
 }
 
+/**
+ * The checks fast-jwt does not make, on claims it accepted: the payload is an
+ * object, and `iat` (which fast-jwt reads only through `maxAge`) is a number
+ * not in the future. Every path that verifies a token applies them, so
+ * `request.jwtVerify()` refuses what `auth: 'jwt'` refuses.
+ */
+export function checkBeyondFastJwt (claims: unknown, clockTolerance: number, now: number): asserts claims is Record<string, unknown> {
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
+    throw new JwtRejection(JWT_REASONS.MALFORMED, 'the payload is not a JSON object')
+  }
+  const { iat } = claims as { iat?: unknown }
+  if (iat !== undefined) {
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new JwtRejection(JWT_REASONS.CLAIMS, 'the iat claim is not a number')
+    if (iat * 1000 - clockTolerance > now) throw new JwtRejection(JWT_REASONS.INACTIVE, 'the token was issued in the future')
+  }
+}
+
 /** Full verification with one key, the checks fast-jwt does not make, then remember the token. */
 function verifyWith (ring: KeyRing, entry: RingEntry, token: string, policy: VerifyPolicy, now: number): Record<string, unknown> {
   let claims: Record<string, unknown>
@@ -158,16 +175,9 @@ function verifyWith (ring: KeyRing, entry: RingEntry, token: string, policy: Ver
   } catch (err) {
     throw reasonOf(err)
   }
-  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
-    throw new JwtRejection(JWT_REASONS.MALFORMED, 'the payload is not a JSON object')
-  }
+  checkBeyondFastJwt(claims, policy.clockTolerance, now)
   const tolerance = policy.clockTolerance
-  // fast-jwt checks iat only through maxAge; a token issued in the future is refused here.
   const { iat, nbf, exp } = claims
-  if (iat !== undefined) {
-    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new JwtRejection(JWT_REASONS.CLAIMS, 'the iat claim is not a number')
-    if (iat * 1000 - tolerance > now) throw new JwtRejection(JWT_REASONS.INACTIVE, 'the token was issued in the future')
-  }
   // The window in which the time checks above and fast-jwt's (nbf, exp, maxAge) hold, narrowed
   // to the cache TTL: [from, until).
   let from = -Infinity

@@ -109,13 +109,18 @@ t.test('T15: attack tokens get a generic 401, the handler never runs, the reason
     }
     if (row.reason === null) {
       t.equal(booted.calls.protected, before.protected + 1)
+      t.equal((await booted.app.inject({ url: '/via-jwt-verify', headers: authorization === undefined ? {} : { authorization } })).statusCode, 200, `${row.name} request.jwtVerify(): accepted`)
       continue
     }
     attacks++
+    // request.jwtVerify() refuses what the protected routes refuse, with the same 401.
+    const direct = await booted.app.inject({ url: '/via-jwt-verify', headers: authorization === undefined ? {} : { authorization } })
+    t.equal(direct.statusCode, 401, `${row.name} request.jwtVerify(): 401`)
+    t.same(direct.json(), GENERIC, `${row.name} request.jwtVerify(): generic body`)
     t.same(booted.calls, before, `${row.name}: no handler ran`)
     const logged = booted.log.lines.slice(logFrom)
     const reasons = logged.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.msg === 'jwt rejected').map((e) => e.reason)
-    t.same(reasons, [row.reason, row.reason], `${row.name}: reason ${row.reason} logged`)
+    t.same(reasons, [row.reason, row.reason, row.reason], `${row.name}: reason ${row.reason} logged`)
     const sample = token.length > 40 ? token.slice(token.length - 40) : token
     if (sample.length >= 8) t.notOk(logged.some((l) => l.includes(sample)), `${row.name}: the token is not logged`)
   }
