@@ -28,10 +28,19 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'soak.svg' }
   }
 })
+let durationMs: number
+let warmupMs: number | undefined
+try {
+  durationMs = duration(values.duration)
+  warmupMs = values.warmup === undefined ? undefined : duration(values.warmup)
+} catch (err) {
+  console.error((err as Error).message)
+  process.exit(2)
+}
 const svgPath = path.resolve(values.out)
 const report = await runSoak({
-  durationMs: duration(values.duration),
-  ...(values.warmup === undefined ? {} : { warmupMs: duration(values.warmup) }),
+  durationMs,
+  ...(warmupMs === undefined ? {} : { warmupMs }),
   ...(values.rate === undefined ? {} : { rate: Number(values.rate) }),
   log: (line) => console.log(line)
 })

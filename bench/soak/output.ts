@@ -25,7 +25,7 @@ export function summarise (r: SoakReport): string[] {
  */
 export async function writeReport (report: SoakReport, svgPath: string): Promise<string> {
   const jsonPath = svgPath.replace(/\.svg$/i, '') + '.json'
-  await writeFile(svgPath, plot(report.samples, report.warmupSeconds, `Soak: ${summarise(report)[0] ?? ''}`))
+  await writeFile(svgPath, plot(report.samples, report.warmupSeconds, report.events, `Soak: ${summarise(report)[0] ?? ''}`))
   await writeFile(jsonPath, JSON.stringify(report, null, 2) + '\n')
   return jsonPath
 }

@@ -29,6 +29,9 @@ export interface SoakOptions {
   log?: (line: string) => void
 }
 
+/** A rotation acked or a channel restart completed, at `t` seconds. */
+export interface SoakEvent { t: number, kind: 'rotation' | 'restart' }
+
 /** Everything a soak saw, as written to its JSON. */
 export interface SoakReport {
   passed: boolean
@@ -42,6 +45,8 @@ export interface SoakReport {
   requests: Record<Transport, TransportCounts>
   rotations: { sent: number, acked: number }
   channelRestarts: number
+  /** When each acked rotation and each completed channel restart happened, seconds since the load started. */
+  events: SoakEvent[]
   heartbeats: { sent: number, acked: number }
   exit: ModuleExit | null
   drift: Record<Series['key'], Drift>
@@ -99,6 +104,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
   const samples: Sample[] = []
   const rotations = { sent: 0, acked: 0 }
   let restarts = 0
+  const events: SoakEvent[] = []
   let exit: ModuleExit | null = null
   let drivers: LoadDriver[] = []
   let seconds = 0
@@ -137,8 +143,10 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
         rotations.sent++
         try {
           const ack = await dev.rotate(name, `${SECRETS[name]}-rotated-${rotations.sent}`, timeoutMs)
-          if (ack.status === 'success') rotations.acked++
-          else fail(`rotation of ${name}: acked ${ack.status} ${ack.message ?? ''}`)
+          if (ack.status === 'success') {
+            rotations.acked++
+            events.push({ t: elapsed(), kind: 'rotation' })
+          } else fail(`rotation of ${name}: acked ${ack.status} ${ack.message ?? ''}`)
         } catch (err) {
           fail(`rotation of ${name}: ${(err as Error).message}`)
         }
@@ -147,6 +155,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
         try {
           await tcpLoad.restart(timeoutMs)
           restarts++
+          events.push({ t: elapsed(), kind: 'restart' })
         } catch (err) {
           fail(`channel restart: ${(err as Error).message}`)
         }
@@ -191,6 +200,7 @@ export async function runSoak (opts: SoakOptions): Promise<SoakReport> {
     requests,
     rotations,
     channelRestarts: restarts,
+    events,
     heartbeats: { ...dev.heartbeats },
     exit,
     drift: verdict.drift,

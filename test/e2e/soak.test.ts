@@ -38,6 +38,8 @@ t.test('a 20 s soak of the example over HTTP, stdio and the TCP channel, with ro
   }
   t.ok(report.rotations.sent >= 3 && report.rotations.acked === report.rotations.sent, `${report.rotations.acked}/${report.rotations.sent} rotations acked`)
   t.ok(report.channelRestarts >= 2, `${report.channelRestarts} channel restarts, each reconnected`)
+  t.same([report.events.filter((e) => e.kind === 'rotation').length, report.events.filter((e) => e.kind === 'restart').length],
+    [report.rotations.acked, report.channelRestarts], 'each rotation and restart is placed on the time axis')
   t.same(report.exit, { code: 0, signal: null }, 'the module stopped cleanly at the end')
   t.ok(report.samples.length > 10, `${report.samples.length} samples`)
   t.ok(report.samples.every((s) => s.rss > 10 * MiB && s.heapUsed > MiB && s.handles > 0 && Number.isFinite(s.loopP99)), 'every sample holds a reading of each series')
