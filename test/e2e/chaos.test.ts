@@ -7,6 +7,10 @@ import { EXIT } from '../../lib/lifecycle/exit-codes.js'
 import { freePort } from '../../lib/dev/free-port.js'
 import { alive } from '../helpers/process.js'
 import { EXAMPLE } from '../helpers/modules.js'
+import { requireServer } from '../data/helpers.js'
+import { TcpProxy } from '../helpers/tcp-proxy.js'
+import { ChannelServer } from '../../lib/dev/channel-server.js'
+import pg from 'pg'
 
 /**
  * Chaos: the example module runs under a test orchestrator with load on it
@@ -35,7 +39,7 @@ function random (seed: number): () => number {
   }
 }
 
-type Fault = 'orchestrator killed' | 'stdin closed' | 'SIGTERM' | 'shutdown' | 'stdout reader stalls' | 'rotation mid-request'
+type Fault = 'orchestrator killed' | 'stdin closed' | 'SIGTERM' | 'shutdown' | 'stdout reader stalls' | 'rotation mid-request' | 'channel reset' | 'database cut'
 /** Faults after which the module must exit, with the codes docs/protocol.md §8.3 allows for each, and those it must ride out. */
 const EXIT_CODES: Partial<Record<Fault, readonly number[]>> = {
   // Replies still owed when stdout died: 4 says they were lost; with none owed, a clean 0.
@@ -45,7 +49,7 @@ const EXIT_CODES: Partial<Record<Fault, readonly number[]>> = {
   shutdown: [EXIT.OK]
 }
 const EXITS = Object.keys(EXIT_CODES) as Fault[]
-const SURVIVES: readonly Fault[] = ['stdout reader stalls', 'rotation mid-request']
+const SURVIVES: readonly Fault[] = ['stdout reader stalls', 'rotation mid-request', 'channel reset', 'database cut']
 const FAULTS = [...EXITS, ...SURVIVES]
 
 interface Exit { code: number | null, signal: NodeJS.Signals | null }
@@ -61,9 +65,9 @@ class Module {
   #secrets: Record<string, string>
   #buf = ''
 
-  constructor (listen: string, dbFile: string) {
+  constructor (listen: string, databaseUrl: string, channel: ChannelServer) {
     this.listen = listen
-    this.#secrets = { API_KEY: 'chaos-api-key-value', JWT_SECRET: 'chaos-jwt-secret-value-0123456789', DATABASE_URL: `sqlite://${dbFile}` }
+    this.#secrets = { API_KEY: 'chaos-api-key-value', JWT_SECRET: 'chaos-jwt-secret-value-0123456789', DATABASE_URL: databaseUrl }
     this.child = spawn(process.execPath, [EXAMPLE], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, PYWATT_STANDALONE: '0', DATABASE_URL: 'from-the-orchestrator', PYWATT_LOG_LEVEL: 'warn' }
@@ -72,7 +76,7 @@ class Module {
     for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) s.on('error', () => {})
     this.child.stderr.resume()
     this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => this.#read(chunk))
-    this.send({ orchestrator_api: 'http://127.0.0.1:0', module_id: 'chaos', env: {}, listen })
+    this.send({ orchestrator_api: 'http://127.0.0.1:0', module_id: 'chaos', env: {}, listen, tcp_channel: { address: channel.address, tls_enabled: false, required: false } })
   }
 
   send (message: Record<string, unknown>): void {
@@ -119,16 +123,38 @@ class Module {
   }
 }
 
-async function boot (t: Test, dbFile: string): Promise<Module> {
-  const m = new Module(`127.0.0.1:${await freePort()}`, dbFile)
-  t.after(() => { m.child.kill('SIGKILL') })
+async function boot (t: Test, databaseUrl: string): Promise<{ m: Module, channel: ChannelServer }> {
+  const channel = new ChannelServer({ kind: 'tcp' })
+  await channel.listen()
+  const m = new Module(`127.0.0.1:${await freePort()}`, databaseUrl, channel)
+  t.after(async () => {
+    m.child.kill('SIGKILL')
+    await channel.close()
+  })
   await m.start()
-  return m
+  await channel.connected()
+  return { m, channel }
+}
+
+const PG = { host: '127.0.0.1', port: 5432 }
+const PG_DATABASE = 'pywatt_chaos'
+
+/** A database of the chaos test's own on the shared server, so its items table is nobody else's. */
+async function chaosDatabase (): Promise<void> {
+  const client = new pg.Client({ ...PG, user: 'postgres', database: 'test' })
+  await client.connect()
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [PG_DATABASE])
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${PG_DATABASE}`)
+  } finally {
+    await client.end()
+  }
 }
 
 /** Load until `stop()`: writes over HTTP (acknowledged ones recorded), reads over stdio. */
-function load (m: Module, tag: string): { stop: () => Promise<void>, acked: string[], sent: string[] } {
+function load (m: Module, tag: string): { stop: () => Promise<void>, acked: string[], ackedAt: number[], sent: string[] } {
   const acked: string[] = []
+  const ackedAt: number[] = []
   const sent: string[] = []
   const state = { running: true }
   let n = 0
@@ -137,7 +163,10 @@ function load (m: Module, tag: string): { stop: () => Promise<void>, acked: stri
       const name = `${tag}-w${n++}`
       try {
         const res = await fetch(`http://${m.listen}/api/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
-        if (res.status === 201) acked.push(name)
+        if (res.status === 201) {
+          acked.push(name)
+          ackedAt.push(Date.now())
+        }
         await res.arrayBuffer()
       } catch {
         // A write the module never acknowledged may or may not have landed: only acknowledged ones count.
@@ -152,6 +181,7 @@ function load (m: Module, tag: string): { stop: () => Promise<void>, acked: stri
   }, 3)
   return {
     acked,
+    ackedAt,
     sent,
     stop: async () => {
       state.running = false
@@ -167,16 +197,29 @@ t.test(`chaos: ${ITERATIONS} iterations, seed ${SEED}`, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pywatt-chaos-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const tally = new Map<Fault, number>()
+  // The database cut runs against PostgreSQL behind a proxy; every other fault on a SQLite file.
+  const withPostgres = await requireServer(t, 'PostgreSQL', PG.host, PG.port)
+  if (withPostgres) await chaosDatabase()
   for (let i = 0; i < ITERATIONS; i++) {
-    const fault = FAULTS[Math.floor(rand() * FAULTS.length)] as Fault
+    const drawn = FAULTS[Math.floor(rand() * FAULTS.length)] as Fault
+    const fault: Fault = drawn === 'database cut' && !withPostgres ? 'rotation mid-request' : drawn
     const delay = 20 + Math.floor(rand() * 250)
     tally.set(fault, (tally.get(fault) ?? 0) + 1)
     await t.test(`#${i} ${fault} after ${delay} ms`, async (t) => {
-      const dbFile = join(dir, `items-${i}.sqlite`)
-      const m = await boot(t, dbFile)
-      const traffic = load(m, `i${i}`)
+      let databaseUrl = `sqlite://${join(dir, `items-${i}.sqlite`)}`
+      let proxy: TcpProxy | undefined
+      if (fault === 'database cut') {
+        proxy = new TcpProxy(PG.host, PG.port)
+        await proxy.start()
+        const cut = proxy
+        t.after(async () => { await cut.close() })
+        databaseUrl = `postgres://postgres@127.0.0.1:${proxy.port}/${PG_DATABASE}`
+      }
+      const { m, channel } = await boot(t, databaseUrl)
+      const traffic = load(m, `s${SEED}-i${i}`)
       await new Promise((resolve) => setTimeout(resolve, delay))
       let rotation: string | undefined
+      let restoredAt = 0
       switch (fault) {
         case 'orchestrator killed':
           m.child.stdin.destroy()
@@ -192,6 +235,13 @@ t.test(`chaos: ${ITERATIONS} iterations, seed ${SEED}`, async (t) => {
           m.child.stdout.resume()
           break
         case 'rotation mid-request': rotation = m.rotate('API_KEY', `chaos-rotated-${i}-value`); break
+        case 'channel reset': channel.dropConnection(); break
+        case 'database cut':
+          await proxy?.cut()
+          await new Promise((resolve) => setTimeout(resolve, 300))
+          await proxy?.restore()
+          restoredAt = Date.now()
+          break
       }
       await new Promise((resolve) => setTimeout(resolve, 150))
       await traffic.stop()
@@ -210,12 +260,16 @@ t.test(`chaos: ${ITERATIONS} iterations, seed ${SEED}`, async (t) => {
         t.same(unanswered, [], `all ${traffic.sent.length} stdio requests answered`)
         t.ok(traffic.sent.every((id) => m.replies.get(id)?.every((s) => s === 200) === true), 'each with 200')
         if (rotation !== undefined) t.same(m.acks.filter((a) => a === rotation), [rotation], 'the rotation acked once')
+        if (fault === 'database cut') t.ok(traffic.ackedAt.some((at) => at > restoredAt), 'writes are acknowledged again once the database is back')
+        // The channel is back (reconnected after a reset) and serves.
+        await channel.connected()
+        t.equal((await channel.request({ method: 'GET', uri: '/hello', headers: {} })).status_code, 200, 'the channel serves')
       }
       const twice = [...m.replies].filter(([, statuses]) => statuses.length > 1).map(([id]) => id)
       t.same(twice, [], 'no request answered twice')
 
-      // Acknowledged writes are on disk: read back by this module, or by a fresh one on the same file.
-      const reader = EXITS.includes(fault) ? await boot(t, dbFile) : m
+      // Acknowledged writes are stored: read back by this module, or by a fresh one on the same database.
+      const reader = EXITS.includes(fault) ? (await boot(t, databaseUrl)).m : m
       const stored = new Set(await reader.items())
       const lost = traffic.acked.filter((name) => !stored.has(name))
       t.same(lost, [], `all ${traffic.acked.length} acknowledged writes kept`)
