@@ -157,17 +157,23 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
     }
   }
 
+  /** The bearer token verified with the key ring: `request.user` set and the verification counted; throws the raw rejection. */
+  const verifyLocally = (request: FastifyRequest): Record<string, unknown> => {
+    const claims = verifyToken(ring, bearerToken(request.headers.authorization, opts.maxTokenLength), policy)
+    request.user = claims as PyWattJwtClaims
+    observation.current?.jwtVerification('accepted', 'none')
+    return claims
+  }
+
+  // Synchronous, with a callback: the hook of every protected route pays no promise.
   function authenticate (this: unknown, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
-    let claims: Record<string, unknown>
     try {
-      claims = verifyToken(ring, bearerToken(request.headers.authorization, opts.maxTokenLength), policy)
+      verifyLocally(request)
     } catch (err) {
       reply.header('www-authenticate', 'Bearer')
       done(reject(request, err))
       return
     }
-    request.user = claims
-    observation.current?.jwtVerification('accepted', 'none')
     done()
   }
 
@@ -188,21 +194,18 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
   }
 
   /**
-   * `request.jwtVerify()` without options: the verification of `auth: 'jwt'`
-   * (the bearer token, every check, the same reasons and 401), so a route that
-   * calls it refuses exactly what a protected route refuses.
+   * The verification of `auth: 'jwt'`, by the key ring or the orchestrator:
+   * the claims, or the generic 401 with the reason logged and counted. It is
+   * also `request.jwtVerify()` without options, so a route that calls it
+   * refuses exactly what a protected route refuses.
    */
   const verifyAsRoutes = async (request: FastifyRequest): Promise<Record<string, unknown>> => {
     try {
+      if (!remote) return verifyLocally(request)
       const token = bearerToken(request.headers.authorization, opts.maxTokenLength)
-      let claims: Record<string, unknown>
-      if (remote) {
-        claims = await validateRemotely(token).catch((err: Error) => {
-          throw err instanceof JwtRejection ? err : new JwtRejection(JWT_REASONS.REMOTE, err.message)
-        })
-      } else {
-        claims = verifyToken(ring, token, policy)
-      }
+      const claims = await validateRemotely(token).catch((err: Error) => {
+        throw err instanceof JwtRejection ? err : new JwtRejection(JWT_REASONS.REMOTE, err.message)
+      })
       request.user = claims as PyWattJwtClaims
       observation.current?.jwtVerification('accepted', 'none')
       return claims
@@ -213,16 +216,10 @@ const jwtPlugin: FastifyPluginAsync<PyWattJwtOptions> = async (app, options) => 
 
   async function authenticateRemote (this: unknown, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     try {
-      const token = bearerToken(request.headers.authorization, opts.maxTokenLength)
-      try {
-        request.user = await validateRemotely(token)
-        observation.current?.jwtVerification('accepted', 'none')
-      } catch (err) {
-        throw err instanceof JwtRejection ? err : new JwtRejection(JWT_REASONS.REMOTE, (err as Error).message)
-      }
+      await verifyAsRoutes(request)
     } catch (err) {
       reply.header('www-authenticate', 'Bearer')
-      throw reject(request, err)
+      throw err
     }
   }
 
