@@ -232,3 +232,34 @@ t.test('a missing key secret refuses the registration', async (t) => {
   await app.register(pywatt, { io: orch.io, secretTimeout: 100 })
   await t.rejects(async () => { await app.register(jwt) }, { code: 'FST_PYWATT_SECRET_TIMEOUT' })
 })
+
+t.test('request.jwtVerify(options) is @fastify/jwt\'s verification, followed by the iat and payload checks fast-jwt does not make', async (t) => {
+  const log = captureLogger()
+  const { app } = await withJwt(t, {}, { JWT_SECRET: SECRET }, log.logger)
+  app.get('/options', async (req, reply) => {
+    try {
+      const user = await req.jwtVerify({})
+      return { user, seen: req.user }
+    } catch (err) {
+      return await reply.code((err as { statusCode?: number }).statusCode ?? 500).send({ code: (err as { code?: string }).code, seen: req.user })
+    }
+  })
+  app.get('/complete', (req, reply) => {
+    req.jwtVerify({ complete: true }, (err, decoded) => {
+      if (err !== null) reply.code(401).send({ code: (err as { code?: string }).code })
+      else reply.send({ payload: (decoded as unknown as { payload: { sub: string } }).payload.sub })
+    })
+  })
+  await app.ready()
+  const ok = await app.inject({ url: '/options', headers: bearer(hsToken(HS, claims(), SECRET)) })
+  t.equal(ok.statusCode, 200)
+  t.equal(ok.json().user.sub, 'user-1')
+  const future = await app.inject({ url: '/options', headers: bearer(hsToken(HS, claims({ iat: nowSec() + 3600 }), SECRET)) })
+  t.same(future.json(), { code: 'FST_PYWATT_JWT_UNAUTHORIZED', seen: null }, 'an iat an hour ahead: 401, and request.user not left set')
+  t.equal(future.statusCode, 401)
+  const yesterday = await app.inject({ url: '/options', headers: bearer(hsToken(HS, claims({ iat: 'yesterday' }), SECRET)) })
+  t.equal(yesterday.statusCode, 401)
+  t.same(await app.inject({ url: '/complete', headers: bearer(hsToken(HS, claims(), SECRET)) }).then((r) => r.json()), { payload: 'user-1' }, '{ complete: true } hands back header and payload')
+  t.equal((await app.inject({ url: '/complete', headers: bearer(hsToken(HS, claims({ iat: nowSec() + 3600 }), SECRET)) })).statusCode, 401, 'its payload is checked')
+  t.same(reasons(log.lines), [JWT_REASONS.INACTIVE, JWT_REASONS.CLAIMS, JWT_REASONS.INACTIVE])
+})

@@ -189,6 +189,26 @@ t.test('jwt: a direct request.jwtVerify(), promise or callback form, is counted 
   t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_SIGNATURE' }), 1)
 })
 
+t.test('jwt: request.jwtVerify(options), @fastify/jwt\'s verification, is counted too, with its refusals read as our reasons', async (t) => {
+  const { app } = await boot(t, {}, async (app) => { await app.register(jwt) }, { JWT_SECRET: 'a-jwt-secret-of-some-length-0123456789' })
+  app.get('/options', async (req) => { await req.jwtVerify({}); return 'ok' })
+  app.get('/callback', (req, reply) => { req.jwtVerify({}, (err) => { reply.code(err === null ? 200 : 401).send() }) })
+  await app.ready()
+  const api = app.pywatt.jwt as NonNullable<typeof app.pywatt.jwt>
+  const auth = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+  const token = api.sign({ sub: 'u1' })
+  t.equal((await app.inject({ url: '/options', headers: auth(token) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/callback', headers: auth(token) })).statusCode, 200)
+  t.equal((await app.inject({ url: '/options' })).statusCode, 401)
+  t.equal((await app.inject({ url: '/callback', headers: auth(api.sign({ sub: 'u1', exp: Math.floor(Date.now() / 1000) - 3600 })) })).statusCode, 401)
+  t.equal((await app.inject({ url: '/options', headers: auth(`${token.slice(0, -4)}AAAA`) })).statusCode, 401)
+  const samples = await scrape(app)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'accepted', reason: 'none' }), 2)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_MISSING' }), 1)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_EXPIRED' }), 1)
+  t.equal(value(samples, 'pywatt_jwt_verifications_total', { outcome: 'refused', reason: 'FST_PYWATT_JWT_SIGNATURE' }), 1)
+})
+
 t.test('port negotiation: granted and refused are counted', async (t) => {
   const { orch, app } = await boot(t, {}, async (app) => { await app.register(portNegotiation, { timeouts: [5000] }) })
   await app.ready()
