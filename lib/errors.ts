@@ -141,3 +141,35 @@ export const ERR_PYWATT_PORT_NEGOTIATION = createError<[string, { cause: unknown
  */
 export const ERR_PYWATT_MIGRATION = createError<[string, { cause: unknown }?]>(
   'FST_PYWATT_MIGRATION', 'Migrations refused: %s', 500)
+
+/** A module-to-module request got no answer within its timeout. */
+export const ERR_PYWATT_MODULE_TIMEOUT = createError<[string, string, number]>(
+  'FST_PYWATT_MODULE_TIMEOUT', 'Module %s did not answer %s within %d ms', 504)
+
+/** The orchestrator knows no module by the target's id. */
+export const ERR_PYWATT_MODULE_UNKNOWN_TARGET = createError<[string]>(
+  'FST_PYWATT_MODULE_UNKNOWN_TARGET', 'No module %s is known to the orchestrator', 404)
+
+/**
+ * The target module answered with an error: no handler for the endpoint, its
+ * payload failed the handler's schema, or the handler threw. The error carries
+ * the target's `remoteCode` and `statusCode`.
+ */
+export const ERR_PYWATT_MODULE_REFUSED = createError<[string, string, string]>(
+  'FST_PYWATT_MODULE_REFUSED', 'Module %s refused %s: %s', 502)
+
+/** The target module is known but not running, or stopped before it answered (the orchestrator says so). */
+export const ERR_PYWATT_MODULE_UNAVAILABLE = createError<[string, string]>(
+  'FST_PYWATT_MODULE_UNAVAILABLE', 'Module %s is unavailable: %s', 503)
+
+/** No channel that carries module-to-module requests is connected. */
+export const ERR_PYWATT_MODULE_CHANNEL_DOWN = createError<[string]>(
+  'FST_PYWATT_MODULE_CHANNEL_DOWN', 'No channel can carry module-to-module requests: %s', 503)
+
+/** A module-to-module payload or answer does not match its schema, or cannot be encoded. */
+export const ERR_PYWATT_MODULE_PAYLOAD = createError<[string]>(
+  'FST_PYWATT_MODULE_PAYLOAD', 'Invalid module-to-module payload: %s', 400)
+
+/** Service discovery (`register_service_provider` / `discover_service_providers`) failed or got no answer. */
+export const ERR_PYWATT_DISCOVERY = createError<[string]>(
+  'FST_PYWATT_DISCOVERY', 'Service discovery failed: %s', 503)
