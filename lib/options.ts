@@ -3,6 +3,7 @@ import { checkOptions } from './check-options.js'
 import { DEFAULT_LIMITS, type StdioLimits } from './transport/stdio-channel.js'
 import { CacheOptionSchema, DbOptionSchema } from './data/options.js'
 import { ChannelsOptionSchema } from './channels/options.js'
+import { ModulesOptionSchema, modulesSettings, type ModulesSettings } from './modules/options.js'
 import type { HealthSettings, ReadySettings } from './health/routes.js'
 
 const EndpointOption = Type.Object({
@@ -75,7 +76,9 @@ export const PyWattOptionsSchema = Type.Object({
   /** `fastify.pywatt.cache`: URL secret, URL or memory settings; `false` to leave it out (default: in-memory). */
   cache: Type.Optional(CacheOptionSchema),
   /** The TCP / Unix-socket channels the Init blob offers: settings, or `false` to ignore them (default: connect them). */
-  channels: Type.Optional(ChannelsOptionSchema)
+  channels: Type.Optional(ChannelsOptionSchema),
+  /** `fastify.pywatt.modules`: requests to other modules (default `{ timeout: 30000, stdio: false, maxPending: 10000 }`). */
+  modules: Type.Optional(ModulesOptionSchema)
 }, { additionalProperties: false })
 
 /** The serialisable options of the root plugin. */
@@ -95,6 +98,7 @@ export interface RootSettings {
   exitOnStop: boolean
   health: HealthSettings | false
   ready: ReadySettings | false
+  modules: ModulesSettings
 }
 
 /** Fill the root plugin's defaults (the Options table of the README). */
@@ -118,6 +122,7 @@ export function rootSettings (opts: PyWattSerializableOptions): RootSettings {
       : { path: opts.health?.path ?? '/health', maxEventLoopDelay: opts.health?.maxEventLoopDelay ?? 1_000 },
     ready: opts.ready === false
       ? false
-      : { path: opts.ready?.path ?? '/ready', cacheTtl: opts.ready?.cacheTtl ?? 1_000, checkTimeout: opts.ready?.checkTimeout ?? 2_000 }
+      : { path: opts.ready?.path ?? '/ready', cacheTtl: opts.ready?.cacheTtl ?? 1_000, checkTimeout: opts.ready?.checkTimeout ?? 2_000 },
+    modules: modulesSettings(opts.modules)
   }
 }

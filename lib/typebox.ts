@@ -14,7 +14,7 @@ export { FormatRegistry, Kind, OptionalKind } from '@sinclair/typebox'
  * carries them all (46 KB minified against 9 KB for these).
  */
 export const Type = { Array: TArray, Boolean: TBoolean, Integer, Literal, Null, Number: TNumber, Object: TObject, Optional, Record: TRecord, String: TString, Union, Unknown }
-export type { Static, TLiteral, TNull, TOptional, TSchema, TUnion } from '@sinclair/typebox'
+export type { Static, TLiteral, TNull, TOptional, TSchema, TUnion, TUnknown } from '@sinclair/typebox'
 export { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 export { Errors, ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 export { Check } from '@sinclair/typebox/value'

@@ -26,6 +26,7 @@ import { StartupBudget } from '../lib/runtime/startup-budget.js'
 import { attachData } from '../lib/data/attach.js'
 import type { ChannelSet } from '../lib/channels/channel-set.js'
 import { openChannels } from '../lib/channels/open.js'
+import { attachModules } from '../lib/modules/attach.js'
 import { loadBuildInfo } from '../lib/health/build-info.js'
 import { addProbeRoutes } from '../lib/health/routes.js'
 import { scrubResponses } from '../lib/http/scrub-responses.js'
@@ -153,6 +154,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     return await refuse(err, 'refusing to start: a required channel is unavailable')
   }
   undo.push(async () => await channels.close())
+  const modules = attachModules({ app, channels, stdio: runtime.channel, standalone: runtime.standalone, settings: settings.modules, log })
 
   const secretsAllowed = budget.clamp(secretTimeout)
   const secretsSince = Date.now()
@@ -222,6 +224,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     secrets: runtime.secrets,
     channel: runtime.channel,
     channels,
+    modules: modules.modules,
     replySource: runtime.replySource,
     build,
     [kInternals]: internals,
@@ -303,6 +306,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     runtime.detach()
   })
   app.addHook('onClose', async () => {
+    // Answers of the handlers still running need the channels.
+    await modules.close(settings.drainTimeout)
     // Last, so that replies of the drained requests could still use them.
     await channels.close()
     detachProcess()
@@ -332,6 +337,10 @@ export type { StopReason } from '../lib/runtime/runtime.js'
 export type { ChannelSet, ChannelSetStats, ChannelDelivery, ModuleMessageDelivery, ModuleMessageHandler, SendOptions, StdioStats } from '../lib/channels/channel-set.js'
 export type { ChannelStats, ChannelState, SocketChannel, SocketChannelName } from '../lib/transport/socket-channel.js'
 export type { ChannelKind, ChannelsOption } from '../lib/channels/options.js'
+export type { ModulesOption } from '../lib/modules/options.js'
+export type {
+  Modules, ModuleFetchInit, ModuleHandleOptions, ModuleHandler, ModuleRequestContext, ModuleRequestOptions, ModuleSchemas
+} from '../lib/modules/types.js'
 export { UNIX_PATH_MAX, checkUnixPath } from '../lib/channels/config.js'
 export type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
 export { BUILD_INFO_FILE, type BuildInfo } from '../lib/health/build-info.js'

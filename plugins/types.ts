@@ -11,6 +11,7 @@ import type { Cache } from '../lib/cache/index.js'
 import type { StdioChannel } from '../lib/transport/stdio-channel.js'
 import type { ChannelSet } from '../lib/channels/channel-set.js'
 import type { BuildInfo } from '../lib/health/build-info.js'
+import type { Modules } from '../lib/modules/types.js'
 
 /*
  * The public types of the root plugin and its place in Fastify's own types.
@@ -70,6 +71,11 @@ export interface PyWattNamespace {
    * the module-to-module message hook.
    */
   readonly channels: ChannelSet
+  /**
+   * Requests to other modules (`request`, `fetch`) and the endpoints this
+   * module serves them (`handle`), routed by the orchestrator.
+   */
+  readonly modules: Modules
   /** The `source` for HTTP-over-IPC replies (docs/protocol.md §9.2). */
   readonly replySource: string
   /** What the module's build recorded (`pywatt-build-info`); `"unknown"` where nothing did. */

@@ -40,8 +40,10 @@ export interface ChannelSetStats {
   handlerErrors: number
 }
 
-/** A module-to-module message (`routed_module_message` / `routed_module_response`) and its channel. */
-export type ModuleMessageDelivery = Extract<ChannelDelivery, { op: 'routed_module_message' | 'routed_module_response' }>
+/** A module-to-module message (`routed_module_message` / `routed_module_response`) and the channel it came on (stdio included). */
+export type ModuleMessageDelivery = {
+  [K in 'routed_module_message' | 'routed_module_response']: { op: K, message: Extract<OrchestratorMessage, { op: K }>, channel: ChannelKind }
+}['routed_module_message' | 'routed_module_response']
 
 /** Receives module-to-module messages; see {@link ChannelSet.onModuleMessage}. */
 export type ModuleMessageHandler = (delivery: ModuleMessageDelivery) => void
@@ -50,6 +52,8 @@ export type ModuleMessageHandler = (delivery: ModuleMessageDelivery) => void
 export interface SendOptions {
   /** Channels to try, in order; stdio is always tried last. Default: the `channels.prefer` option. */
   prefer?: readonly ChannelKind[]
+  /** `false`: never stdio, not even as the last resort (default true). */
+  stdio?: boolean
 }
 
 type Encoded = (kind: ChannelKind) => string
@@ -86,7 +90,8 @@ export class ChannelSet extends EventEmitter {
   #failovers = 0
   #handlerErrors = 0
   #closed = false
-  #moduleHandler: ModuleMessageHandler | null = null
+  // The last handler set receives; removing it gives them back to the one before.
+  readonly #moduleHandlers: ModuleMessageHandler[] = []
 
   /** The channels the Init blob marked `required`: the module is not ready without them. */
   readonly required: readonly SocketChannelName[]
@@ -163,7 +168,8 @@ export class ChannelSet extends EventEmitter {
    * @throws FST_PYWATT_CHANNEL_CLOSED when no channel can take it
    */
   send (message: ModuleMessage, opts: SendOptions = {}): ChannelKind {
-    return this.#route(this.#order(opts.prefer ?? this.#prefer), (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message), message.op, false)
+    const order = this.#order(opts.prefer ?? this.#prefer)
+    return this.#route(opts.stdio === false ? order.filter((kind) => kind !== 'stdio') : order, (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message), message.op, false)
   }
 
   /**
@@ -190,23 +196,27 @@ export class ChannelSet extends EventEmitter {
 
   /**
    * Receive `routed_module_message` and `routed_module_response` messages from
-   * the socket channels (docs/protocol.md §12). One handler at a time; without one
-   * they are logged and dropped. Returns a function that removes the handler.
+   * the socket channels and stdio (docs/protocol.md §12). One handler at a time:
+   * the root plugin sets one for `fastify.pywatt.modules`; a handler set here
+   * takes them from it until removed. Without one they are logged
+   * and dropped. Returns a function that removes the handler.
    */
   onModuleMessage (handler: ModuleMessageHandler): () => void {
-    this.#moduleHandler = handler
+    this.#moduleHandlers.push(handler)
     return () => {
-      if (this.#moduleHandler === handler) this.#moduleHandler = null
+      const at = this.#moduleHandlers.lastIndexOf(handler)
+      if (at !== -1) this.#moduleHandlers.splice(at, 1)
     }
   }
 
   /** @internal Hand a module-to-module message to the handler, if any. */
   deliverModuleMessage (delivery: ModuleMessageDelivery): void {
-    if (this.#moduleHandler === null) {
+    const handler = this.#moduleHandlers.at(-1)
+    if (handler === undefined) {
       this.#log.warn({ op: delivery.op, channel: delivery.channel }, 'no module message handler (channels.onModuleMessage): message dropped')
       return
     }
-    this.#moduleHandler(delivery)
+    handler(delivery)
   }
 
   /** Start connecting every socket channel. */

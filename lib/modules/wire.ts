@@ -28,6 +28,9 @@ import {
  *   is a Rust-style bare value: an `ok` answer.
  * - The orchestrator answers a request it cannot deliver itself, with an
  *   `error` answer whose code is `unknown_target` or `unavailable`.
+ * - Bytes (a `Uint8Array` value, request or `ok` answer) travel as a base64
+ *   string content with `metadata.properties.encoding` = `base64`, and are
+ *   read back as a `Buffer`.
  *
  * Switching the answer path to what a real orchestrator does means changing
  * this file (and the router of pywatt-dev, which uses the same functions).
@@ -84,7 +87,9 @@ type RoutedResponse = Extract<OrchestratorMessage, { op: 'routed_module_response
 function payloadOf (value: unknown, properties: Record<string, unknown>): { data: Buffer, format: 'Json' } {
   let text: string
   try {
-    text = encodeEnvelope(value, { properties })
+    text = value instanceof Uint8Array
+      ? encodeEnvelope(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'), { properties: { ...properties, encoding: 'base64' } })
+      : encodeEnvelope(value, { properties })
   } catch (err) {
     throw new ERR_PYWATT_MODULE_PAYLOAD((err as Error).message)
   }
@@ -140,10 +145,13 @@ function unwrap (payload: { data: ArrayLike<number>, format: string }): Unwrappe
     const properties = metadata !== null && typeof metadata === 'object'
       ? (metadata as { properties?: unknown }).properties
       : undefined
-    return {
-      value: (value as { content: unknown }).content,
-      properties: properties !== null && typeof properties === 'object' && !Array.isArray(properties) ? properties as Record<string, unknown> : {}
+    const props = properties !== null && typeof properties === 'object' && !Array.isArray(properties) ? properties as Record<string, unknown> : {}
+    const content = (value as { content: unknown }).content
+    if (props.encoding === 'base64') {
+      if (typeof content !== 'string') throw new ERR_PYWATT_MODULE_PAYLOAD('a base64-encoded content is not a string')
+      return { value: Buffer.from(content, 'base64'), properties: props }
     }
+    return { value: content, properties: props }
   }
   return { value, properties: null }
 }
