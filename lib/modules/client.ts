@@ -64,7 +64,9 @@ export class ModuleClient {
     return this.#pending.size
   }
 
-  async request (target: string, endpoint: string, payload: unknown, opts: ModuleRequestOptions<TSchema, TSchema> = {}): Promise<unknown> {
+  async request (target: string, endpoint: string, value: unknown, opts: ModuleRequestOptions<TSchema, TSchema> = {}): Promise<unknown> {
+    // JSON has no undefined: a request without a payload carries null.
+    const payload = value === undefined ? null : value
     if (this.#stopping !== null) throw new ERR_PYWATT_MODULE_CHANNEL_DOWN(this.#stopping)
     opts.signal?.throwIfAborted()
     const timeout = opts.timeout ?? this.#settings.timeout
