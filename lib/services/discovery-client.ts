@@ -86,14 +86,21 @@ export function encodeDiscoveryRequest (request: Request, source?: string, id: s
  * @throws ERR_PYWATT_DISCOVERY when it is not a discovery reply
  */
 export function decodeDiscoveryReply (format: number, payload: Uint8Array): Reply {
+  const reply = parseReply(format, payload)
+  if (typeof reply === 'string') throw new ERR_PYWATT_DISCOVERY(reply)
+  return reply
+}
+
+/** The reply, or what is wrong with it. */
+function parseReply (format: number, payload: Uint8Array): Reply | string {
   let message: OrchestratorMessage
   try {
     message = decodeOrchestratorFrame(format, payload)
   } catch (err) {
-    throw new ERR_PYWATT_DISCOVERY(`undecodable reply: ${(err as Error).message}`)
+    return `undecodable reply: ${(err as Error).message}`
   }
   if (message.op !== 'register_service_provider_response' && message.op !== 'discover_service_providers_response') {
-    throw new ERR_PYWATT_DISCOVERY(`unexpected reply ${message.op}`)
+    return `unexpected reply ${message.op}`
   }
   return message
 }
@@ -137,16 +144,6 @@ export class DiscoveryClient implements PyWattServices {
     this.#source = opts.source
     this.#defaultAddress = opts.defaultAddress
     this.#log = opts.log
-  }
-
-  /** The endpoint, `null` when none is configured. */
-  get address (): string | null {
-    return this.#settings.address
-  }
-
-  /** True while a connection is open. */
-  get connected (): boolean {
-    return this.#socket !== null
   }
 
   async register (provider: ProviderRegistration): Promise<string> {
@@ -199,15 +196,20 @@ export class DiscoveryClient implements PyWattServices {
     }
     const endpoint = parseEndpoint(address)
     if (endpoint === null) throw new ERR_PYWATT_DISCOVERY(`${what}: the discovery address ${JSON.stringify(address)} is not host:port`)
+    // Encoded once: a retry resends the same request (an encoding error is thrown as it is).
+    const payload = encodeDiscoveryRequest(request, this.#source)
     const attempts = this.#settings.retries + 1
     let delay = this.#settings.initialDelay
     for (let attempt = 1; ; attempt++) {
       try {
         if (this.#closed) throw new AttemptError('the discovery client is closed', false, true)
-        const frame = await this.#attempt(endpoint, encodeDiscoveryRequest(request, this.#source))
-        return decodeDiscoveryReply(frame.format, frame.payload)
+        const frame = await this.#attempt(endpoint, payload)
+        const reply = parseReply(frame.format, frame.payload)
+        if (typeof reply === 'string') throw new AttemptError(reply, true, true)
+        return reply
       } catch (err) {
-        const failure = err instanceof AttemptError ? err : new AttemptError((err as Error).message, true, true)
+        // Everything #attempt and the reply check throw is an AttemptError.
+        const failure = err as AttemptError
         const last = attempt >= attempts || failure.final || this.#closed || (failure.sent && !retryAfterSend)
         if (last) {
           const tries = attempt === 1 ? '' : ` (after ${attempt} attempts)`
