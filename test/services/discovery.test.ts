@@ -240,7 +240,7 @@ t.test('service types: built-in names, custom names, custom objects', async (t) 
   t.same(serviceType({ Custom: 'Cache' }), { Custom: 'Cache' })
 })
 
-t.test('§14.3 vectors: requests encode as Rust writes them, replies decode', async (t) => {
+t.test('docs/protocol.md §14.3 vectors: requests encode as Rust writes them, replies decode', async (t) => {
   for (const v of [...vectors('register_service_provider'), ...vectors('discover_service_providers')]) {
     const text = encodeDiscoveryRequest(v.json, undefined, '6f1c1b8e-9d2a-4c1e-8f3b-2a5d7c9e0b11')
     const envelope = JSON.parse(text) as { id: string, content: unknown, metadata: { id: string } }
