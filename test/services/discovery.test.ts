@@ -103,7 +103,7 @@ t.test('timeouts: a discovery is retried on a new connection, a registration tha
   const app = await moduleApp(t, { discovery: { address: silent.address, timeout: 200, retries: 1 } })
   const started = Date.now()
   await t.rejects(app.pywatt.services.discover('geo'), { code: 'FST_PYWATT_DISCOVERY', message: `discovery of Custom(geo) at ${silent.address}: no reply within 200 ms (after 2 attempts)` })
-  t.ok(Date.now() - started >= 500, 'two timeouts and one backoff')
+  t.ok(Date.now() - started >= 480, 'two timeouts and one backoff')
   t.equal(silent.connections(), 2, 'the connection of the timed-out attempt was dropped')
 
   await t.rejects(app.pywatt.services.register({ name: 'geo' }), { code: 'FST_PYWATT_DISCOVERY', message: `registration of geo (Custom(geo)) at ${silent.address}: no reply within 200 ms` })
@@ -115,14 +115,14 @@ t.test('bounded retry against a closed port: fails after retries + 1 attempts wi
   const app = await moduleApp(t, { discovery: { address: `127.0.0.1:${port}`, retries: 2 } })
   const started = Date.now()
   await t.rejects(app.pywatt.services.discover('geo'), { code: 'FST_PYWATT_DISCOVERY', message: /ECONNREFUSED.*\(after 3 attempts\)$/ })
-  t.ok(Date.now() - started >= 300, 'waited 100 then 200 ms between attempts')
+  t.ok(Date.now() - started >= 290, 'waited 100 then 200 ms between attempts')
   await t.rejects(app.pywatt.services.register({ name: 'geo' }), { message: /ECONNREFUSED.*\(after 3 attempts\)$/ }, 'a registration that could not be sent is retried')
 
   const once = await moduleApp(t, { moduleId: 'm2', discovery: { address: `127.0.0.1:${port}`, retries: 0 } })
   await t.rejects(once.pywatt.services.discover('geo'), { message: /ECONNREFUSED 127\.0\.0\.1:\d+$/ }, 'retries: 0 is one attempt')
 })
 
-t.test('a discovery retried after the endpoint dropped the connection succeeds on the next one', async (t) => {
+t.test('the endpoint closing an idle connection: the next request connects again', async (t) => {
   const dev = await devServer(t)
   const app = await moduleApp(t, { env: { PYWATT_DISCOVERY_ADDRESS: dev.address } })
   await app.pywatt.services.register({ name: 'geo', address: '127.0.0.1:1' })
