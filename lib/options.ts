@@ -4,6 +4,7 @@ import { DEFAULT_LIMITS, type StdioLimits } from './transport/stdio-channel.js'
 import { CacheOptionSchema, DbOptionSchema } from './data/options.js'
 import { ChannelsOptionSchema } from './channels/options.js'
 import { ModulesOptionSchema, modulesSettings, type ModulesSettings } from './modules/options.js'
+import { DiscoveryOptionSchema } from './services/discovery-options.js'
 import type { HealthSettings, ReadySettings } from './health/routes.js'
 
 const EndpointOption = Type.Object({
@@ -78,7 +79,9 @@ export const PyWattOptionsSchema = Type.Object({
   /** The TCP / Unix-socket channels the Init blob offers: settings, or `false` to ignore them (default: connect them). */
   channels: Type.Optional(ChannelsOptionSchema),
   /** `fastify.pywatt.modules`: requests to other modules (default `{ timeout: 30000, stdio: false, maxPending: 10000 }`). */
-  modules: Type.Optional(ModulesOptionSchema)
+  modules: Type.Optional(ModulesOptionSchema),
+  /** `fastify.pywatt.services`: the discovery endpoint, the time one attempt may take, the retries. */
+  discovery: Type.Optional(DiscoveryOptionSchema)
 }, { additionalProperties: false })
 
 /** The serialisable options of the root plugin. */

@@ -32,6 +32,8 @@ import { addProbeRoutes } from '../lib/health/routes.js'
 import { scrubResponses } from '../lib/http/scrub-responses.js'
 import { requestIdGenerator } from '../lib/http/request-id.js'
 import { channelCheck, readinessChecks } from '../lib/health/checks.js'
+import { DiscoveryClient } from '../lib/services/discovery-client.js'
+import { discoverySettings } from '../lib/services/discovery-options.js'
 
 let processStdioOwner: FastifyInstance | null = null
 
@@ -217,6 +219,14 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     observation,
     database: null
   }
+  // What pywatt.listen() announced: the default address of a registered provider.
+  let announced: string | null = null
+  const services = new DiscoveryClient({
+    settings: discoverySettings(opts.discovery, runtime.init.env, process.env),
+    source: runtime.moduleId,
+    defaultAddress: () => announced ?? runtime.init.listen,
+    log
+  })
   const namespace: PyWattNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
     moduleId: runtime.moduleId,
     init: Object.freeze({ ...runtime.init }),
@@ -225,6 +235,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     channel: runtime.channel,
     channels,
     modules: modules.modules,
+    services,
     replySource: runtime.replySource,
     build,
     [kInternals]: internals,
@@ -254,6 +265,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
         listen = formatSocketAddress(target.host, port)
       }
       runtime.announce(listen, namespace.endpoints())
+      announced = listen
       return listen
     },
     stop: (reason?: StopReason) => stop(reason)
@@ -308,6 +320,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   app.addHook('onClose', async () => {
     // Answers of the handlers still running need the channels.
     await modules.close(settings.drainTimeout)
+    await services.close()
     // Last, so that replies of the drained requests could still use them.
     await channels.close()
     detachProcess()
@@ -342,6 +355,7 @@ export type {
   Modules, ModuleFetchInit, ModuleHandleOptions, ModuleHandler, ModuleRequestContext, ModuleRequestOptions, ModuleSchemas
 } from '../lib/modules/types.js'
 export { UNIX_PATH_MAX, checkUnixPath } from '../lib/channels/config.js'
-export type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
+export type { EndpointAnnounce, InitBlob, ServiceProviderInfo, ServiceType } from '../lib/protocol/index.js'
 export { BUILD_INFO_FILE, type BuildInfo } from '../lib/health/build-info.js'
 export { runModule, type RunModuleOptions, type ModuleBuilder } from './run-module.js'
+export type { PyWattServices, ProviderRegistration, DiscoverOptions } from '../lib/services/discovery-client.js'
