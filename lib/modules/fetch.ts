@@ -37,15 +37,21 @@ const BASE = 'http://module.invalid'
 /**
  * The `pywatt.http` payload of a fetch of `path` with `init`.
  *
- * @throws FST_PYWATT_MODULE_PAYLOAD when `path` is not an absolute path
+ * @throws FST_PYWATT_MODULE_PAYLOAD when `path` is not an absolute path, or `init` is one fetch() refuses
  */
 export async function fetchRequest (path: string, init: RequestInit = {}): Promise<FetchRequest> {
   if (typeof path !== 'string' || !path.startsWith('/') || path.startsWith('//')) {
     throw new ERR_PYWATT_MODULE_PAYLOAD(`modules.fetch(): the path must start with a single / (got ${JSON.stringify(path)})`)
   }
   // Request does what fetch does with init: method and header checks, the body's type and content-type.
-  // The signal belongs to the module request, not to this stand-in.
-  const request = new Request(new URL(path, BASE), { ...init, signal: null })
+  let request: Request
+  try {
+    // The signal belongs to the module request, not to this stand-in.
+    request = new Request(new URL(path, BASE), { ...init, signal: null })
+  } catch (err) {
+    // What fetch() would refuse: a GET with a body, a bad method or header.
+    throw new ERR_PYWATT_MODULE_PAYLOAD(`modules.fetch(): ${(err as Error).message}`)
+  }
   const url = new URL(request.url)
   const body = request.body === null ? null : Buffer.from(await request.arrayBuffer())
   const payload: FetchRequest = { method: request.method, url: url.pathname + url.search, headers: Object.fromEntries(request.headers) }

@@ -121,6 +121,7 @@ t.test('module-to-module requests between real modules', async (t) => {
     t.match(await a.post('/fetch', { target: 'b', path: '/api/empty' }), { ok: true, status: 204, body: '' })
     t.match(await a.post('/fetch', { target: 'nobody', path: '/api/items' }), { ok: false, error: { code: 'FST_PYWATT_MODULE_UNKNOWN_TARGET' } })
     t.match(await a.post('/fetch', { target: 'b', path: 'api/items' }), { ok: false, error: { code: 'FST_PYWATT_MODULE_PAYLOAD' } })
+    t.match(await a.post('/fetch', { target: 'b', path: '/api/items', init: { method: 'GET', body: 'no' } }), { ok: false, error: { code: 'FST_PYWATT_MODULE_PAYLOAD', message: /modules\.fetch\(\): / } })
   })
 
   t.test('an aborted request rejects with the signal\'s reason and is forgotten', async (t) => {
