@@ -144,3 +144,17 @@ t.test('a request that names no endpoint is answered invalid_payload; a user onM
   t.match(answer, { target_module_id: 'other', target_endpoint: 'pywatt.answer' })
   t.same(got, ['routed_module_message'], 'the user handler had the first; modules the next')
 })
+
+t.test('an answer the orchestrator passes on unchanged, as a routed_module_message, settles its request', async (t) => {
+  const { app, tcp } = await setup(t, { tcp: true })
+  const server = tcp as ChannelServer
+  await server.connected()
+  const answer = app.pywatt.modules.request('b', 'echo', Buffer.from('ü'))
+  const request = await nextRequest(server)
+  t.same(decodeRequest(routedRequest('test-module', request))?.value, Buffer.from('ü'), 'bytes travel as bytes')
+  const passedOn = encodeAnswer('test-module', request.request_id, { ok: true, value: new Uint8Array([1, 2, 255]) })
+  server.send(routedRequest('b', passedOn))
+  const value = await answer
+  t.ok(Buffer.isBuffer(value))
+  t.same([...(value as Buffer)], [1, 2, 255])
+})
