@@ -47,10 +47,11 @@ export function attachModules (opts: AttachModulesOptions): AttachedModules {
   const handlers = new HandlerRegistry(log, new Map([[FETCH_ENDPOINT, async (request: IncomingRequest) => await serveFetch(app, request.source, request.value)]]))
   let stopping = false
 
-  const answer = (origin: ChannelKind, request: Pick<IncomingRequest, 'source' | 'requestId'>, outcome: Outcome): void => {
+  const answer = (origin: ChannelKind, request: Pick<IncomingRequest, 'source' | 'requestId' | 'endpoint'>, outcome: Outcome): void => {
     let message
     try {
-      message = encodeAnswer(request.source, request.requestId, outcome)
+      // A request that named no endpoint came from a Rust sender: it reads the bare value.
+      message = encodeAnswer(request.source, request.requestId, outcome, request.endpoint === '')
     } catch (err) {
       log.error({ err, source: request.source, requestId: request.requestId }, 'a module request handler answered a value that cannot be written as JSON')
       message = encodeAnswer(request.source, request.requestId, { ok: false, error: { code: 'handler_error', message: 'the handler failed', statusCode: 500 } })
@@ -88,7 +89,7 @@ export function attachModules (opts: AttachModulesOptions): AttachedModules {
       request = decodeRequest(message)
     } catch (err) {
       log.warn({ err, source: message.source_module_id, channel }, 'a module request that cannot be read: answered invalid_payload')
-      answer(channel, { source: message.source_module_id, requestId: message.original_request_id },
+      answer(channel, { source: message.source_module_id, requestId: message.original_request_id, endpoint: 'unknown' },
         { ok: false, error: { code: 'invalid_payload', message: (err as Error).message, statusCode: 400 } })
       return
     }

@@ -98,7 +98,8 @@ export class HandlerRegistry {
     }
     const registered = this.#handlers.get(request.endpoint) ?? this.#handlers.get(ANY_ENDPOINT)
     if (registered === undefined) {
-      return { ok: false, error: { code: 'no_handler', message: `no handler for ${request.endpoint}`, statusCode: 404 } }
+      const message = request.endpoint === '' ? 'the request names no endpoint (a Rust sender\'s) and no \'*\' handler takes it' : `no handler for ${request.endpoint}`
+      return { ok: false, error: { code: 'no_handler', message, statusCode: 404 } }
     }
     const problem = problemOf(registered.request, request.value)
     if (problem !== null) {

@@ -15,7 +15,10 @@ import {
  *
  * What it leaves open, and what this file assumes (the answer path):
  * - `routed_module_message` carries no endpoint, so the inner envelope names it
- *   in `metadata.properties.endpoint` (with `traceparent` and `tracestate`).
+ *   in `metadata.properties.endpoint` (with `traceparent` and `tracestate`). A
+ *   request that names none is a Rust sender's: it goes to the catch-all
+ *   handler, and its `ok` answer is the bare value, which is what a Rust caller
+ *   decodes.
  * - A module answers by sending `route_to_module` back to the caller, with
  *   `target_endpoint` = {@link ANSWER_ENDPOINT} and `request_id` = the
  *   request's `original_request_id`. The orchestrator turns it into the
@@ -59,6 +62,7 @@ export type Outcome = { ok: true, value: unknown } | { ok: false, error: WireErr
 export interface IncomingRequest {
   source: string
   requestId: string
+  /** `''` when the sender named none (a Rust sender). */
   endpoint: string
   value: unknown
   traceparent?: string
@@ -114,11 +118,21 @@ export function encodeRequest (target: string, endpoint: string, value: unknown,
  *
  * @throws ERR_PYWATT_MODULE_PAYLOAD when an `ok` value cannot be written as JSON
  */
-export function encodeAnswer (to: string, requestId: string, outcome: Outcome): RouteToModule {
-  const payload = outcome.ok
-    ? payloadOf(outcome.value, { status: 'ok' })
-    : payloadOf(errorContent(outcome.error), { status: 'error' })
+export function encodeAnswer (to: string, requestId: string, outcome: Outcome, bare = false): RouteToModule {
+  const payload = !outcome.ok
+    ? payloadOf(errorContent(outcome.error), { status: 'error' })
+    : bare ? bareValue(outcome.value) : payloadOf(outcome.value, { status: 'ok' })
   return { op: 'route_to_module', target_module_id: to, target_endpoint: ANSWER_ENDPOINT, request_id: requestId, payload: payload as never }
+}
+
+/** An `ok` answer for a Rust caller, which decodes `payload.data` as the value itself. */
+function bareValue (value: unknown): { data: Buffer, format: 'Json' } {
+  try {
+    const data = Buffer.from(JSON.stringify(value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value), 'utf8')
+    return { data, format: 'Json' }
+  } catch (err) {
+    throw new ERR_PYWATT_MODULE_PAYLOAD((err as Error).message)
+  }
 }
 
 function errorContent (error: WireError): WireError {
@@ -165,14 +179,12 @@ function stringProperty (properties: Record<string, unknown> | null, name: strin
  * Read a `routed_module_message` as a request (`null` when it is an answer
  * delivered unchanged, see {@link decodeAnswer}).
  *
- * @throws ERR_PYWATT_MODULE_PAYLOAD when the payload is not JSON, or names no endpoint
+ * @throws ERR_PYWATT_MODULE_PAYLOAD when the payload is not JSON
  */
 export function decodeRequest (message: RoutedMessage): IncomingRequest | null {
   const { value, properties } = unwrap(message.payload)
   if (stringProperty(properties, 'status') !== undefined && stringProperty(properties, 'endpoint') === undefined) return null
-  const endpoint = stringProperty(properties, 'endpoint')
-  if (endpoint === undefined) throw new ERR_PYWATT_MODULE_PAYLOAD(`a request from ${message.source_module_id} names no endpoint (metadata.properties.endpoint)`)
-  const request: IncomingRequest = { source: message.source_module_id, requestId: message.original_request_id, endpoint, value }
+  const request: IncomingRequest = { source: message.source_module_id, requestId: message.original_request_id, endpoint: stringProperty(properties, 'endpoint') ?? '', value }
   const traceparent = stringProperty(properties, 'traceparent')
   const tracestate = stringProperty(properties, 'tracestate')
   if (traceparent !== undefined) request.traceparent = traceparent

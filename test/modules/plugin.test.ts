@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import pywatt, { type PyWattOptions } from '../../plugins/index.js'
 import { ChannelServer } from '../../lib/dev/channel-server.js'
 import { encodeOrchestratorMessage, type ModuleMessage } from '../../lib/protocol/index.js'
-import { decodeRequest, encodeAnswer, routedAnswer, routedRequest, encodeRequest } from '../../lib/modules/wire.js'
+import { decodeAnswer, decodeRequest, encodeAnswer, routedAnswer, routedRequest, encodeRequest } from '../../lib/modules/wire.js'
 import { FakeOrchestrator, until } from '../helpers/fake-orchestrator.js'
 import { captureLogger } from '../helpers/log-capture.js'
 
@@ -123,14 +123,24 @@ t.test('handle() refuses reserved and taken endpoints and non-functions', async 
   t.throws(() => modules.handle('y', {}, 'nope' as never), { code: 'FST_PYWATT_INVALID_OPTIONS', message: /must be a function/ })
 })
 
-t.test('a request that names no endpoint is answered invalid_payload; a user onModuleMessage handler takes messages until removed', async (t) => {
+t.test('a request that is not JSON is answered invalid_payload; a Rust-style request (no endpoint) goes to the catch-all and gets a bare answer; a user onModuleMessage handler takes messages until removed', async (t) => {
   const { app, tcp, log } = await setup(t, { tcp: true })
   const server = tcp as ChannelServer
   await server.connected()
-  server.send({ op: 'routed_module_message', source_module_id: 'other', original_request_id: '11111111-1111-4111-8111-111111111111', payload: { data: [...Buffer.from('{}')], format: 'Json' } })
+  server.send({ op: 'routed_module_message', source_module_id: 'other', original_request_id: '11111111-1111-4111-8111-111111111111', payload: { data: [...Buffer.from('{not json')], format: 'Json' } })
   const refusal = await nextRequest(server)
   t.match(refusal, { target_module_id: 'other', target_endpoint: 'pywatt.answer', request_id: '11111111-1111-4111-8111-111111111111' })
+  t.match(decodeAnswer(routedAnswer('test-module', refusal))?.outcome, { ok: false, error: { code: 'invalid_payload' } })
   t.ok(log.entries().some((e) => e.msg === 'a module request that cannot be read: answered invalid_payload'))
+
+  const rust = { op: 'routed_module_message' as const, source_module_id: 'rusty', original_request_id: '22222222-2222-4222-8222-222222222222', payload: { data: [...Buffer.from('{"id":"33333333-3333-4333-8333-333333333333","content":{"user_id":42},"metadata":{}}')], format: 'Json' as const } }
+  server.send(rust)
+  const unserved = await nextRequest(server, 1)
+  t.match(decodeAnswer(routedAnswer('test-module', unserved))?.outcome, { ok: false, error: { code: 'no_handler', statusCode: 404, message: /names no endpoint/ } }, 'no catch-all yet')
+  app.pywatt.modules.handle('*', async (payload, ctx) => ({ got: payload, endpoint: ctx.endpoint }))
+  server.send(rust)
+  const served = await nextRequest(server, 2)
+  t.equal(Buffer.from(served.payload.data).toString('utf8'), '{"got":{"user_id":42},"endpoint":""}', 'the bare value a Rust caller decodes')
 
   app.pywatt.modules.handle('echo', async (payload) => payload)
   const got: string[] = []
@@ -140,7 +150,7 @@ t.test('a request that names no endpoint is answered invalid_payload; a user onM
   await until(() => got.length === 1)
   off()
   server.send(routedRequest('other', encodeRequest('test-module', 'echo', 'again')))
-  const answer = await nextRequest(server, 1)
+  const answer = await nextRequest(server, 3)
   t.match(answer, { target_module_id: 'other', target_endpoint: 'pywatt.answer' })
   t.same(got, ['routed_module_message'], 'the user handler had the first; modules the next')
 })

@@ -23,7 +23,6 @@ type RouteToModule = Extract<ModuleMessage, { op: 'route_to_module' }>
 type RoutedMessage = Extract<OrchestratorMessage, { op: 'routed_module_message' }>
 type RoutedResponse = Extract<OrchestratorMessage, { op: 'routed_module_response' }>
 
-const ENVELOPE_ID = '6f1c1b8e-9d2a-4c1e-8f3b-2a5d7c9e0b11'
 const REQUEST_ID = '0b9f4c2e-1a3d-4e5f-8a7b-6c5d4e3f2a10'
 
 /** The single frame of a vector's `frame_hex`. */
@@ -48,53 +47,28 @@ t.test('a Rust sender\'s route_to_module frame, routed by pywatt-dev, is byte fo
   t.equal(encodeFrame(encodeOrchestratorMessage(routed)).toString('hex'), vector('routed_module_message', 'routed_module_message_frame').frame_hex)
 })
 
-t.test('a Rust request names no endpoint: decodeRequest refuses it with FST_PYWATT_MODULE_PAYLOAD, decodeAnswer does not take it', async (t) => {
+t.test('a Rust request names no endpoint: decodeRequest reads it for the catch-all (endpoint \'\'), decodeAnswer does not take it', async (t) => {
   // Rust's inner envelope is {id, content, metadata: {}}, and routed_module_message
   // carries no endpoint of its own (target_endpoint stays with the orchestrator).
   for (const name of ['routed_module_message_frame', 'routed_module_message_simple_uuid']) {
     const v = vector('routed_module_message', name)
     const message = decodeOrchestratorFrame(1, Buffer.from(v.wire_text)) as RoutedMessage
     t.equal(message.op, 'routed_module_message', `${name} decodes`)
-    t.throws(() => decodeRequest(message), { code: 'FST_PYWATT_MODULE_PAYLOAD', message: /a request from billing names no endpoint \(metadata\.properties\.endpoint\)/ }, `${name}: no endpoint, no handler to pick`)
+    t.same(decodeRequest(message), { source: 'billing', requestId: REQUEST_ID, endpoint: '', value: { user_id: 42 } }, `${name}: the Rust value, no endpoint named`)
     t.equal(decodeAnswer(message), null, `${name}: not taken for an answer either`)
   }
   t.equal((decodeOrchestratorFrame(1, Buffer.from(vector('routed_module_message', 'routed_module_message_simple_uuid').wire_text)) as RoutedMessage).original_request_id, REQUEST_ID, 'a simple-form UUID is read hyphenated')
 })
 
-t.test('the same request with the endpoint in its inner envelope (what encodeRequest adds) gives the Rust value back', async (t) => {
-  const request = rustRequest()
-  const inner = JSON.parse(Buffer.from(request.payload.data).toString('utf8')) as { id: string, content: unknown, metadata: Record<string, unknown> }
-  t.same(inner, vector('route_to_module', 'inner_payload_message').json, 'the inner envelope is the inner_payload_message vector')
-  const withEndpoint = { ...inner, metadata: { properties: { endpoint: request.target_endpoint } } }
-  const routed = routedRequest('billing', { ...request, payload: { data: [...Buffer.from(JSON.stringify(withEndpoint))], format: 'Json' } })
-  t.same(decodeRequest(routed), { source: 'billing', requestId: REQUEST_ID, endpoint: 'get_user', value: { user_id: 42 } })
-})
-
-t.test('encodeRequest has the vector\'s shape: outer keys and order, format Json, data = UTF-8 JSON of {id, content, metadata}', async (t) => {
-  const ours = encodeRequest('user-service', 'get_user', { user_id: 42 }, {}, REQUEST_ID)
-  const text = encodeModuleEnvelope(ours, undefined, ENVELOPE_ID)
-  const outer = JSON.parse(text) as { id: string, content: Record<string, any>, metadata: unknown }
-  const rust = vector('route_to_module', 'route_to_module_enveloped_frame').json
-  t.same(Object.keys(outer), Object.keys(rust), 'envelope keys')
-  t.same(Object.keys(outer.content), Object.keys(rust.content), 'content keys, in Rust\'s order')
-  t.same(Object.keys(outer.content.payload), ['data', 'format'])
-  t.equal(outer.content.payload.format, 'Json')
-  t.same(outer.metadata, {})
-  const inner = JSON.parse(Buffer.from(outer.content.payload.data as number[]).toString('utf8')) as Record<string, unknown>
-  t.same(Object.keys(inner), ['id', 'content', 'metadata'])
-  t.same(inner.content, { user_id: 42 })
-  t.same(inner.metadata, { properties: { endpoint: 'get_user' } }, 'the one difference: the endpoint travels in the inner envelope')
-
-  // With Rust's inner bytes in place, the frame is Rust's, byte for byte.
-  const rustPayload = { data: rust.content.payload.data as number[], format: 'Json' as const }
-  const frame = encodeFrame(encodeModuleEnvelope({ ...ours, payload: rustPayload }, undefined, ENVELOPE_ID))
-  t.equal(frame.toString('hex'), vector('route_to_module', 'route_to_module_enveloped_frame').frame_hex)
-})
-
-t.test('the routed_module_response vector: Rust\'s bare response value is an ok answer', async (t) => {
-  const v = vector('routed_module_response', 'routed_module_response_frame')
-  const response = decodeOrchestratorFrame(frameOf(v).format, frameOf(v).payload) as RoutedResponse
-  t.same(decodeAnswer(response), { source: 'user-service', requestId: REQUEST_ID, outcome: { ok: true, value: { name: 'Ada' } } })
+t.test('the answer to a Rust request is the bare value, which is what a Rust caller decodes; errors stay envelopes', async (t) => {
+  const bare = encodeAnswer('billing', REQUEST_ID, { ok: true, value: { name: 'Ada' } }, true)
+  t.match(bare, { op: 'route_to_module', target_module_id: 'billing', target_endpoint: 'pywatt.answer', request_id: REQUEST_ID, payload: { format: 'Json' } })
+  t.equal(Buffer.from(bare.payload.data).toString('utf8'), '{"name":"Ada"}')
+  t.same(decodeAnswer(routedAnswer('user-service', bare)), { source: 'user-service', requestId: REQUEST_ID, outcome: { ok: true, value: { name: 'Ada' } } }, 'and our own caller reads it too')
+  const bytes = encodeAnswer('billing', REQUEST_ID, { ok: true, value: Buffer.from([1, 2, 255]) }, true)
+  t.equal(Buffer.from(bytes.payload.data).toString('utf8'), '"AQL/"', 'bytes as a base64 string')
+  const refused = encodeAnswer('billing', REQUEST_ID, { ok: false, error: { code: 'no_handler', message: 'none', statusCode: 404 } }, true)
+  t.same(decodeAnswer(routedAnswer('user-service', refused))?.outcome, { ok: false, error: { code: 'no_handler', message: 'none', statusCode: 404 } })
 })
 
 t.test('our own request and answer survive the real frame codecs both ways', async (t) => {
