@@ -54,7 +54,9 @@ t.test('a Rust request names no endpoint: decodeRequest reads it for the catch-a
     const v = vector('routed_module_message', name)
     const message = decodeOrchestratorFrame(1, Buffer.from(v.wire_text)) as RoutedMessage
     t.equal(message.op, 'routed_module_message', `${name} decodes`)
-    t.same(decodeRequest(message), { source: 'billing', requestId: REQUEST_ID, endpoint: '', value: { user_id: 42 } }, `${name}: the Rust value, no endpoint named`)
+    const value = JSON.parse(Buffer.from(v.json.payload.data).toString('utf8')) as { content?: unknown }
+    // The frame vector carries a Rust envelope (its content is the value); the other a bare `{}`.
+    t.same(decodeRequest(message), { source: 'billing', requestId: REQUEST_ID, endpoint: '', value: 'content' in value ? value.content : value }, `${name}: the Rust value, no endpoint named`)
     t.equal(decodeAnswer(message), null, `${name}: not taken for an answer either`)
   }
   t.equal((decodeOrchestratorFrame(1, Buffer.from(vector('routed_module_message', 'routed_module_message_simple_uuid').wire_text)) as RoutedMessage).original_request_id, REQUEST_ID, 'a simple-form UUID is read hyphenated')
