@@ -9,6 +9,7 @@ import { channel } from './channel.js'
 import { metricsBench } from './metrics.js'
 import { scrubResponsesBench } from './scrub-responses.js'
 import { migrateBench } from './migrate.js'
+import { m2mBench } from './m2m.js'
 import { formatSummary, type Row, type Section } from './report.js'
 
 /**
@@ -32,7 +33,8 @@ const sections: Section[] = [
   channel,
   metricsBench,
   scrubResponsesBench,
-  migrateBench
+  migrateBench,
+  m2mBench
 ]
 
 const filters = process.argv.slice(2).map((a) => a.toLowerCase())

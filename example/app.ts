@@ -7,6 +7,7 @@ import jwt from '../plugins/jwt.js'
 import portNegotiation from '../plugins/port-negotiation.js'
 import metrics from '../plugins/metrics.js'
 import { itemParams, newItemBody } from './schemas.js'
+import { stockLevel } from './stock/contract.js'
 
 interface Item { id: number, name: string }
 
@@ -63,6 +64,19 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
     const item = await db.queryOne<Item>(`SELECT id, name FROM items WHERE id = ${p(1)}`, [req.params.id])
     if (item === undefined) return await reply.code(404).send({ error: 'not found' })
     return item
+  })
+
+  // Stock levels belong to the stock module (example/stock): asked through the
+  // orchestrator, checked and typed by the contract both modules share.
+  app.get<{ Params: { id: number } }>('/api/items/:id/stock', {
+    schema: { params: itemParams }
+  }, async (req) => {
+    const { traceparent } = req.headers
+    return await app.pywatt.modules.request('stock', 'level', { id: req.params.id }, {
+      schema: stockLevel,
+      timeout: 2_000,
+      ...(typeof traceparent === 'string' ? { traceparent } : {})
+    })
   })
 
   app.post<{ Body: { name: string } }>('/api/items', {
