@@ -197,7 +197,7 @@ export class DevCluster extends EventEmitter {
     })
     const match = this.routes.match(method, uri) ?? this.#sole(uri)
     if (match === null) {
-      const waiting = [...this.hosts.values()].filter((h) => h.dev?.announcedListen == null).map((h) => h.name)
+      const waiting = [...this.hosts.values()].filter((h) => h.running && h.dev?.announcedListen == null).map((h) => h.name)
       const error = `no module announced a route for ${method} ${uri.split('?')[0] as string}` +
         (waiting.length > 0 ? ` (not announced yet: ${waiting.join(', ')})` : '')
       answer(res, waiting.length > 0 ? 503 : 404, error)
