@@ -258,7 +258,8 @@ export class ModuleHost extends EventEmitter implements RoutableModule {
   }
 
   #connected (dev: DevOrchestrator): ChannelServer | null {
-    for (const server of [dev.channels.tcp, dev.channels.ipc]) if (server?.socket != null) return server
+    // A socket being destroyed is still the server's until its 'close': a write to it would be lost.
+    for (const server of [dev.channels.tcp, dev.channels.ipc]) if (server?.socket != null && !server.socket.destroyed) return server
     return null
   }
 

@@ -24,8 +24,9 @@ t.test('pywatt-dev --config: two modules, console commands with module names, sh
   await cli.stdout.find(/\[pywatt-dev\] orders: module announced /)
   t.same(JSON.parse((await http(`${gw}/users/hello`)).body), { module: 'users' })
   t.same(JSON.parse((await http(`${gw}/orders/hello`)).body), { module: 'orders' })
-  t.ok(await cli.stdout.find(/\u001b\[36musers {2}\|\u001b\[0m \d\d:\d\d:\d\d INFO {2}/), 'users\' logs under its coloured prefix')
-  t.ok(await cli.stdout.find(/\u001b\[35morders \|\u001b\[0m \d\d:\d\d:\d\d INFO {2}/), 'orders\' in another colour')
+  const esc = String.fromCharCode(27)
+  t.ok(await cli.stdout.find(new RegExp(`${esc}\\[36musers {2}\\|${esc}\\[0m \\d\\d:\\d\\d:\\d\\d INFO {2}`)), 'users\' logs under its coloured prefix')
+  t.ok(await cli.stdout.find(new RegExp(`${esc}\\[35morders \\|${esc}\\[0m \\d\\d:\\d\\d:\\d\\d INFO {2}`)), 'orders\' in another colour')
 
   cli.type('rotate users API_KEY=users-second-key')
   await cli.stdout.next(/\[pywatt-dev\] users: rotation [0-9a-f-]{36}: success\n/)

@@ -82,6 +82,26 @@ t.test('three modules under one gateway: longest prefix, mount, module-to-module
     t.equal(cluster.router.pending, 0, 'nothing left pending')
   })
 
+  t.test('a delivery while the target\'s channel reconnects is held and sent on reconnect', async (t) => {
+    const users = cluster.host('users')
+    const tcp = users?.dev?.channels.tcp
+    if (tcp === undefined) throw new Error('users has no tcp channel')
+    const before = tcp.connections
+    const dropped = new Promise((resolve) => tcp.once('disconnect', resolve))
+    tcp.dropConnection()
+    await dropped
+    const held = new Promise<number>((resolve) => {
+      const check = setInterval(() => {
+        const n = users?.snapshot().held ?? 0
+        if (n > 0 || tcp.connections > before) { clearInterval(check); resolve(n) }
+      }, 1)
+    })
+    const asked = json('/api/orders/ask?target=users&endpoint=while-down')
+    t.equal(await held, 1, 'the request waits for the channel')
+    t.same((await asked).body, { ok: true, value: { from: 'users', endpoint: 'while-down', echo: { asker: 'orders' }, source: 'orders' } })
+    t.equal(tcp.connections, before + 1, 'it came on the new connection')
+  })
+
   t.test('the status page shows the modules, the requests and the calls', async (t) => {
     await json('/api/orders/hello?marker=1')
     const s = await state(cluster)

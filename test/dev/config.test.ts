@@ -49,7 +49,7 @@ t.test('config files: JSON, TypeScript with defineDevConfig, and what cannot be 
     'bad-key.json': JSON.stringify({ modules: [{ name: 'users', command: 'x', mount: 'no-slash' }] }),
     'pywatt.dev.ts': [
       "import { defineDevConfig } from 'fastify-pywatt/dev'",
-      "const port: number = 0",
+      'const port: number = 0',
       'export default defineDevConfig({ gatewayPort: port, modules: [{ name: \'users\', command: [\'node\', \'u.js\'], mount: \'/users\' }] })'
     ].join('\n'),
     'config.yaml': 'modules: []'
