@@ -125,6 +125,7 @@ export class DevCluster extends EventEmitter {
       modules: [...this.hosts.values()].map((h) => h.snapshot()),
       requests: this.activity.requests,
       calls: this.activity.calls,
+      routing: { ...this.router.counts, pending: this.router.pending },
       conflicts: this.conflicts
     }
   }

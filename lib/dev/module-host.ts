@@ -114,10 +114,11 @@ export class ModuleHost extends EventEmitter implements RoutableModule {
     return this.running ? (this.dev?.child.pid ?? null) : null
   }
 
-  /** Start the module (it must not be running). */
+  /** Start the module (it must not be running); the crash count starts over. */
   async start (): Promise<void> {
     if (this.running) throw new Error(`module ${this.name} is already running`)
     this.#cancelRestart()
+    this.#crashes = []
     this.#stopRequested = false
     await this.#run()
   }
@@ -135,10 +136,9 @@ export class ModuleHost extends EventEmitter implements RoutableModule {
     return await dev.shutdown(this.#opts.grace ?? 5_000)
   }
 
-  /** Stop the module if it runs, then start it again; the crash count starts over. */
+  /** Stop the module if it runs, then start it again. */
   async restart (): Promise<void> {
     await this.stop()
-    this.#crashes = []
     this.restarts++
     await this.start()
   }

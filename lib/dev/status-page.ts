@@ -14,6 +14,8 @@ export interface ClusterState {
   modules: ModuleSnapshot[]
   requests: GatewayRequest[]
   calls: RoutedCall[]
+  /** The module router's counters, and requests it passed on that are not answered yet. */
+  routing: { requests: number, answers: number, refused: number, unmatched: number, pending: number }
   conflicts: RouteConflict[]
 }
 
@@ -61,7 +63,7 @@ export function statusFragment (state: ClusterState): string {
     (conflicts === '' ? '' : `<h2>Route conflicts</h2><ul id="conflicts">${conflicts}</ul>`) +
     '<h2>Requests</h2><table id="requests"><tr><th>time</th><th>method</th><th>path</th><th>module</th><th>status</th><th>latency</th></tr>' +
     state.requests.map(requestRow).join('') + '</table>' +
-    '<h2>Module-to-module calls</h2><table id="calls"><tr><th>time</th><th>caller</th><th>target</th><th>endpoint</th><th>outcome</th><th>latency</th></tr>' +
+    `<h2>Module-to-module calls</h2><p id="routing">${state.routing.requests} request(s), ${state.routing.answers} answer(s), ${state.routing.refused} answered by pywatt-dev, ${state.routing.pending} pending</p><table id="calls"><tr><th>time</th><th>caller</th><th>target</th><th>endpoint</th><th>outcome</th><th>latency</th></tr>` +
     state.calls.map(callRow).join('') + '</table>' +
     `<h2>Logs</h2>${logs}`
 }

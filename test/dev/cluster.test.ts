@@ -10,6 +10,31 @@ import type { ClusterState } from '../../lib/dev/status-page.js'
 import { eventually, http } from '../helpers/unit-cli.js'
 
 const PEER = fileURLToPath(new URL('../../dist/test/fixtures/peer-module.js', import.meta.url))
+const DIST = fileURLToPath(new URL('../../dist/lib/', import.meta.url))
+
+/**
+ * A module offered no channel: it speaks module-to-module on stdio, with
+ * wire.ts (answers each request; GET-less, it only announces nothing).
+ */
+const STDIO_PEER = `
+import { createInterface } from 'node:readline'
+import { decodeRequest, encodeAnswer } from '${DIST}modules/wire.js'
+import { encodeModuleMessage } from '${DIST}protocol/index.js'
+let init = null
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line)
+  if (init === null) {
+    init = m
+    process.stdout.write(encodeModuleMessage({ op: 'announce', listen: init.listen, endpoints: [] }) + '\\n')
+    return
+  }
+  if (m.op === 'shutdown') process.exit(0)
+  if (m.op !== 'routed_module_message') return
+  const request = decodeRequest(m)
+  const answer = encodeAnswer(request.source, request.requestId, { ok: true, value: { from: init.module_id, over: 'stdio', echo: request.value } })
+  process.stdout.write(encodeModuleMessage(answer) + '\\n')
+}).on('close', () => process.exit(0))
+`
 
 function quiet (): NodeJS.WritableStream & { text: string } {
   const out = { text: '', write (chunk: string) { out.text += chunk; return true } }
@@ -28,6 +53,7 @@ async function state (cluster: DevCluster): Promise<ClusterState> {
 t.test('three modules under one gateway: longest prefix, mount, module-to-module requests, crash and restart, status page', async (t) => {
   const sockets = mkdtempSync(join(tmpdir(), 'pwd-'))
   t.after(() => rmSync(sockets, { recursive: true, force: true }))
+  const plain = t.testdir({ 'stdio-peer.mjs': STDIO_PEER })
   const config = resolveDevConfig({
     gatewayPort: 0,
     heartbeat: 100,
@@ -36,7 +62,8 @@ t.test('three modules under one gateway: longest prefix, mount, module-to-module
     modules: [
       { name: 'users', command: [process.execPath, PEER], env: { PEER_PREFIX: '/api', PEER_WILDCARD: '1' }, channels: { tcp: true } },
       { name: 'orders', command: [process.execPath, PEER], env: { PEER_PREFIX: '/api/orders' }, channels: { unix: join(sockets, 'orders.sock') } },
-      { name: 'billing', command: [process.execPath, PEER], mount: '/billing', channels: { tcp: true }, via: 'tcp' }
+      { name: 'billing', command: [process.execPath, PEER], mount: '/billing', channels: { tcp: true }, via: 'tcp' },
+      { name: 'plain', command: [process.execPath, join(plain, 'stdio-peer.mjs')] }
     ]
   }, process.cwd())
   const out = quiet()
@@ -74,6 +101,8 @@ t.test('three modules under one gateway: longest prefix, mount, module-to-module
       { ok: true, value: { from: 'orders', endpoint: 'greet', echo: { asker: 'users' }, source: 'users' } }, 'users (tcp) asks orders (unix)')
     t.same((await json('/api/orders/ask?target=users')).body,
       { ok: true, value: { from: 'users', endpoint: 'greet', echo: { asker: 'orders' }, source: 'orders' } }, 'orders asks users')
+    t.same((await json('/api/ask?target=plain')).body,
+      { ok: true, value: { from: 'plain', over: 'stdio', echo: { asker: 'users' } } }, 'a module without channels is reached, and answers, on stdio')
     t.same((await json('/billing/ask?target=orders&endpoint=fail')).body,
       { ok: false, error: { code: 'refused', message: 'asked to fail' } }, 'an error answer comes back as such')
     const unknown = (await json('/billing/ask?target=ghost')).body
@@ -105,25 +134,28 @@ t.test('three modules under one gateway: longest prefix, mount, module-to-module
   t.test('the status page shows the modules, the requests and the calls', async (t) => {
     await json('/api/orders/hello?marker=1')
     const s = await state(cluster)
-    t.same(s.modules.map((m) => m.name), ['users', 'orders', 'billing'])
-    for (const m of s.modules) {
+    t.same(s.modules.map((m) => m.name), ['users', 'orders', 'billing', 'plain'])
+    for (const m of s.modules.slice(0, 3)) {
       t.equal(m.state, 'running', `${m.name} running`)
       t.ok(Number.isInteger(m.pid), `${m.name} has a pid`)
       t.ok(m.endpoints.length >= 4, `${m.name} endpoints`)
       t.equal(m.channels.length, 1)
       t.equal(m.channels[0]?.connected, true, `${m.name} channel connected`)
     }
-    await eventually(async () => (await state(cluster)).modules.every((m) => m.heartbeats.lastAckAt !== null), (ok) => ok, 5_000)
+    const acked = await eventually(async () => (await state(cluster)).modules.slice(0, 3).every((m) => m.heartbeats.lastAckAt !== null), (ok) => ok, 5_000)
+    t.ok(acked, 'the last heartbeat ack of each module')
     const request = s.requests.find((r) => r.path === '/api/orders/hello?marker=1')
     t.match(request, { method: 'GET', module: 'orders', status: 200 }, 'the request just made')
     t.ok(s.calls.some((c) => c.caller === 'users' && c.target === 'orders' && c.outcome === 'answered'))
     t.ok(s.calls.some((c) => c.caller === 'billing' && c.target === 'ghost' && c.outcome === 'unknown_target'))
+    t.match(s.routing, { requests: 6, answers: 5, refused: 1, unmatched: 0, pending: 0 })
 
     const page = await http(`${gw}/_pywatt`)
     t.equal(page.status, 200)
     t.match(page.headers['content-type'], 'text/html')
-    for (const name of ['users', 'orders', 'billing']) t.match(page.body, `<tr data-module="${name}" data-state="running">`)
+    for (const name of ['users', 'orders', 'billing', 'plain']) t.match(page.body, `<tr data-module="${name}" data-state="running">`)
     t.match(page.body, /<tr data-request data-method="GET" data-path="\/api\/orders\/hello\?marker=1" data-status="200" data-module="orders">/)
+    t.match(page.body, '<tr data-call data-caller="users" data-target="orders" data-endpoint="greet" data-outcome="answered">')
     t.match(page.body, '/_pywatt/fragment', 'the page refreshes itself')
   })
 
