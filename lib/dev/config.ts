@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { existsSync, readFileSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -8,7 +9,7 @@ import { pathToFileURL } from 'node:url'
 import { Type, type Static } from '#typebox'
 import { checkOptions } from '../check-options.js'
 import { ERR_PYWATT_DEV_CONFIG, ERR_PYWATT_INVALID_OPTIONS } from '../errors.js'
-import { loadPackage } from '../runtime/lazy-package.js'
+import { isMissing, loadPackage } from '../runtime/lazy-package.js'
 
 /** The file `pywatt-dev` reads from its working directory when given neither `--config` nor a command. */
 export const DEFAULT_CONFIG_FILE = 'pywatt.dev.json'
@@ -199,16 +200,26 @@ interface TypeScriptCompiler {
   transpileModule: (input: string, options: { compilerOptions: Record<string, unknown>, fileName?: string }) => { outputText: string }
 }
 
+/** The `typescript` package of the project the config lives in, else one this package can reach. */
+function typescript (file: string): TypeScriptCompiler {
+  try {
+    return createRequire(file)('typescript') as TypeScriptCompiler
+  } catch (err) {
+    if (!isMissing(err, 'typescript')) throw err
+  }
+  return loadPackage<TypeScriptCompiler>('typescript', {
+    neededBy: `the TypeScript config ${file}`,
+    error: ERR_PYWATT_DEV_CONFIG,
+    otherwise: 'or write the config as pywatt.dev.json'
+  })
+}
+
 /**
  * A `.ts` config as JavaScript. Node 20 cannot import TypeScript, so the
  * user's own `typescript` package transpiles it (loaded only for a .ts config).
  */
 function transpile (file: string, source: string): string {
-  const ts = loadPackage<TypeScriptCompiler>('typescript', {
-    neededBy: `the TypeScript config ${file}`,
-    error: ERR_PYWATT_DEV_CONFIG,
-    otherwise: 'or write the config as pywatt.dev.json'
-  })
+  const ts = typescript(file)
   // ESNext module kind and target, spelled as the numbers of TypeScript's enums (stable since 4.x).
   return ts.transpileModule(source, { fileName: file, compilerOptions: { module: 99, target: 99, verbatimModuleSyntax: false } }).outputText
 }

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadDevConfig, resolveDevConfig } from '../../lib/dev/config.js'
 import { RouteTable } from '../../lib/dev/routes.js'
@@ -59,6 +60,7 @@ t.test('config files: JSON, TypeScript with defineDevConfig, and what cannot be 
   const ts = await loadDevConfig(join(dir, 'pywatt.dev.ts'))
   t.equal(ts.gatewayPort, 0)
   t.match(ts.modules[0], { name: 'users', command: 'node', args: ['u.js'], mount: '/users', cwd: dir })
+  t.same(readdirSync(dir).filter((f) => f.endsWith('.mjs')), [], 'the transpiled file is removed')
   await t.rejects(loadDevConfig(join(dir, 'broken.json')), { code: 'FST_PYWATT_DEV_CONFIG', message: /broken\.json: cannot be loaded: / })
   await t.rejects(loadDevConfig(join(dir, 'bad-key.json')), { code: 'FST_PYWATT_DEV_CONFIG', message: /bad-key\.json: modules\.0\.mount: / })
   await t.rejects(loadDevConfig(join(dir, 'config.yaml')), { message: /a config is a \.json, \.ts, \.mts, \.js or \.mjs file, not '\.yaml'/ })
