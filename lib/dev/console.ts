@@ -82,6 +82,11 @@ export async function runCommand (cluster: DevCluster, line: string): Promise<bo
       }
       case 'stop': {
         const { host } = pick(cluster, cmd, args)
+        if (host.state === 'restarting') {
+          await host.stop()
+          say('restart cancelled: stopped', host.name)
+          return false
+        }
         if (!host.running) throw new TypeError(`module ${host.name} is not running`)
         say('stopping (shutdown)', host.name)
         await host.stop()

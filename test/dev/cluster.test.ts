@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DevCluster } from '../../lib/dev/cluster.js'
 import { resolveDevConfig } from '../../lib/dev/config.js'
+import { runCommand } from '../../lib/dev/console.js'
 import type { HostExit } from '../../lib/dev/module-host.js'
 import type { ClusterState } from '../../lib/dev/status-page.js'
 import { eventually, http } from '../helpers/unit-cli.js'
@@ -216,4 +217,33 @@ t.test('a module that keeps crashing is given up on after maxCrashes in the wind
   t.match(out.text, /flaky: crashed \(exit code 3\) 3 times within 60 s: not restarted again \(start flaky to try again\)/)
   const res = await http(`${cluster.url}/anything`)
   t.equal(res.status, 503, 'nothing to route to')
+})
+
+t.test('console: stop cancels a planned restart; start tries again with a fresh crash count', async (t) => {
+  const config = resolveDevConfig({
+    gatewayPort: 0,
+    heartbeat: 0,
+    announceTimeout: 0,
+    restart: { initialDelay: 60_000, maxDelay: 60_000, maxCrashes: 2 },
+    modules: [{ name: 'flaky', command: [process.execPath, '-e', 'process.exit(4)'] }, { name: 'other', command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'] }]
+  }, process.cwd())
+  const out = quiet()
+  const cluster = new DevCluster(config, { out, grace: 500 })
+  t.after(async () => await cluster.shutdown())
+  await cluster.listen()
+  const crashed = new Promise<HostExit>((resolve) => cluster.on('exit', (name: string, e: HostExit) => { if (name === 'flaky') resolve(e) }))
+  await cluster.start()
+  t.equal((await crashed).restartIn, 60_000)
+  t.equal(cluster.host('flaky')?.state, 'restarting')
+  t.equal(await runCommand(cluster, 'stop'), false)
+  t.match(out.text, /\[pywatt-dev\] stop needs a module: stop <module> \(modules: flaky, other\)\n/)
+  await runCommand(cluster, 'stop flaky')
+  t.match(out.text, /\[pywatt-dev\] flaky: restart cancelled: stopped\n/)
+  t.equal(cluster.host('flaky')?.state, 'stopped')
+  const again = new Promise<HostExit>((resolve) => cluster.on('exit', (name: string, e: HostExit) => { if (name === 'flaky') resolve(e) }))
+  await runCommand(cluster, 'start flaky')
+  t.equal((await again).restartIn, 60_000, 'the first crash of a fresh count, not the second')
+  await runCommand(cluster, 'status')
+  t.match(out.text, /\n {2}flaky: restarting, 0 endpoint\(s\), restarts 0, last exit code 4\n {2}other: starting pid \d+ up \d+ s, 0 endpoint\(s\), restarts 0\n/)
+  t.equal(await runCommand(cluster, 'shutdown'), true)
 })
