@@ -3,6 +3,7 @@ import { checkOptions } from './check-options.js'
 import { DEFAULT_LIMITS, type StdioLimits } from './transport/stdio-channel.js'
 import { CacheOptionSchema, DbOptionSchema } from './data/options.js'
 import { ChannelsOptionSchema } from './channels/options.js'
+import { DiscoveryOptionSchema } from './services/discovery-options.js'
 import type { HealthSettings, ReadySettings } from './health/routes.js'
 
 const EndpointOption = Type.Object({
@@ -75,7 +76,9 @@ export const PyWattOptionsSchema = Type.Object({
   /** `fastify.pywatt.cache`: URL secret, URL or memory settings; `false` to leave it out (default: in-memory). */
   cache: Type.Optional(CacheOptionSchema),
   /** The TCP / Unix-socket channels the Init blob offers: settings, or `false` to ignore them (default: connect them). */
-  channels: Type.Optional(ChannelsOptionSchema)
+  channels: Type.Optional(ChannelsOptionSchema),
+  /** `fastify.pywatt.services`: the discovery endpoint, the time one attempt may take, the retries. */
+  discovery: Type.Optional(DiscoveryOptionSchema)
 }, { additionalProperties: false })
 
 /** The serialisable options of the root plugin. */

@@ -31,6 +31,8 @@ import { addProbeRoutes } from '../lib/health/routes.js'
 import { scrubResponses } from '../lib/http/scrub-responses.js'
 import { requestIdGenerator } from '../lib/http/request-id.js'
 import { channelCheck, readinessChecks } from '../lib/health/checks.js'
+import { DiscoveryClient } from '../lib/services/discovery-client.js'
+import { discoverySettings } from '../lib/services/discovery-options.js'
 
 let processStdioOwner: FastifyInstance | null = null
 
@@ -215,6 +217,14 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     observation,
     database: null
   }
+  // What pywatt.listen() announced: the default address of a registered provider.
+  let announced: string | null = null
+  const services = new DiscoveryClient({
+    settings: discoverySettings(opts.discovery, runtime.init.env, process.env),
+    source: runtime.moduleId,
+    defaultAddress: () => announced ?? runtime.init.listen,
+    log
+  })
   const namespace: PyWattNamespace = Object.assign(Object.create(null) as Pick<PyWattNamespace, 'db' | 'cache'>, {
     moduleId: runtime.moduleId,
     init: Object.freeze({ ...runtime.init }),
@@ -222,6 +232,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     secrets: runtime.secrets,
     channel: runtime.channel,
     channels,
+    services,
     replySource: runtime.replySource,
     build,
     [kInternals]: internals,
@@ -251,6 +262,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
         listen = formatSocketAddress(target.host, port)
       }
       runtime.announce(listen, namespace.endpoints())
+      announced = listen
       return listen
     },
     stop: (reason?: StopReason) => stop(reason)
@@ -303,6 +315,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     runtime.detach()
   })
   app.addHook('onClose', async () => {
+    await services.close()
     // Last, so that replies of the drained requests could still use them.
     await channels.close()
     detachProcess()
@@ -333,6 +346,7 @@ export type { ChannelSet, ChannelSetStats, ChannelDelivery, ModuleMessageDeliver
 export type { ChannelStats, ChannelState, SocketChannel, SocketChannelName } from '../lib/transport/socket-channel.js'
 export type { ChannelKind, ChannelsOption } from '../lib/channels/options.js'
 export { UNIX_PATH_MAX, checkUnixPath } from '../lib/channels/config.js'
-export type { EndpointAnnounce, InitBlob } from '../lib/protocol/index.js'
+export type { EndpointAnnounce, InitBlob, ServiceProviderInfo, ServiceType } from '../lib/protocol/index.js'
 export { BUILD_INFO_FILE, type BuildInfo } from '../lib/health/build-info.js'
 export { runModule, type RunModuleOptions, type ModuleBuilder } from './run-module.js'
+export type { PyWattServices, ProviderRegistration, DiscoverOptions } from '../lib/services/discovery-client.js'

@@ -11,6 +11,7 @@ import type { Cache } from '../lib/cache/index.js'
 import type { StdioChannel } from '../lib/transport/stdio-channel.js'
 import type { ChannelSet } from '../lib/channels/channel-set.js'
 import type { BuildInfo } from '../lib/health/build-info.js'
+import type { PyWattServices } from '../lib/services/discovery-client.js'
 
 /*
  * The public types of the root plugin and its place in Fastify's own types.
@@ -90,6 +91,11 @@ export interface PyWattNamespace {
   readonly db: Database
   /** The cache (option `cache`; absent with `cache: false`). */
   readonly cache: Cache
+  /**
+   * Service providers: `register` one, `discover` those of a type, over the
+   * discovery endpoint (option `discovery`, else `PYWATT_DISCOVERY_ADDRESS`).
+   */
+  readonly services: PyWattServices
   /** @internal State shared with the sub-plugins. */
   readonly [kInternals]: Internals
 }

@@ -8,3 +8,4 @@ export { defineDevConfig, loadDevConfig, resolveDevConfig, type DevConfig, type 
 export { DevCluster, type DevClusterOptions } from './cluster.js'
 export { ModuleHost, type ModuleSnapshot, type ModuleState } from './module-host.js'
 export { ModuleRouter, type RoutableModule, type RoutedCall } from './module-router.js'
+export { DiscoveryServer, UNKNOWN_MODULE } from './discovery-server.js'
