@@ -13,7 +13,7 @@ t.test('pywatt-dev --config: two modules, console commands with module names, sh
       heartbeat: 200,
       modules: [
         { name: 'users', command: [process.execPath, PEER], envFile: 'users.env', env: { PEER_PREFIX: '/users' }, channels: { tcp: true } },
-        { name: 'orders', command: [process.execPath, PEER], env: { PEER_PREFIX: '/orders' }, channels: { tcp: true } }
+        { name: 'orders', command: [process.execPath, PEER], env: { PEER_PREFIX: '/orders' }, channels: { tcp: true }, via: 'stdio' }
       ]
     })
   })
@@ -23,7 +23,7 @@ t.test('pywatt-dev --config: two modules, console commands with module names, sh
   await cli.stdout.find(/\[pywatt-dev\] users: module announced /)
   await cli.stdout.find(/\[pywatt-dev\] orders: module announced /)
   t.same(JSON.parse((await http(`${gw}/users/hello`)).body), { module: 'users' })
-  t.same(JSON.parse((await http(`${gw}/orders/hello`)).body), { module: 'orders' })
+  t.same(JSON.parse((await http(`${gw}/orders/hello`)).body), { module: 'orders' }, 'over stdio (via: stdio)')
   const esc = String.fromCharCode(27)
   t.ok(await cli.stdout.find(new RegExp(`${esc}\\[36musers {2}\\|${esc}\\[0m \\d\\d:\\d\\d:\\d\\d INFO {2}`)), 'users\' logs under its coloured prefix')
   t.ok(await cli.stdout.find(new RegExp(`${esc}\\[35morders \\|${esc}\\[0m \\d\\d:\\d\\d:\\d\\d INFO {2}`)), 'orders\' in another colour')

@@ -62,7 +62,7 @@ t.test('three modules under one gateway: longest prefix, mount, module-to-module
     restart: { initialDelay: 100, maxDelay: 400, maxCrashes: 3, window: 60_000 },
     modules: [
       { name: 'users', command: [process.execPath, PEER], env: { PEER_PREFIX: '/api', PEER_WILDCARD: '1' }, channels: { tcp: true } },
-      { name: 'orders', command: [process.execPath, PEER], env: { PEER_PREFIX: '/api/orders' }, channels: { unix: join(sockets, 'orders.sock') } },
+      { name: 'orders', command: [process.execPath, PEER], env: { PEER_PREFIX: '/api/orders' }, channels: { unix: join(sockets, 'orders.sock') }, via: 'stdio' },
       { name: 'billing', command: [process.execPath, PEER], mount: '/billing', channels: { tcp: true }, via: 'tcp' },
       { name: 'plain', command: [process.execPath, join(plain, 'stdio-peer.mjs')] }
     ]
@@ -84,6 +84,9 @@ t.test('three modules under one gateway: longest prefix, mount, module-to-module
     t.same((await json('/api/orders/hello')).body, { module: 'orders' }, 'an exact endpoint beats a shorter wildcard')
     t.same((await json('/api/orders/other')).body, { module: 'users', wildcard: '/api/orders/other' }, 'only the wildcard matches')
     t.same((await json('/billing/hello?x=1')).body, { module: 'billing' }, 'under the mount, prefix stripped, over the tcp channel')
+    t.ok(cluster.host('billing')?.dev?.channels.tcp?.received.some((e) => e.content.op === 'http_response'), 'billing answered on its tcp channel (via: tcp)')
+    t.ok(cluster.host('orders')?.dev?.messages.some((m) => m.op === 'http_reply'), 'orders answered on stdio (via: stdio)')
+    t.notOk(cluster.host('users')?.dev?.messages.some((m) => m.op === 'http_reply'), 'users is reached over HTTP (the default)')
     t.equal((await json('/billing')).status, 404, 'the mount itself is the module\'s /')
     const none = await json('/nowhere')
     t.equal(none.status, 404)
