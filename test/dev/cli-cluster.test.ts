@@ -1,7 +1,9 @@
 import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cliEnv, http, runCli } from '../helpers/unit-cli.js'
+import { CLI, cliEnv, http, runCli } from '../helpers/unit-cli.js'
 
 const PEER = fileURLToPath(new URL('../../dist/test/fixtures/peer-module.js', import.meta.url))
 
@@ -73,11 +75,21 @@ t.test('pywatt-dev --config: two modules, console commands with module names, sh
 t.test('pywatt-dev: a bad config file exits 2 naming the key; one module keeps today\'s syntax', async (t) => {
   const dir = t.testdir({
     'bad.json': JSON.stringify({ modules: [{ name: 'users', command: 'node x.js', via: 'carrier-pigeon' }] }),
+    cwd: { 'pywatt.dev.json': JSON.stringify({ modules: [{ name: 'x', command: 'node x.js', gatewayPort: 1 }] }) },
     'one.json': JSON.stringify({ gatewayPort: 0, heartbeat: 0, modules: [{ name: 'solo', command: [process.execPath, PEER], env: { PEER_PREFIX: '/s' } }] })
   })
   const bad = runCli(t, ['--config', join(dir, 'bad.json')])
   t.same(await bad.exit, { code: 2, signal: null })
   t.match(bad.stdout.text, /^Invalid pywatt-dev config: .*bad\.json: modules\.0\.via: /)
+
+  // No command and no --config: pywatt.dev.json in the working directory.
+  const inCwd = join(dir, 'cwd')
+  const child = spawn(process.execPath, [CLI], { cwd: inCwd, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  let text = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { text += s })
+  const [code] = await once(child, 'close') as [number]
+  t.equal(code, 2)
+  t.match(text, /^Invalid pywatt-dev config: .*pywatt\.dev\.json: modules\.0\.gatewayPort: Unexpected property/)
 
   const both = runCli(t, ['--config', join(dir, 'one.json'), '--', 'node', 'x.js'])
   t.same(await both.exit, { code: 2, signal: null })

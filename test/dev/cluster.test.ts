@@ -226,7 +226,7 @@ t.test('console: stop cancels a planned restart; start tries again with a fresh 
   const config = resolveDevConfig({
     gatewayPort: 0,
     heartbeat: 0,
-    announceTimeout: 0,
+    announceTimeout: 0.3,
     restart: { initialDelay: 60_000, maxDelay: 60_000, maxCrashes: 2 },
     modules: [{ name: 'flaky', command: [process.execPath, '-e', 'process.exit(4)'] }, { name: 'other', command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'] }]
   }, process.cwd())
@@ -248,5 +248,8 @@ t.test('console: stop cancels a planned restart; start tries again with a fresh 
   t.equal((await again).restartIn, 60_000, 'the first crash of a fresh count, not the second')
   await runCommand(cluster, 'status')
   t.match(out.text, /\n {2}flaky: restarting, 0 endpoint\(s\), restarts 0, last exit code 4\n {2}other: starting pid \d+ up \d+ s, 0 endpoint\(s\), restarts 0\n/)
+  await eventually(async () => out.text, (text) => text.includes('other: no announce'), 5_000)
+  t.match(out.text, /\[pywatt-dev\] other: no announce 0\.3 s after it started: nothing is routed to it before it announces\. A module that calls app\.listen\(\) never announces: call app\.pywatt\.listen\(\) instead\n/)
+  t.notMatch(out.text, /flaky: no announce/, 'not said of a module that exited')
   t.equal(await runCommand(cluster, 'shutdown'), true)
 })
