@@ -22,8 +22,6 @@ export interface DevClusterOptions {
   colour?: boolean
   /** Override of the config's gateway port. */
   gatewayPort?: number
-  /** Restart a module that exits on its own (default true). */
-  autoRestart?: boolean
   /** Time a stopping module gets for each step (default 5 000 ms). */
   grace?: number
 }
@@ -62,7 +60,6 @@ export class DevCluster extends EventEmitter {
         heartbeat: config.heartbeat,
         serviceEcho: config.serviceEcho,
         restart: config.restart,
-        ...(opts.autoRestart === undefined ? {} : { autoRestart: opts.autoRestart }),
         ...(opts.grace === undefined ? {} : { grace: opts.grace })
       })
       this.hosts.set(spec.name, host)
@@ -152,8 +149,7 @@ export class DevCluster extends EventEmitter {
       const how = exit.exit.signal ?? `code ${String(exit.exit.code)}`
       this.routes.withdraw(name)
       this.router.stopped(name, `exited with ${how}`)
-      if (exit.requested) this.say(`exited with ${how}`, name)
-      else if (exit.gaveUp !== undefined) this.say(`crashed (exit ${how}) ${exit.gaveUp} times within ${this.config.restart.window / 1000} s: not restarted again (start ${name} to try again)`, name)
+      if (exit.gaveUp !== undefined) this.say(`crashed (exit ${how}) ${exit.gaveUp} times within ${this.config.restart.window / 1000} s: not restarted again (start ${name} to try again)`, name)
       else if (exit.restartIn !== undefined) this.say(`crashed (exit ${how}); restarting in ${exit.restartIn} ms`, name)
       else this.say(`exited with ${how}`, name)
       this.emit('exit', name, exit)

@@ -19,8 +19,6 @@ export interface ModuleHostOptions {
   heartbeat: number
   serviceEcho: boolean
   restart: RestartPolicy
-  /** Restart a module that exits on its own (default true). */
-  autoRestart?: boolean
   /** Messages held for a module whose channel is down (default 10 000) and how long (default 30 000 ms). */
   maxHeld?: number
   holdFor?: number
@@ -289,9 +287,9 @@ export class ModuleHost extends EventEmitter implements RoutableModule {
     if (dev !== this.dev) return
     this.lastExit = exit
     this.#held = []
-    if (this.#stopRequested || this.#opts.autoRestart === false) {
+    if (this.#stopRequested) {
       this.state = 'stopped'
-      this.emit('exit', { exit, requested: this.#stopRequested } satisfies HostExit)
+      this.emit('exit', { exit, requested: true } satisfies HostExit)
       return
     }
     const { initialDelay, maxDelay, maxCrashes, window } = this.#opts.restart
