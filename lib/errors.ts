@@ -173,3 +173,7 @@ export const ERR_PYWATT_MODULE_PAYLOAD = createError<[string]>(
 /** Service discovery (`register_service_provider` / `discover_service_providers`) failed or got no answer. */
 export const ERR_PYWATT_DISCOVERY = createError<[string]>(
   'FST_PYWATT_DISCOVERY', 'Service discovery failed: %s', 503)
+
+/** A `pywatt-dev` config file could not be read, or failed validation; the message names the key. */
+export const ERR_PYWATT_DEV_CONFIG = createError<[string, { cause?: unknown }?]>(
+  'FST_PYWATT_DEV_CONFIG', 'Invalid pywatt-dev config: %s', 500, TypeError)

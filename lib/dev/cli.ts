@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { parseArgs, parseEnv } from 'node:util'
 import type { AddressInfo } from 'node:net'
@@ -6,15 +6,26 @@ import type { Server } from 'node:http'
 import { DevOrchestrator } from './orchestrator.js'
 import { createGateway, type IpcForward } from './gateway.js'
 import { endpointTable, observabilityLine, prettyLogLine } from './pretty.js'
+import { runClusterCli } from './cluster-cli.js'
+import { pair } from './console.js'
+import { DEFAULT_CONFIG_FILE } from './config.js'
 
 const USAGE = `Usage: pywatt-dev [options] -- <module command> [args...]
+       pywatt-dev [--config <file>] [--gateway-port <n>] [--raw]
 
 Runs a PyWatt module under a local orchestrator: sends Init, answers get_secret
 from the environment and --env-file, prints the announced endpoints, serves an
 HTTP gateway to the module, serves its Database and Cache service requests,
 sends heartbeats, and stops it with shutdown.
 
+With --config, or with no command and a pywatt.dev.json in the working
+directory, it runs every module the config file lists (JSON, or TypeScript
+with the typescript package installed), routes gateway requests and
+module-to-module requests between them, restarts crashed modules and serves a
+status page at /_pywatt on the gateway.
+
 Options:
+  --config <file>       the modules to run (pywatt.dev.json, pywatt.dev.ts)
   --env-file <file>     secrets (and nothing else) in .env format; repeatable
   --secret <K=V>        one secret; repeatable
   --module-id <id>      init.module_id (default dev-module)
@@ -47,14 +58,10 @@ Commands typed on stdin while it runs:
   heartbeat      send one heartbeat
   routes         print the announced endpoints again
   shutdown       stop the module (Ctrl-C does the same)
+With a config file, rotate, push, heartbeat and routes take a module name
+first (optional with one module), and restart <module>, stop <module>,
+start <module> and status are added.
 `
-
-/** Parse `K=V`. */
-function pair (text: string): [string, string] {
-  const eq = text.indexOf('=')
-  if (eq <= 0) throw new TypeError(`expected K=V, got '${text}'`)
-  return [text.slice(0, eq), text.slice(eq + 1)]
-}
 
 /** Listen on 127.0.0.1:`port`; rejects with the server's error (a port in use) instead of leaving it unhandled. */
 async function listenOn (server: Server, port: number): Promise<void> {
@@ -73,11 +80,12 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     args: argv,
     allowPositionals: true,
     options: {
+      config: { type: 'string' },
       'env-file': { type: 'string', multiple: true },
       secret: { type: 'string', multiple: true },
       'module-id': { type: 'string' },
       listen: { type: 'string' },
-      'gateway-port': { type: 'string', default: '8080' },
+      'gateway-port': { type: 'string' },
       'announce-timeout': { type: 'string', default: '10' },
       heartbeat: { type: 'string', default: '5000' },
       raw: { type: 'boolean', default: false },
@@ -92,9 +100,27 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
-  if (values.help === true || positionals.length === 0) {
+  if (values.help === true) {
     out.write(USAGE)
-    return values.help === true ? 0 : 2
+    return 0
+  }
+  const gatewayText = values['gateway-port'] ?? '8080'
+  const gatewayPort = Number(gatewayText)
+  if (!/^\d+$/.test(gatewayText) || gatewayPort > 65535) {
+    out.write(`--gateway-port must be a port number (0 to 65535, 0 = any free port), not '${gatewayText}'\n`)
+    return 2
+  }
+  const config = values.config ?? (positionals.length === 0 && existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined)
+  if (config !== undefined) {
+    if (positionals.length > 0) {
+      out.write('give either --config or a module command, not both\n')
+      return 2
+    }
+    return await runClusterCli(config, { raw: values.raw === true, ...(values['gateway-port'] === undefined ? {} : { gatewayPort }) }, out)
+  }
+  if (positionals.length === 0) {
+    out.write(USAGE)
+    return 2
   }
   const say = (text: string): void => { out.write(`[pywatt-dev] ${text}\n`) }
   const secrets: Record<string, string> = {}
@@ -112,11 +138,6 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
   }
   if (via === 'unix' && values['unix-channel'] === undefined) {
     out.write('--via unix needs --unix-channel <path>\n')
-    return 2
-  }
-  const gatewayPort = Number(values['gateway-port'])
-  if (!/^\d+$/.test(values['gateway-port']) || gatewayPort > 65535) {
-    out.write(`--gateway-port must be a port number (0 to 65535, 0 = any free port), not '${values['gateway-port']}'\n`)
     return 2
   }
   const announceTimeout = Number(values['announce-timeout'])

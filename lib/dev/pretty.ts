@@ -35,3 +35,19 @@ export function observabilityLine (gateway: string, endpoints: ReadonlyArray<{ p
   const urls = endpoints.filter((e) => OBSERVABILITY.test(e.path)).map((e) => `${gateway}${e.path}`)
   return urls.length === 0 ? null : `probes and metrics: ${urls.join('  ')}`
 }
+
+// Cyan, magenta, yellow, green, blue, red: distinct on dark and light terminals.
+const COLOURS = [36, 35, 33, 32, 34, 31]
+
+/** The prefix of a module's log lines: its name padded to `width`, in the module's colour when `colour`. */
+export function modulePrefix (name: string, index: number, width: number, colour: boolean): string {
+  const label = `${name.padEnd(width)} |`
+  return colour ? `\u001b[${COLOURS[index % COLOURS.length] as number}m${label}\u001b[0m` : label
+}
+
+/** Whether to colour output: FORCE_COLOR set (and not 0), else a TTY. */
+export function useColour (out: NodeJS.WritableStream, env: NodeJS.ProcessEnv = process.env): boolean {
+  const force = env.FORCE_COLOR
+  if (force !== undefined && force !== '') return force !== '0' && force !== 'false'
+  return (out as { isTTY?: boolean }).isTTY === true
+}
