@@ -50,7 +50,7 @@ export const m2mBench: Section = {
       env: { PYWATT_LOG_LEVEL: 'warn' }
     })
     const config = resolveDevConfig({ gatewayPort: 0, heartbeat: 0, modules: [module('caller'), module('target')] }, tmpdir())
-    const cluster = new DevCluster(config, { out: new Writable({ write: (_c, _e, done) => done() }), autoRestart: false })
+    const cluster = new DevCluster(config, { out: new Writable({ write: (_c, _e, done) => done() }) })
     await cluster.listen()
     try {
       await cluster.start()

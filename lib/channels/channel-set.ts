@@ -54,6 +54,11 @@ export interface SendOptions {
   prefer?: readonly ChannelKind[]
   /** `false`: never stdio, not even as the last resort (default true). */
   stdio?: boolean
+  /**
+   * Called when the frame was lost with its connection and no other channel
+   * took it (instead of logging it as lost): the caller may hold it and send it again.
+   */
+  onLost?: () => void
 }
 
 type Encoded = (kind: ChannelKind) => string
@@ -169,7 +174,7 @@ export class ChannelSet extends EventEmitter {
    */
   send (message: ModuleMessage, opts: SendOptions = {}): ChannelKind {
     const order = this.#order(opts.prefer ?? this.#prefer)
-    return this.#route(opts.stdio === false ? order.filter((kind) => kind !== 'stdio') : order, (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message), message.op, false)
+    return this.#route(opts.stdio === false ? order.filter((kind) => kind !== 'stdio') : order, (kind) => kind === 'stdio' ? encodeModuleMessage(message) : encodeModuleEnvelope(message), message.op, false, opts.onLost)
   }
 
   /**
@@ -254,7 +259,7 @@ export class ChannelSet extends EventEmitter {
     return order
   }
 
-  #route (order: ChannelKind[], encode: Encoded, op: string, rerouted: boolean): ChannelKind {
+  #route (order: ChannelKind[], encode: Encoded, op: string, rerouted: boolean, onLost?: () => void): ChannelKind {
     for (let i = 0; i < order.length; i++) {
       const kind = order[i] as ChannelKind
       if (kind === 'stdio') {
@@ -268,9 +273,10 @@ export class ChannelSet extends EventEmitter {
         const sent = socket.send(encode(kind), (err) => {
           this.#log.warn({ channel: kind, err: { message: err.message } }, 'a frame was lost with its connection: sending it on the next channel')
           try {
-            this.#route(rest, encode, op, true)
+            this.#route(rest, encode, op, true, onLost)
           } catch (e) {
-            this.#log.error({ err: e }, 'a message could not be sent on any channel')
+            if (onLost !== undefined && e instanceof ERR_PYWATT_CHANNEL_CLOSED) onLost()
+            else this.#log.error({ err: e }, 'a message could not be sent on any channel')
           }
         })
         if (!sent) continue

@@ -7,6 +7,7 @@ import type { ResolvedDevConfig } from './config.js'
 import { forwardHttp, forwardOverIpc } from './gateway.js'
 import { ModuleHost, type HostExit } from './module-host.js'
 import { ModuleRouter } from './module-router.js'
+import { DiscoveryServer } from './discovery-server.js'
 import type { DevOrchestrator } from './orchestrator.js'
 import { endpointTable, modulePrefix, prettyLogLine } from './pretty.js'
 import { RouteTable, type RouteConflict } from './routes.js'
@@ -42,6 +43,8 @@ export class DevCluster extends EventEmitter {
   readonly activity = new Activity()
   readonly conflicts: RouteConflict[] = []
   readonly gateway: Server
+  /** The discovery endpoint every module gets in `init.env.PYWATT_DISCOVERY_ADDRESS`. */
+  readonly discovery = new DiscoveryServer()
   readonly #out: NodeJS.WritableStream
   readonly #opts: DevClusterOptions
   readonly #width: number
@@ -60,6 +63,7 @@ export class DevCluster extends EventEmitter {
         heartbeat: config.heartbeat,
         serviceEcho: config.serviceEcho,
         restart: config.restart,
+        initEnv: () => ({ PYWATT_DISCOVERY_ADDRESS: this.discovery.address }),
         ...(opts.grace === undefined ? {} : { grace: opts.grace })
       })
       this.hosts.set(spec.name, host)
@@ -81,14 +85,20 @@ export class DevCluster extends EventEmitter {
 
   /** Listen on 127.0.0.1; rejects with the server's error (a port in use). */
   async listen (): Promise<void> {
+    await this.discovery.listen()
     const port = this.#opts.gatewayPort ?? this.config.gatewayPort
-    await new Promise<void>((resolve, reject) => {
-      this.gateway.once('error', reject)
-      this.gateway.listen(port, '127.0.0.1', () => {
-        this.gateway.off('error', reject)
-        resolve()
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.gateway.once('error', reject)
+        this.gateway.listen(port, '127.0.0.1', () => {
+          this.gateway.off('error', reject)
+          resolve()
+        })
       })
-    })
+    } catch (err) {
+      await this.discovery.close()
+      throw err
+    }
   }
 
   /** Start every module. */
@@ -106,7 +116,7 @@ export class DevCluster extends EventEmitter {
   async shutdown (): Promise<void> {
     await Promise.all([...this.hosts.values()].map(async (host) => await host.stop()))
     this.gateway.closeAllConnections()
-    await new Promise<void>((resolve) => this.gateway.close(() => resolve()))
+    await Promise.all([new Promise<void>((resolve) => this.gateway.close(() => resolve())), this.discovery.close()])
   }
 
   /** The module `name`. */
@@ -149,6 +159,7 @@ export class DevCluster extends EventEmitter {
       const how = exit.exit.signal ?? `code ${String(exit.exit.code)}`
       this.routes.withdraw(name)
       this.router.stopped(name, `exited with ${how}`)
+      this.discovery.forget(name)
       if (exit.gaveUp !== undefined) this.say(`crashed (exit ${how}) ${exit.gaveUp} times within ${this.config.restart.window / 1000} s: not restarted again (start ${name} to try again)`, name)
       else if (exit.restartIn !== undefined) this.say(`crashed (exit ${how}); restarting in ${exit.restartIn} ms`, name)
       else this.say(`exited with ${how}`, name)

@@ -26,6 +26,8 @@ export interface ModuleHostOptions {
   logLines?: number
   /** Time a stopping module gets for each step of shutdown, SIGTERM, SIGKILL (default 5 000 ms). */
   grace?: number
+  /** `init.env` of every run (the discovery endpoint's address). */
+  initEnv?: () => Record<string, string>
 }
 
 /** How a run ended, as the `exit` event says. */
@@ -219,6 +221,7 @@ export class ModuleHost extends EventEmitter implements RoutableModule {
       cwd: spec.cwd,
       env: { ...process.env, ...spec.env },
       moduleId: spec.name,
+      ...(this.#opts.initEnv === undefined ? {} : { initEnv: this.#opts.initEnv() }),
       ...(spec.listen === undefined ? {} : { listen: spec.listen }),
       secrets: moduleSecrets(spec),
       heartbeatInterval: this.#opts.heartbeat,

@@ -130,6 +130,7 @@ export function attachModules (opts: AttachModulesOptions): AttachedModules {
       if (!await settleWithin(handlers.settled(), drainTimeout)) {
         log.error({ serving: handlers.serving, drainTimeout }, 'module request handlers still running at the drain deadline: their answers are lost')
       }
+      carrier.close()
     }
   }
 }

@@ -9,6 +9,12 @@ type RouteToModule = Extract<ModuleMessage, { op: 'route_to_module' }>
 
 const SOCKETS: readonly SocketChannelName[] = ['tcp', 'ipc']
 
+// Frames kept while every channel reconnects: past these, a caller's own timeout is the better answer.
+const MAX_HELD = 10_000
+const HOLD_MS = 30_000
+
+interface Held { message: RouteToModule, origin: ChannelKind | null, at: number }
+
 /**
  * Which channel carries module-to-module frames: TCP, then the Unix socket,
  * then stdio only when the `modules.stdio` option allows it (the orchestrator
@@ -19,6 +25,8 @@ export class Carrier {
   readonly #stdio: boolean
   readonly #standalone: boolean
   readonly #log: FastifyBaseLogger
+  #held: Held[] = []
+  #unwatch: (() => void) | null = null
 
   constructor (channels: ChannelSet, opts: { stdio: boolean, standalone: boolean, log: FastifyBaseLogger }) {
     this.#channels = channels
@@ -43,10 +51,40 @@ export class Carrier {
     return null
   }
 
-  /** Send a request now; false when no channel can take it at this moment (a socket is reconnecting). */
+  /**
+   * Send a request now; false when no channel can take it at this moment (a
+   * socket is reconnecting). A request frame lost with its connection is
+   * held and sent again once a channel is back.
+   */
   send (message: RouteToModule): boolean {
+    return this.#try({ message, origin: null, at: Date.now() })
+  }
+
+  /**
+   * Send an answer, first on the channel its request came on. While every
+   * channel reconnects it is held (bounded) and sent once one is back, so a
+   * cut connection does not cost the caller its answer.
+   */
+  answer (origin: ChannelKind, message: RouteToModule): void {
+    const held: Held = { message, origin, at: Date.now() }
+    if (!this.#try(held)) this.#hold(held)
+  }
+
+  /** Drop what is held (the module is stopping). */
+  close (): void {
+    this.#unwatch?.()
+    this.#unwatch = null
+    if (this.#held.length > 0) this.#log.warn({ dropped: this.#held.length }, 'module-to-module frames still waiting for a channel at close: dropped')
+    this.#held = []
+  }
+
+  #try (held: Held): boolean {
+    const { message, origin } = held
+    const opts = origin === null
+      ? { prefer: SOCKETS, stdio: this.#stdio }
+      : { prefer: [origin, ...SOCKETS], stdio: this.#stdio || origin === 'stdio' }
     try {
-      this.#channels.send(message, { prefer: SOCKETS, stdio: this.#stdio })
+      this.#channels.send(message, { ...opts, onLost: () => this.#hold(held) })
       return true
     } catch (err) {
       if (err instanceof ERR_PYWATT_CHANNEL_CLOSED) return false
@@ -54,13 +92,34 @@ export class Carrier {
     }
   }
 
-  /** Send an answer, first on the channel its request came on. */
-  answer (origin: ChannelKind, message: RouteToModule): void {
-    try {
-      this.#channels.send(message, { prefer: [origin, ...SOCKETS], stdio: this.#stdio || origin === 'stdio' })
-    } catch (err) {
-      this.#log.error({ err, to: message.target_module_id, requestId: message.request_id }, 'a module answer could not be sent on any channel')
+  #hold (held: Held): void {
+    const why = this.unusable()
+    if (why !== null || this.#held.length >= MAX_HELD) {
+      this.#log.error({ to: held.message.target_module_id, requestId: held.message.request_id, reason: why ?? `${MAX_HELD} frames already wait for a channel` }, 'a module-to-module frame could not be sent on any channel: dropped')
+      return
     }
+    this.#held.push(held)
+    this.#unwatch ??= this.onStateChange(() => this.#flush())
+  }
+
+  #flush (): void {
+    const now = Date.now()
+    while (this.#held.length > 0) {
+      const held = this.#held[0] as Held
+      if (now - held.at > HOLD_MS) {
+        this.#held.shift()
+        this.#log.error({ to: held.message.target_module_id, requestId: held.message.request_id }, `a module-to-module frame waited ${HOLD_MS} ms for a channel: dropped`)
+        continue
+      }
+      if (!this.#try(held)) {
+        // Still no channel: keep the rest for the next change, unless none will ever come.
+        if (this.unusable() !== null) this.close()
+        return
+      }
+      this.#held.shift()
+    }
+    this.#unwatch?.()
+    this.#unwatch = null
   }
 
   /** Call `listener` whenever a socket channel changes state. Returns a function that stops it. */

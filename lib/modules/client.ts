@@ -126,6 +126,11 @@ export class ModuleClient {
       else this.#log.warn({ requestId: answer.requestId, source: answer.source, request: late }, 'a module answer came after its request timed out: dropped')
       return
     }
+    if (answer.source !== entry.target) {
+      // Only the target (or the orchestrator speaking for it) answers: another module cannot settle this request.
+      this.#log.warn({ requestId: answer.requestId, source: answer.source, target: entry.target }, 'a module answer from another module than the target: dropped')
+      return
+    }
     this.#forget(answer.requestId)
     const { outcome } = answer
     if (!outcome.ok) {

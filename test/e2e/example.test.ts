@@ -9,6 +9,7 @@ t.test('the example module: handshake, secrets, announce, HTTP, heartbeat, rotat
     { path: '/api/echo', methods: ['POST'] },
     { path: '/api/items', methods: ['GET', 'POST'] },
     { path: '/api/items/:id', methods: ['GET'] },
+    { path: '/api/items/:id/stock', methods: ['GET'] },
     { path: '/api/me', methods: ['GET'], auth: 'jwt' },
     { path: '/health', methods: ['GET'] },
     { path: '/hello', methods: ['GET'] },

@@ -1,13 +1,14 @@
+import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
+import { DevCluster } from '../../lib/dev/cluster.js'
+import { resolveDevConfig } from '../../lib/dev/config.js'
+import type { ModuleHost } from '../../lib/dev/module-host.js'
+import type { ModuleRouter, RoutedCall } from '../../lib/dev/module-router.js'
 import type { DevOrchestrator } from '../../lib/dev/orchestrator.js'
-import { ModuleRouter, type RoutedCall } from '../../lib/dev/module-router.js'
-import type { ModuleMessage } from '../../lib/protocol/index.js'
-import { startModule } from './modules.js'
+import { until } from './fake-orchestrator.js'
 
 /** The fixture of the module-to-module tests (built: `npm run build`). */
 export const MODULES_PEER = fileURLToPath(new URL('../../dist/test/fixtures/modules-peer.js', import.meta.url))
-
-type RouteToModule = Extract<ModuleMessage, { op: 'route_to_module' }>
 
 /** How one module of a mesh is started. */
 export interface MeshModule {
@@ -17,69 +18,64 @@ export interface MeshModule {
   stdioOnly?: boolean
 }
 
-/** One started module: its orchestrator, stderr lines and HTTP base URL. */
+/** One started module: its host under pywatt-dev, stderr lines and HTTP base URL. */
 export interface MeshMember {
-  dev: DevOrchestrator
+  host: ModuleHost
+  /** The current run (a restart makes a new one). */
+  readonly dev: DevOrchestrator
   stderr: string[]
-  url: string
+  readonly url: string
   /** POST `body` as JSON to `path` of the module, resolve with the JSON answer. */
   post: (path: string, body: unknown) => Promise<any>
 }
 
 /**
- * Several fixture modules, each under its own DevOrchestrator with a TCP
- * channel, and a ModuleRouter that routes the `route_to_module` frames they
- * send between their channel servers (or their stdio, for `stdioOnly`): the
- * orchestrator side of module-to-module requests, as pywatt-dev does it.
+ * Several fixture modules under one real pywatt-dev ({@link DevCluster}), each
+ * with a TCP channel (or stdio only): pywatt-dev's router carries their
+ * module-to-module requests. Crashed modules restart after 100 ms.
  */
-export async function startMesh (t: { after: (fn: () => unknown) => void }, members: MeshModule[], entry = MODULES_PEER): Promise<{ modules: Map<string, MeshMember>, router: ModuleRouter, calls: RoutedCall[] }> {
-  const modules = new Map<string, MeshMember>()
-  const stdioOnly = new Set(members.filter((m) => m.stdioOnly === true).map((m) => m.id))
-  const router = new ModuleRouter((id) => {
-    const dev = modules.get(id)?.dev
-    if (dev === undefined) return undefined
-    return {
-      get running () { return dev.exited === null },
-      deliver: (message) => {
-        if (stdioOnly.has(id)) {
-          dev.send(message)
-          return true
-        }
-        const tcp = dev.channels.tcp
-        if (tcp?.socket == null) return false
-        tcp.send(message)
-        return true
-      }
-    }
-  })
+export async function startMesh (t: { after: (fn: () => unknown) => void }, members: MeshModule[], entry = MODULES_PEER): Promise<{ cluster: DevCluster, modules: Map<string, MeshMember>, router: ModuleRouter, calls: RoutedCall[] }> {
+  const config = resolveDevConfig({
+    gatewayPort: 0,
+    heartbeat: 0,
+    announceTimeout: 0,
+    restart: { initialDelay: 100, maxDelay: 400, maxCrashes: 5, window: 60_000 },
+    modules: members.map((m) => ({
+      name: m.id,
+      command: [process.execPath, entry],
+      env: m.env ?? {},
+      ...(m.stdioOnly === true ? {} : { channels: { tcp: true } })
+    }))
+  }, process.cwd())
+  const cluster = new DevCluster(config, { out: new Writable({ write: (_c, _e, done) => done() }), raw: true, grace: 3_000 })
+  t.after(async () => await cluster.shutdown())
   const calls: RoutedCall[] = []
-  router.on('call', (call: RoutedCall) => calls.push(call))
-  await Promise.all(members.map(async (m) => {
-    const { dev, stderr } = await startModule(t, entry, {
-      moduleId: m.id,
-      ...(m.stdioOnly === true ? {} : { tcpChannel: {} }),
-      ...(m.env === undefined ? {} : { extraEnv: m.env })
-    })
-    dev.channels.tcp?.on('message', (envelope: { content: ModuleMessage }) => {
-      if (envelope.content.op === 'route_to_module') router.route(m.id, envelope.content)
-    })
-    dev.on('message', (line: ModuleMessage) => {
-      if (line.op === 'route_to_module') router.route(m.id, line as RouteToModule)
-    })
-    dev.on('exit', () => router.stopped(m.id, 'exited'))
-    // Several modules start at once on a shared machine.
-    await dev.announced(30_000)
-    await dev.channels.tcp?.connected()
-    const url = `http://${dev.listen}`
-    modules.set(m.id, {
-      dev,
+  cluster.router.on('call', (call: RoutedCall) => calls.push(call))
+  const modules = new Map<string, MeshMember>()
+  for (const m of members) {
+    const host = cluster.host(m.id) as ModuleHost
+    const stderr: string[] = []
+    host.on('log', (line: string) => stderr.push(line))
+    const member: MeshMember = {
+      host,
+      get dev () { return host.dev as DevOrchestrator },
       stderr,
-      url,
+      get url () { return `http://${String(host.dev?.announcedListen)}` },
       post: async (path, body) => {
-        const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        const res = await fetch(member.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
         return await res.json()
       }
-    })
-  }))
-  return { modules, router, calls }
+    }
+    modules.set(m.id, member)
+  }
+  await cluster.listen()
+  await cluster.start()
+  await Promise.all([...modules.values()].map(async (m) => await ready(m)))
+  return { cluster, modules, router: cluster.router, calls }
+}
+
+/** Resolves when the member's current run has announced and connected its channel. */
+export async function ready (member: MeshMember, timeout = 30_000): Promise<void> {
+  // Several modules start at once on a shared machine.
+  await until(() => member.host.running && member.dev.announcedListen !== null && Object.values(member.dev.channels).every((c) => c.socket !== null), timeout)
 }

@@ -168,3 +168,30 @@ t.test('an answer the orchestrator passes on unchanged, as a routed_module_messa
   t.ok(Buffer.isBuffer(value))
   t.same([...(value as Buffer)], [1, 2, 255])
 })
+
+t.test('an answer made while the channel reconnects is held and sent on the new connection; an answer from another module than the target is dropped', async (t) => {
+  const { app, tcp, log } = await setup(t, { tcp: true })
+  const server = tcp as ChannelServer
+  await server.connected()
+  let release: () => void = () => {}
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  app.pywatt.modules.handle('gated', async () => {
+    await gate
+    return 'held'
+  })
+  server.send(routedRequest('other', encodeRequest('test-module', 'gated', null)))
+  await until(() => app.pywatt.modules.stats().serving === 1)
+  server.dropConnection()
+  await until(() => app.pywatt.channels.health().tcp !== 'connected')
+  release()
+  const answer = await nextRequest(server)
+  t.equal(server.connections, 2, 'sent on the second connection')
+  t.same(decodeAnswer(routedAnswer('test-module', answer))?.outcome, { ok: true, value: 'held' })
+
+  const pending = app.pywatt.modules.request('b', 'echo', 'x', { timeout: 2_000 })
+  const request = await nextRequest(server, 1)
+  server.send(routedAnswer('intruder', encodeAnswer('test-module', request.request_id, { ok: true, value: 'forged' })))
+  await until(() => log.entries().some((e) => e.msg === 'a module answer from another module than the target: dropped'))
+  server.send(routedAnswer('b', encodeAnswer('test-module', request.request_id, { ok: true, value: 'real' })))
+  t.equal(await pending, 'real')
+})

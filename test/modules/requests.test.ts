@@ -1,6 +1,6 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { startMesh, type MeshMember } from '../helpers/module-mesh.js'
+import { ready, startMesh, type MeshMember } from '../helpers/module-mesh.js'
 import { until } from '../helpers/fake-orchestrator.js'
 
 // The modules are killed when this test ends (a root-level t.after would wait for them to exit).
@@ -137,11 +137,41 @@ t.test('module-to-module requests between real modules', async (t) => {
     t.match(await s.post('/call', { target: 'b', endpoint: 'echo', payload: 'from s' }), { ok: true, value: { by: 'b', source: 's' } }, 'request sent on stdio')
   })
 
+  t.test('a target that crashes mid-request: the caller hears unavailable, pywatt-dev restarts it, later requests succeed', async (t) => {
+    const c = modules.get('c') as MeshMember
+    const pid = c.host.pid
+    t.match(await a.post('/call', { target: 'c', endpoint: 'crash' }), { ok: false, error: { code: 'FST_PYWATT_MODULE_UNAVAILABLE', statusCode: 503, message: /module c stopped before it answered \(exited with code 9\)/ } })
+    await until(() => c.host.restarts >= 1 || (c.host.pid !== null && c.host.pid !== pid), 10_000)
+    await ready(c)
+    t.not(c.host.pid, pid, 'a new process')
+    t.match(await a.post('/call', { target: 'c', endpoint: 'echo', payload: 'again' }), { ok: true, value: { by: 'c', payload: 'again' } })
+  })
+
+  t.test('channels cut on both sides with requests in flight: every request is answered once', async (t) => {
+    const inFlight = Array.from({ length: 40 }, async (_, i) => await a.post('/call', { target: 'b', endpoint: 'slow', payload: { ms: 300 + i } }))
+    await sleep(100)
+    b.dev.channels.tcp?.dropConnection()
+    await sleep(60)
+    a.dev.channels.tcp?.dropConnection()
+    const answers = await Promise.all(inFlight)
+    t.equal(answers.filter((x) => x.ok === true && x.value.late === true).length, 40, 'all answered')
+    t.ok((a.dev.channels.tcp?.connections ?? 0) >= 2 && (b.dev.channels.tcp?.connections ?? 0) >= 2, 'both reconnected')
+    t.match(await b.post('/call', { target: 'a', endpoint: 'echo', payload: 'after' }), { ok: true, value: { by: 'a' } })
+  })
+
+  t.test('service discovery through pywatt-dev: one module registers, another discovers it', async (t) => {
+    const { providerId } = await a.post('/services/register', { name: 'geo-a', type: 'geo' })
+    t.match(providerId, /\S+/)
+    const found = await b.post('/services/discover', { type: 'geo', all: true })
+    t.match(found, [{ provider_id: providerId, module_id: 'a', name: 'geo-a', version: '1.0.0', metadata: { by: 'a' } }])
+    t.equal(found[0].address, a.dev.announcedListen, 'the address defaults to the announced one')
+  })
+
   t.test('a target that stops answers what it was serving; the router answers unavailable after', async (t) => {
     const c = modules.get('c') as MeshMember
     const slow = a.post('/call', { target: 'c', endpoint: 'slow', payload: { ms: 300 } })
     await sleep(100)
-    const exit = c.dev.shutdown()
+    const exit = c.host.stop()
     t.same(await slow, { ok: true, value: { late: true } }, 'the handler in flight was awaited and its answer sent')
     await exit
     t.match(await a.post('/call', { target: 'c', endpoint: 'echo' }), { ok: false, error: { code: 'FST_PYWATT_MODULE_UNAVAILABLE', statusCode: 503 } })
