@@ -70,13 +70,14 @@ t.test('pywatt-dev runs the example module end to end', async (t) => {
 
   // the endpoint table after announce
   const [table] = await cli.stdout.next(/\[pywatt-dev\] module announced (\S+) with (\d+) endpoint\(s\):\n(?: {2}.*\n)+/)
-  t.match(table, `module announced ${listen} with 8 endpoint(s):`)
+  t.match(table, `module announced ${listen} with 9 endpoint(s):`)
   const rows = table.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/))
   t.same(rows[0], ['METHODS', 'PATH', 'AUTH'])
   t.same(rows.slice(1).sort((a, b) => a[1].localeCompare(b[1])), [
     ['POST', '/api/echo'],
     ['GET,POST', '/api/items'],
     ['GET', '/api/items/:id'],
+    ['GET', '/api/items/:id/stock'],
     ['GET', '/api/me', 'jwt'],
     ['GET', '/health'],
     ['GET', '/hello'],
