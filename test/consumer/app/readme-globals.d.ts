@@ -20,4 +20,6 @@ declare global {
   // Data layer: the id of a row and the loader behind the cached list.
   const id: number
   function loadItems (): Promise<Array<{ id: number, name: string }>>
+  // Module-to-module requests: the stock module's levels.
+  const levels: Map<number, number>
 }
