@@ -14,8 +14,8 @@ export interface ModuleRequestOptions<Q extends TSchema = TUnknown, A extends TS
   /** Abort the request: it rejects with `signal.reason` and its answer is ignored. */
   signal?: AbortSignal
   /** The caller's W3C trace context: the request continues its trace (default: a new trace). */
-  traceparent?: string
-  tracestate?: string
+  traceparent?: string | undefined
+  tracestate?: string | undefined
   /** The payload is checked before it is sent, the answer when it arrives (`FST_PYWATT_MODULE_PAYLOAD`). */
   schema?: ModuleSchemas<Q, A>
 }
@@ -28,8 +28,8 @@ export interface ModuleRequestContext {
   endpoint: string
   requestId: string
   /** The request's W3C trace context: pass it to nested requests to continue the trace. */
-  traceparent?: string
-  tracestate?: string
+  traceparent?: string | undefined
+  tracestate?: string | undefined
   /** A child of the app's logger naming the request. */
   log: FastifyBaseLogger
 }
@@ -46,8 +46,8 @@ export interface ModuleHandleOptions<Q extends TSchema = TUnknown, A extends TSc
 /** Options of `modules.fetch()`: a fetch `RequestInit` plus the request's own. */
 export interface ModuleFetchInit extends RequestInit {
   timeout?: number
-  traceparent?: string
-  tracestate?: string
+  traceparent?: string | undefined
+  tracestate?: string | undefined
 }
 
 /** `fastify.pywatt.modules`: requests to other modules, and the endpoints this module serves them. */
