@@ -69,7 +69,6 @@ export interface PyWattOptions extends Omit<PyWattSerializableOptions, 'db'> {
  * declare module 'fastify-pywatt' { interface PyWattConfig extends Static<typeof Config> {} }
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
 export interface PyWattConfig {}
 
 /**
