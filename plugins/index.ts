@@ -183,7 +183,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
   if (loaded.problems.length > 0) {
     return await refuse(configError(loaded.problems), 'refusing to start: the configuration is invalid', cutShort(secretTimeout, secretsAllowed, secretsSince))
   }
-  const liveConfig = new LiveConfig(loaded.values, log)
+  const liveConfig = new LiveConfig(loaded.values, new Set(config.flatMap((f) => f.from.kind === 'secret' ? [f.key] : [])), log)
   const unfollowConfig = liveConfig.follow(config, runtime.secrets)
 
   let stopping: Promise<void> | null = null

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { REDACTED } from '../logging/scrubber.js'
 import type { RotationEvent, SecretStore } from '../secrets/store.js'
 import { coerce } from './coerce.js'
 import type { ConfigField } from './schema.js'
@@ -18,7 +19,9 @@ export type ConfigChangeListener = (change: ConfigChange) => void | Promise<void
 /**
  * `fastify.pywatt.config`: a frozen object whose fields read the current
  * values, so that a reference taken at start sees a rotated secret's new value,
- * and the subscribers told when that happens.
+ * and the subscribers told when that happens. Serialised (a logged config, a
+ * reply), the fields read from secrets are `[REDACTED]`: value scrubbing
+ * cannot see a secret that is logged as a JSON number.
  */
 export class LiveConfig {
   /** The object handed out: frozen; each field a getter of the current value. */
@@ -27,13 +30,16 @@ export class LiveConfig {
   readonly #listeners = new Set<ConfigChangeListener>()
   readonly #log: FastifyBaseLogger
 
-  constructor (values: Record<string, unknown>, log: FastifyBaseLogger) {
+  constructor (values: Record<string, unknown>, secretKeys: ReadonlySet<string>, log: FastifyBaseLogger) {
     this.#values = { ...values }
     this.#log = log
     const view: Record<string, unknown> = {}
     for (const key of Object.keys(values)) {
       Object.defineProperty(view, key, { enumerable: true, get: () => this.#values[key] })
     }
+    Object.defineProperty(view, 'toJSON', {
+      value: () => Object.fromEntries(Object.keys(values).map((key) => [key, secretKeys.has(key) ? REDACTED : this.#values[key]]))
+    })
     this.view = Object.freeze(view)
   }
 

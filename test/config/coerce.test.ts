@@ -74,3 +74,9 @@ t.test('configFields: names, sources, optional and defaults; a bad schema is FST
   t.throws(() => configFields(Type.Object({ both: Type.String({ env: 'A', secret: 'B' }) })), { code: 'FST_PYWATT_INVALID_OPTIONS', message: /config\.both: .*not both/ })
   t.throws(() => configFields(Type.Object({ blank: Type.String({ env: ' ' }) })), { message: /config\.blank: the env option must be a non-empty name/ })
 })
+
+t.test('coerce: null, and a schema that takes any text', async (t) => {
+  t.same(coerce(Type.Null(), 'null'), { ok: true, value: null })
+  t.same(coerce(Type.Union([Type.Integer(), Type.Null()]), 'nil'), { ok: false, expected: 'an integer or null' })
+  t.same(coerce(Type.Union([Type.Literal('x'), Type.Any()]), 'y'), { ok: true, value: 'y' })
+})

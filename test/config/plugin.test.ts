@@ -73,21 +73,28 @@ t.test('a secret field comes from the secret store, fetched alongside the secret
     await app.register(pywatt, {
       io: orch.io,
       secrets: ['OTHER'],
-      config: Type.Object({ dbPassword: configSecret(Type.String(), 'DB_PASSWORD'), poolSize: Type.Integer({ secret: 'POOL_SIZE' }) })
+      config: Type.Object({
+        dbPassword: configSecret(Type.String(), 'DB_PASSWORD'),
+        poolSize: Type.Integer({ secret: 'POOL_SIZE' }),
+        account: Type.Object({ user: Type.String(), pass: Type.String() }, { secret: 'ACCOUNT' })
+      })
     })
   })()
   await orch.waitFor((l) => l.op === 'get_secret' && l.name === 'OTHER')
-  t.same(orch.ops('get_secret').map((l) => l.name).sort(), ['DB_PASSWORD', 'OTHER', 'POOL_SIZE'], 'every request is out before any answer')
-  orch.send({ op: 'secret', name: 'POOL_SIZE', value: '12' })
+  t.same(orch.ops('get_secret').map((l) => l.name).sort(), ['ACCOUNT', 'DB_PASSWORD', 'OTHER', 'POOL_SIZE'], 'every request is out before any answer')
+  orch.send({ op: 'secret', name: 'POOL_SIZE', value: '987654' })
+  orch.send({ op: 'secret', name: 'ACCOUNT', value: '{ "user": "svc-account-user", "pass": "svc-account-pass" }' })
   orch.send({ op: 'secret', name: 'DB_PASSWORD', value: 'pw-from-the-orchestrator' })
   orch.send({ op: 'secret', name: 'OTHER', value: 'other-value' })
   await registering
   t.equal(configOf(app).dbPassword, 'pw-from-the-orchestrator')
-  t.equal(configOf(app).poolSize, 12, 'coerced like any field')
-  app.log.info({ config: app.pywatt.config }, 'configured with pw-from-the-orchestrator')
-  const line = log.lines.find((l) => l.includes('configured with'))
-  t.notMatch(line, 'pw-from-the-orchestrator')
-  t.match(line, '[REDACTED]')
+  t.equal(configOf(app).poolSize, 987654, 'coerced like any field')
+  t.same(configOf(app).account, { user: 'svc-account-user', pass: 'svc-account-pass' })
+  app.log.info({ config: app.pywatt.config }, 'configured with pw-from-the-orchestrator, pool 987654')
+  const line = log.lines.find((l) => l.includes('configured with')) ?? ''
+  for (const value of ['pw-from-the-orchestrator', '987654', 'svc-account-user', 'svc-account-pass']) t.notMatch(line, value, `${value} is scrubbed`)
+  t.same(JSON.parse(line).config, { dbPassword: '[REDACTED]', poolSize: '[REDACTED]', account: '[REDACTED]' }, 'serialised, the secret fields are redacted')
+  t.equal(configOf(app).poolSize, 987654, 'read, they are the values')
 })
 
 t.test('every bad key in one FST_PYWATT_CONFIG naming its source and what was expected, never a value; exit 2', async (t) => {
