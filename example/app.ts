@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import pywatt, { pywattLogger, type PyWattOptions } from '../plugins/index.js'
 import routeDiscovery from '../plugins/route-discovery.js'
 import ipcHttp from '../plugins/ipc-http.js'
-import jwt from '../plugins/jwt.js'
+import jwt, { type PyWattJwtOptions } from '../plugins/jwt.js'
 import portNegotiation from '../plugins/port-negotiation.js'
 import metrics from '../plugins/metrics.js'
 import { itemParams, newItemBody } from './schemas.js'
@@ -16,30 +16,51 @@ interface Item { id: number, name: string }
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url))
 
 /**
+ * The root plugin's options of the example: its secrets, and items in
+ * `pywatt.db` (embedded SQLite in memory unless `opts.db` says otherwise, e.g.
+ * `{ urlSecret: 'DATABASE_URL' }`), whose schema the migrations make before
+ * `register` resolves.
+ */
+export function exampleOptions (opts: Partial<PyWattOptions> = {}): PyWattOptions {
+  const { db: dbOption = { filename: ':memory:' }, ...rest } = opts
+  return {
+    secrets: ['API_KEY', 'JWT_SECRET'],
+    ...rest,
+    db: dbOption === false ? false : { migrations: MIGRATIONS, ...dbOption }
+  }
+}
+
+/**
+ * Bearer tokens signed with the JWT_SECRET secret (HS256); after a rotation the
+ * previous key verifies for EXAMPLE_JWT_OVERLAP_MS (default 5 minutes).
+ */
+export function exampleJwtOptions (): PyWattJwtOptions {
+  return { rotationOverlap: Number(process.env.EXAMPLE_JWT_OVERLAP_MS ?? 300_000) }
+}
+
+/**
  * The example module: a health route (from the root plugin), a few JSON routes
  * and one secret in use. `server.ts` starts it; tests build it with their own io.
  */
 export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: pywattLogger() })
-  // Items live in `pywatt.db` (embedded SQLite in memory unless `opts.db` says
-  // otherwise, e.g. `{ urlSecret: 'DATABASE_URL' }`), whose schema the
-  // migrations make before `register` resolves; the list is cached in `pywatt.cache`.
-  const { db: dbOption = { filename: ':memory:' }, ...rest } = opts
-  await app.register(pywatt, {
-    secrets: ['API_KEY', 'JWT_SECRET'],
-    ...rest,
-    db: dbOption === false ? false : { migrations: MIGRATIONS, ...dbOption }
-  })
+  await app.register(pywatt, exampleOptions(opts))
   await app.register(routeDiscovery)
   await app.register(ipcHttp)
   // init.listen with a port is used as given; otherwise the port is asked for (port_request).
   await app.register(portNegotiation)
-  // Bearer tokens signed with the JWT_SECRET secret (HS256); after a rotation the
-  // previous key verifies for EXAMPLE_JWT_OVERLAP_MS (default 5 minutes).
-  await app.register(jwt, { rotationOverlap: Number(process.env.EXAMPLE_JWT_OVERLAP_MS ?? 300_000) })
+  await app.register(jwt, exampleJwtOptions())
   // GET /metrics for Prometheus: per-route latency by transport, protocol and channel counters.
   await app.register(metrics)
+  await registerRoutes(app)
+  return app
+}
 
+/**
+ * The example's routes, on an app where `fastify.pywatt` and the sub-plugins
+ * (jwt for `auth: 'jwt'`) are registered; the list of items is cached in `pywatt.cache`.
+ */
+export async function registerRoutes (app: FastifyInstance): Promise<void> {
   const { db, cache } = app.pywatt
   const p = (n: number): string => db.placeholder(n)
   await cache.delete('items:list')
@@ -91,6 +112,4 @@ export async function buildApp (opts: Partial<PyWattOptions> = {}): Promise<Fast
   })
 
   app.post('/api/echo', async (req) => req.body)
-
-  return app
 }

@@ -177,3 +177,11 @@ export const ERR_PYWATT_DISCOVERY = createError<[string]>(
 /** A `pywatt-dev` config file could not be read, or failed validation; the message names the key. */
 export const ERR_PYWATT_DEV_CONFIG = createError<[string, { cause?: unknown }?]>(
   'FST_PYWATT_DEV_CONFIG', 'Invalid pywatt-dev config: %s', 500, TypeError)
+
+/**
+ * The module's typed configuration (option `config`) could not be filled: the
+ * message names each field at fault, where it was read from and what was
+ * expected, never a value; the error's `problems` lists them.
+ */
+export const ERR_PYWATT_CONFIG = createError<[string]>(
+  'FST_PYWATT_CONFIG', 'Invalid module configuration: %s', 500, TypeError)

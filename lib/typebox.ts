@@ -4,7 +4,7 @@
  * single-file bundle: TypeBox ships as some 220 ES modules, and loading them one
  * by one cost about 75 ms of a module's cold start (against 9 ms bundled).
  */
-import { Array as TArray, Boolean as TBoolean, Integer, Literal, Null, Number as TNumber, Object as TObject, Optional, Record as TRecord, String as TString, Union, Unknown } from '@sinclair/typebox'
+import { Array as TArray, Boolean as TBoolean, Integer, Literal, Null, Number as TNumber, Object as TypeObject, Optional, Record as TRecord, String as TString, Union, Unknown } from '@sinclair/typebox'
 
 export { FormatRegistry, Kind, OptionalKind } from '@sinclair/typebox'
 
@@ -13,8 +13,8 @@ export { FormatRegistry, Kind, OptionalKind } from '@sinclair/typebox'
  * `Type` itself reaches every builder TypeBox has, so a bundle that imports it
  * carries them all (46 KB minified against 9 KB for these).
  */
-export const Type = { Array: TArray, Boolean: TBoolean, Integer, Literal, Null, Number: TNumber, Object: TObject, Optional, Record: TRecord, String: TString, Union, Unknown }
-export type { Static, TLiteral, TNull, TOptional, TSchema, TUnion, TUnknown } from '@sinclair/typebox'
+export const Type = { Array: TArray, Boolean: TBoolean, Integer, Literal, Null, Number: TNumber, Object: TypeObject, Optional, Record: TRecord, String: TString, Union, Unknown }
+export type { Static, TLiteral, TNull, TObject, TOptional, TSchema, TUnion, TUnknown } from '@sinclair/typebox'
 export { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 export { Errors, ValueErrorType, type ValueError } from '@sinclair/typebox/errors'
 export { Check } from '@sinclair/typebox/value'

@@ -7,7 +7,7 @@ import { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
 import { settleWithin } from '../lib/lifecycle/deadline.js'
 import { pywattLogger } from '../lib/logging/logger.js'
 import { flushStderr } from '../lib/logging/stderr-sink.js'
-import type { PyWattNamespace, PyWattOptions } from './types.js'
+import type { PyWattConfig, PyWattNamespace, PyWattOptions } from './types.js'
 import { exitProcess } from '../lib/lifecycle/process-exit.js'
 import { writesToStdout } from '../lib/logging/logger-target.js'
 import { serverErrorHandler } from '../lib/http/error-handler.js'
@@ -34,12 +34,16 @@ import { requestIdGenerator } from '../lib/http/request-id.js'
 import { channelCheck, readinessChecks } from '../lib/health/checks.js'
 import { DiscoveryClient } from '../lib/services/discovery-client.js'
 import { discoverySettings } from '../lib/services/discovery-options.js'
+import { configFields, configSecretNames, type ConfigField } from '../lib/config/schema.js'
+import { loadConfig } from '../lib/config/load.js'
+import { configError } from '../lib/config/problems.js'
+import { LiveConfig, type ConfigChangeListener } from '../lib/config/live.js'
 
 let processStdioOwner: FastifyInstance | null = null
 
 /** Secret names the plugin fetches before `register` resolves. */
-function startupSecretNames (opts: Pick<PyWattSerializableOptions, 'secrets' | 'db' | 'cache'>): string[] {
-  const names = [...(opts.secrets ?? [])]
+function startupSecretNames (opts: Pick<PyWattSerializableOptions, 'secrets' | 'db' | 'cache'>, config: readonly ConfigField[]): string[] {
+  const names = [...(opts.secrets ?? []), ...configSecretNames(config)]
   for (const data of [opts.db, opts.cache]) {
     if (data !== undefined && data !== false && data.urlSecret !== undefined) names.push(data.urlSecret)
   }
@@ -48,7 +52,7 @@ function startupSecretNames (opts: Pick<PyWattSerializableOptions, 'secrets' | '
 }
 
 /** `db.tls` holds node:tls options (Buffers…): it is kept out of the JSON schema's check, like `channelTls`. */
-function splitDbTls (options: Omit<PyWattOptions, 'io' | 'channelTls'>): { serializable: unknown, dbTls: ConnectionOptions | undefined } {
+function splitDbTls (options: Omit<PyWattOptions, 'io' | 'channelTls' | 'config'>): { serializable: unknown, dbTls: ConnectionOptions | undefined } {
   const db: unknown = options.db
   if (db === null || typeof db !== 'object' || !('tls' in db)) return { serializable: options, dbTls: undefined }
   const { tls, ...rest } = db as { tls?: unknown }
@@ -59,10 +63,12 @@ function splitDbTls (options: Omit<PyWattOptions, 'io' | 'channelTls'>): { seria
 }
 
 const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => {
-  const { io, channelTls, ...rest } = options
+  // `config` is a TypeBox schema, checked by its own reader rather than the options' JSON schema.
+  const { io, channelTls, config: configSchema, ...rest } = options
   const { serializable, dbTls } = splitDbTls(rest)
   validateOptions(serializable)
   const opts = serializable
+  const config = configSchema === undefined ? [] : configFields(configSchema)
   if (app.hasDecorator('pywatt')) throw new ERR_PYWATT_ALREADY_REGISTERED()
   const realStdio = io === undefined
   if (realStdio && processStdioOwner !== null) throw new ERR_PYWATT_ALREADY_REGISTERED()
@@ -118,7 +124,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       output: io?.output ?? process.stdout,
       limits: { ...settings.limits, initTimeout: initAllowed },
       secretTimeout,
-      startupSecrets: startupSecretNames(opts),
+      startupSecrets: startupSecretNames(opts, config),
       heartbeatAck: settings.heartbeatAck,
       env: process.env,
       log,
@@ -160,12 +166,25 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
 
   const secretsAllowed = budget.clamp(secretTimeout)
   const secretsSince = Date.now()
+  // Started first: the configuration's secrets are asked for alongside the `secrets` option's.
+  const configLoad = loadConfig(config, {
+    initEnv: runtime.init.env,
+    env: process.env,
+    standalone: runtime.standalone,
+    secret: (name) => runtime.secrets.fetch(name, { timeout: secretsAllowed })
+  })
   try {
     await runtime.secrets.fetchAll(opts.secrets ?? [], { timeout: secretsAllowed })
   } catch (err) {
     return await refuse(err, 'refusing to start: a startup secret is unavailable', cutShort(secretTimeout, secretsAllowed, secretsSince),
       new ERR_PYWATT_INIT((err as Error).message, { cause: err }))
   }
+  const loaded = await configLoad
+  if (loaded.problems.length > 0) {
+    return await refuse(configError(loaded.problems), 'refusing to start: the configuration is invalid', cutShort(secretTimeout, secretsAllowed, secretsSince))
+  }
+  const liveConfig = new LiveConfig(loaded.values, new Set(config.flatMap((f) => f.from.kind === 'secret' ? [f.key] : [])), log)
+  const unfollowConfig = liveConfig.follow(config, runtime.secrets)
 
   let stopping: Promise<void> | null = null
   const stop = (reason: StopReason = 'api', code: ExitCode = EXIT.OK): Promise<void> => {
@@ -236,6 +255,8 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     channels,
     modules: modules.modules,
     services,
+    config: liveConfig.view as Readonly<PyWattConfig>,
+    onConfigChange: (listener: ConfigChangeListener) => liveConfig.onChange(listener),
     replySource: runtime.replySource,
     build,
     [kInternals]: internals,
@@ -318,6 +339,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     runtime.detach()
   })
   app.addHook('onClose', async () => {
+    unfollowConfig()
     // Answers of the handlers still running need the channels.
     await modules.close(settings.drainTimeout)
     await services.close()
@@ -335,7 +357,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
 const pywatt = fp(pywattPlugin, { name: 'fastify-pywatt', fastify: '5.x' })
 export default pywatt
 export { pywatt, pywattPlugin, mergeEndpoints }
-export type { PyWattIo, PyWattOptions, PyWattNamespace, PyWattRouteConfig } from './types.js'
+export type { PyWattIo, PyWattOptions, PyWattNamespace, PyWattRouteConfig, PyWattConfig } from './types.js'
 
 export { pywattLogger, levelFromEnv, type PyWattLoggerOptions } from '../lib/logging/logger.js'
 export { registerSecret } from '../lib/logging/registry.js'
@@ -357,5 +379,8 @@ export type {
 export { UNIX_PATH_MAX, checkUnixPath } from '../lib/channels/config.js'
 export type { EndpointAnnounce, InitBlob, ServiceProviderInfo, ServiceType } from '../lib/protocol/index.js'
 export { BUILD_INFO_FILE, type BuildInfo } from '../lib/health/build-info.js'
-export { runModule, type RunModuleOptions, type ModuleBuilder } from './run-module.js'
+export { runModule, type RunModuleOptions, type ModuleBuilder, type ConfiguredApp } from './run-module.js'
+export { configSecret, envName } from '../lib/config/schema.js'
+export type { ConfigChange, ConfigChangeListener } from '../lib/config/live.js'
+export type { ConfigProblem } from '../lib/config/problems.js'
 export type { PyWattServices, ProviderRegistration, DiscoverOptions } from '../lib/services/discovery-client.js'

@@ -8,11 +8,17 @@ import type { PyWattJwtOptions } from './jwt.js'
 import type { PyWattMetricsOptions } from './metrics.js'
 import type { PortNegotiationOptions } from '../lib/port/options.js'
 import type { PyWattOptions } from './types.js'
+import type { Static, TObject } from '#typebox'
 
 /** Options of {@link runModule}. */
-export interface RunModuleOptions {
-  /** The root plugin's options. */
-  pywatt?: PyWattOptions
+export interface RunModuleOptions<S extends TObject = TObject> {
+  /**
+   * The module's typed configuration (the root plugin's `config`): the build
+   * function's `app.pywatt.config` has the schema's type.
+   */
+  config?: S
+  /** The root plugin's options; `config` is given above. */
+  pywatt?: Omit<PyWattOptions, 'config'>
   /** Fastify's own server options; its logger is always `pywattLogger()`. */
   fastify?: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'>
   /** Options of that logger. */
@@ -31,8 +37,11 @@ export interface RunModuleOptions {
   signals?: boolean
 }
 
-/** The app as the build function gets it: `fastify.pywatt` and the sub-plugins are there. */
-export type ModuleBuilder = (app: FastifyInstance) => void | Promise<void>
+/** A Fastify app whose `fastify.pywatt.config` has the type `C`. */
+export type ConfiguredApp<C> = FastifyInstance & { pywatt: { readonly config: Readonly<C> } }
+
+/** The app as the build function gets it: `fastify.pywatt` (its `config` typed) and the sub-plugins are there. */
+export type ModuleBuilder<C = {}> = (app: ConfiguredApp<C>) => void | Promise<void>
 
 /** A sub-plugin's options: `undefined` when it is not wanted, `{}` for its defaults. */
 function chosen<T extends object> (option: boolean | T | undefined, byDefault: boolean): Partial<T> | undefined {
@@ -49,12 +58,13 @@ function chosen<T extends object> (option: boolean | T | undefined, byDefault: b
  * exits 2, the code the orchestrator reads as "refused to start". Works the
  * same under an orchestrator, under `pywatt-dev` and standalone.
  */
-export async function runModule (build: ModuleBuilder, options: RunModuleOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ ...options.fastify, loggerInstance: pywattLogger(options.logger) })
+export async function runModule<S extends TObject = TObject<{}>> (build: ModuleBuilder<Static<S>>, options: RunModuleOptions<S> = {}): Promise<ConfiguredApp<Static<S>>> {
+  // The root plugin fills `config` before the build runs, so the app is the typed one from here on.
+  const app = Fastify({ ...options.fastify, loggerInstance: pywattLogger(options.logger) }) as FastifyInstance as ConfiguredApp<Static<S>>
   try {
     // Loaded on demand: a module pays only for the sub-plugins it asks for.
     const { pywatt } = await import('./index.js')
-    await app.register(pywatt, options.pywatt ?? {})
+    await app.register(pywatt, options.config === undefined ? options.pywatt ?? {} : { ...options.pywatt, config: options.config })
     if (options.routeDiscovery !== false) await app.register((await import('./route-discovery.js')).routeDiscovery)
     const ipcHttp = chosen(options.ipcHttp, true)
     if (ipcHttp !== undefined) await app.register((await import('./ipc-http.js')).ipcHttp, ipcHttp)
@@ -77,7 +87,7 @@ export async function runModule (build: ModuleBuilder, options: RunModuleOptions
   return app
 }
 
-async function refuse (app: FastifyInstance, options: RunModuleOptions, err: unknown, why: string): Promise<never> {
+async function refuse (app: FastifyInstance, options: RunModuleOptions<TObject>, err: unknown, why: string): Promise<never> {
   app.log.fatal({ err }, why)
   // Whatever was opened (database pools, channels) is closed before the exit; a close that fails changes nothing.
   await app.close().catch(() => {})

@@ -13,6 +13,8 @@ import type { ChannelSet } from '../lib/channels/channel-set.js'
 import type { BuildInfo } from '../lib/health/build-info.js'
 import type { Modules } from '../lib/modules/types.js'
 import type { PyWattServices } from '../lib/services/discovery-client.js'
+import type { TObject } from '#typebox'
+import type { ConfigChangeListener } from '../lib/config/live.js'
 
 /*
  * The public types of the root plugin and its place in Fastify's own types.
@@ -50,7 +52,24 @@ export interface PyWattOptions extends Omit<PyWattSerializableOptions, 'db'> {
    * server name checked).
    */
   channelTls?: ConnectionOptions
+  /**
+   * The module's typed configuration: a TypeBox object schema whose fields are
+   * filled from `init.env`, the process environment, or a secret (schema
+   * option `secret`), coerced to their types and checked at start. The
+   * result is `fastify.pywatt.config`; say its type through {@link PyWattConfig}.
+   */
+  config?: TObject
 }
+
+/**
+ * The type of `fastify.pywatt.config`: empty until the app merges its
+ * schema's type in (`runModule` types it from its `config` option itself).
+ *
+ * ```ts
+ * declare module 'fastify-pywatt' { interface PyWattConfig extends Static<typeof Config> {} }
+ * ```
+ */
+export interface PyWattConfig {}
 
 /**
  * `fastify.pywatt`. Sub-plugins add members through declaration merging.
@@ -102,6 +121,13 @@ export interface PyWattNamespace {
    * discovery endpoint (option `discovery`, else `PYWATT_DISCOVERY_ADDRESS`).
    */
   readonly services: PyWattServices
+  /**
+   * The configuration the `config` schema describes, checked at start; a
+   * field read from a secret follows its rotations. Empty without `config`.
+   */
+  readonly config: Readonly<PyWattConfig>
+  /** Be told which configuration keys a secret rotation changed; returns the unsubscribe function. */
+  onConfigChange: (listener: ConfigChangeListener) => () => void
   /** @internal State shared with the sub-plugins. */
   readonly [kInternals]: Internals
 }

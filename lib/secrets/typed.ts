@@ -1,38 +1,34 @@
 import { ERR_PYWATT_SECRET_INVALID } from '../errors.js'
+import { BOOLEAN_WORDS, parseBoolean, parseInteger, parseNumber } from '../scalars.js'
 
 /**
  * Parsers behind the typed secret accessors. Each error names the key and the
  * expected type, never the value (it is a secret).
  */
 
-const TRUE = new Set(['true', '1', 'yes', 'on'])
-const FALSE = new Set(['false', '0', 'no', 'off'])
 const INT = /^[+-]?\d+$/
 const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 /** A safe integer, decimal notation only. */
 export function parseIntSecret (key: string, value: string): number {
-  const text = value.trim()
-  const n = Number(text)
-  if (!INT.test(text) || !Number.isSafeInteger(n)) throw new ERR_PYWATT_SECRET_INVALID(key, 'integer')
+  const n = parseInteger(value)
+  if (n === undefined) throw new ERR_PYWATT_SECRET_INVALID(key, 'integer')
   return n
 }
 
 /** A finite number. */
 export function parseFloatSecret (key: string, value: string): number {
-  const text = value.trim()
-  const n = Number(text)
-  if (text.length === 0 || !Number.isFinite(n)) throw new ERR_PYWATT_SECRET_INVALID(key, 'number')
+  const n = parseNumber(value)
+  if (n === undefined) throw new ERR_PYWATT_SECRET_INVALID(key, 'number')
   return n
 }
 
 /** `true/false/1/0/yes/no/on/off`, any case; anything else is an error. */
 export function parseBoolSecret (key: string, value: string): boolean {
-  const text = value.trim().toLowerCase()
-  if (TRUE.has(text)) return true
-  if (FALSE.has(text)) return false
-  throw new ERR_PYWATT_SECRET_INVALID(key, 'boolean (true/false/1/0/yes/no/on/off)')
+  const b = parseBoolean(value)
+  if (b === undefined) throw new ERR_PYWATT_SECRET_INVALID(key, `boolean (${BOOLEAN_WORDS})`)
+  return b
 }
 
 /** An absolute URL (WHATWG parser). */

@@ -4,8 +4,12 @@
 // it does. `expectType<T>(value)` compiles when the value is assignable to T,
 // `same<A, B>()` only when A and B are the same type.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import pywatt, {
   closeOnSignals,
+  configSecret,
+  runModule,
+  type ConfigChange,
   EXIT,
   mergeEndpoints,
   pywattLogger,
@@ -185,6 +189,16 @@ app.get('/hidden', { config: { pywatt: routeConfig } }, async () => 'ok')
 app.get('/basic', { config: { pywatt: { auth: 'basic' } } }, async () => 'ok')
 // @ts-expect-error announce is a boolean
 app.get('/typo', { config: { pywatt: { announce: 'no' } } }, async () => 'ok')
+
+// Typed configuration: runModule types app.pywatt.config from its schema.
+const Config = Type.Object({ greeting: Type.String(), workers: Type.Integer({ default: 2 }), key: configSecret(Type.String(), 'API_KEY') })
+await runModule(async (configured) => {
+  same<typeof configured.pywatt.config.workers, number>()
+  same<typeof configured.pywatt.config.key, string>()
+  // @ts-expect-error a key the schema does not have
+  expectType<string>(configured.pywatt.config.nope)
+  configured.pywatt.onConfigChange((change) => { same<typeof change, ConfigChange>() })
+}, { config: Config, signals: false })
 
 // The root exports.
 expectType<number>(EXIT.REFUSED)
