@@ -14,7 +14,7 @@ export function render (c: Choices, versions: Versions): Map<string, string> {
     ['README.md', readme(c)],
     ['.github/workflows/ci.yml', ciWorkflow(c)],
     [`src/app.${ext}`, app(c)],
-    [`src/server.${ext}`, server(c)],
+    [`src/server.${ext}`, server()],
     [`src/routes/hello.${ext}`, helloRoute(c)],
     [`test/secrets.${ext}`, secretsHelper(c)],
     [`test/app.test.${ext}`, appTest(c)],

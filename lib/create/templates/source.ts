@@ -53,7 +53,7 @@ export function app (c: Choices): string {
   )
 }
 
-export function server (c: Choices): string {
+export function server (): string {
   return lines(
     "import { runModule } from 'fastify-pywatt'",
     "import { build, options } from './app.js'",
