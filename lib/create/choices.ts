@@ -38,6 +38,9 @@ export interface Versions {
   typescript: string
   typesNode: string
   pg: string
+  /** `fastify.pg` and `fastify.redis`: the root plugin registers them over its own pool and client by default. */
+  fastifyPostgres: string
+  fastifyRedis: string
   mysql2: string
   ioredis: string
   memjs: string

@@ -25,6 +25,8 @@ export function ownVersions (): Versions {
     typescript: range('typescript'),
     typesNode: range('@types/node'),
     pg: range('pg'),
+    fastifyPostgres: range('@fastify/postgres'),
+    fastifyRedis: range('@fastify/redis'),
     mysql2: range('mysql2'),
     ioredis: range('ioredis'),
     memjs: range('memjs'),

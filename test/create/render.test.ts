@@ -35,7 +35,8 @@ function expectedFiles (c: Choices): string[] {
   return files.sort()
 }
 
-const DRIVER = { postgres: 'pg', mysql: 'mysql2', redis: 'ioredis', memcached: 'memjs' } as const
+/** The packages a server choice adds: its driver, and the Fastify plugin the root plugin registers over it. */
+const DRIVERS = { postgres: ['pg', '@fastify/postgres'], mysql: ['mysql2'], redis: ['ioredis', '@fastify/redis'], memcached: ['memjs'] } as const
 
 /** What is wrong with one rendered combination, as messages (none when it follows the rules). */
 function problemsOf (c: Choices): string[] {
@@ -48,7 +49,7 @@ function problemsOf (c: Choices): string[] {
   const pkg = JSON.parse(files.get('package.json') as string) as { scripts: Record<string, string>, dependencies: Record<string, string> }
   same('scripts', Object.keys(pkg.scripts).sort(), ['build', 'dev', 'start', 'test'])
   if (!/pywatt-dev --env-file \.env\.example/.test(pkg.scripts.dev as string)) out.push(`dev does not run pywatt-dev: ${pkg.scripts.dev}`)
-  const drivers = [c.db, c.cache].flatMap((k) => k in DRIVER ? [DRIVER[k as keyof typeof DRIVER]] : [])
+  const drivers = [c.db, c.cache].flatMap((k) => k in DRIVERS ? DRIVERS[k as keyof typeof DRIVERS] : [])
   same('dependencies', Object.keys(pkg.dependencies).sort(), ['fastify', 'fastify-pywatt', ...drivers].sort())
   same('fastify-pywatt range', pkg.dependencies['fastify-pywatt'], versions.pywatt)
   const secrets = (files.get('.env.example') as string).split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split('=')[0])

@@ -4,9 +4,9 @@ import { lines } from './lang.js'
 /* The project's files around the code: package.json, tsconfig, env, README, ignores, CI. */
 
 const DRIVERS: Record<string, Array<[name: string, version: keyof Versions]>> = {
-  postgres: [['pg', 'pg']],
+  postgres: [['pg', 'pg'], ['@fastify/postgres', 'fastifyPostgres']],
   mysql: [['mysql2', 'mysql2']],
-  redis: [['ioredis', 'ioredis']],
+  redis: [['ioredis', 'ioredis'], ['@fastify/redis', 'fastifyRedis']],
   memcached: [['memjs', 'memjs']]
 }
 
