@@ -16,7 +16,7 @@
  */
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -103,6 +103,15 @@ if (!built && !CI) {
       t.comment(`${dir}: npm test in ${Math.round((Date.now() - started) / 1000)} s`)
     })
   }
+
+  t.test('installed, the create-pywatt-module bin answers, and the create-pywatt-module package (npm create pywatt-module) forwards to it', async (t) => {
+    const bin = await run(join(work, 'node_modules', '.bin', 'create-pywatt-module'), ['--help'], { cwd: work, env })
+    t.match(bin.stdout, /^Usage: create-pywatt-module/)
+    copyFileSync(join(root, 'packages', 'create-pywatt-module', 'index.js'), join(work, 'create.js'))
+    const forwarded = await run(process.execPath, ['create.js', 'forwarded', '--no-install'], { cwd: work, env })
+    t.match(forwarded.stdout, /cd forwarded\n {2}npm install\n {2}npm run dev\n$/)
+    t.ok(existsSync(join(work, 'forwarded', 'src', 'server.ts')))
+  })
 
   t.test('the rendered projects ask for this package\'s own ranges of the drivers', async (t) => {
     const pkg = JSON.parse(readFileSync(join(work, 'postgres-redis', 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
