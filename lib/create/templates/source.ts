@@ -28,8 +28,8 @@ export function app (c: Choices): string {
     ' * How the module starts: the root plugin\'s options and the sub-plugins it uses.',
     ' * Connection URLs are secrets: pywatt-dev answers them from .env.example, an',
     ' * orchestrator from its secret store, and they are scrubbed from the logs.',
+    l.jsLine(" * @type {import('fastify-pywatt').RunModuleOptions}"),
     ' */',
-    l.jsLine("/** @type {import('fastify-pywatt').RunModuleOptions} */"),
     `export const options${l.ts(': RunModuleOptions')} = {`,
     '  pywatt: {',
     db
@@ -42,8 +42,10 @@ export function app (c: Choices): string {
     `  metrics: ${c.metrics}`,
     '}',
     '',
-    '/** The module\'s routes: runModule calls it once the plugins are registered. */',
-    l.jsLine("/** @param {import('fastify').FastifyInstance} app */"),
+    '/**',
+    ' * The module\'s routes: runModule calls it once the plugins are registered.',
+    l.jsLine(" * @param {import('fastify').FastifyInstance} app"),
+    ' */',
     `export async function build (app${l.ts(': FastifyInstance')})${l.ts(': Promise<void>')} {`,
     '  await app.register(hello)',
     db && `  await app.register(${c.migrations ? 'notes' : 'database'})`,
@@ -67,8 +69,7 @@ export function server (): string {
 function routeHead (c: Choices, name: string, doc: string): string {
   const l = lang(c)
   return lines(
-    `/** ${doc} */`,
-    l.jsLine("/** @param {import('fastify').FastifyInstance} app */"),
+    c.typescript ? `/** ${doc} */` : `/**\n * ${doc}\n * @param {import('fastify').FastifyInstance} app\n */`,
     `export async function ${name} (app${l.ts(': FastifyInstance')})${l.ts(': Promise<void>')} {`
   )
 }
