@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
+import ts from 'typescript'
 
 type Target = string | { [condition: string]: Target }
 
@@ -32,13 +33,13 @@ export function publicEntries (root: string): string[] {
   return [...new Set(paths.map(fromPackage).filter((p) => p.endsWith('.js')))].sort()
 }
 
-/** Specifiers of the static imports, re-exports and literal dynamic imports of an ES module's text. */
+/**
+ * Specifiers of the static imports, re-exports and literal dynamic imports of
+ * an ES module's text. TypeScript's scanner reads them, so import statements
+ * inside string and template literals (the generator's templates) are text.
+ */
 function specifiers (code: string): string[] {
-  const found = [
-    ...code.matchAll(/\bfrom\s*["']([^"']+)["']/g),
-    ...code.matchAll(/\bimport\s*\(?\s*["']([^"']+)["']/g)
-  ]
-  return found.map((m) => m[1] as string)
+  return ts.preProcessFile(code, true, true).importedFiles.map((f) => f.fileName)
 }
 
 /**
