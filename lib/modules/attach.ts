@@ -10,7 +10,7 @@ import { fetchRequest, fetchResponse, serveFetch } from './fetch.js'
 import { HandlerRegistry } from './handlers.js'
 import type { ModulesSettings } from './options.js'
 import type { ModuleFetchInit, ModuleHandleOptions, ModuleHandler, ModuleRequestOptions, Modules } from './types.js'
-import { decodeAnswer, decodeRequest, encodeAnswer, FETCH_ENDPOINT, type IncomingRequest, type Outcome } from './wire.js'
+import { decodeAnswer, decodeRouted, encodeAnswer, FETCH_ENDPOINT, type IncomingRequest, type Outcome } from './wire.js'
 
 /** What {@link attachModules} needs. */
 export interface AttachModulesOptions {
@@ -69,31 +69,28 @@ export function attachModules (opts: AttachModulesOptions): AttachedModules {
 
   const onMessage = (delivery: ModuleMessageDelivery): void => {
     const { message, channel } = delivery
-    let incoming
-    try {
-      incoming = decodeAnswer(message)
-    } catch (err) {
-      if (message.op === 'routed_module_response') {
+    if (message.op === 'routed_module_response') {
+      let incoming
+      try {
+        incoming = decodeAnswer(message)
+      } catch (err) {
         log.warn({ err, source: message.source_module_id, channel }, 'a module answer that is not JSON: dropped')
         return
       }
-      incoming = null
-    }
-    if (incoming !== null) {
-      client.answer(incoming)
+      if (incoming !== null) client.answer(incoming)
       return
     }
-    if (message.op !== 'routed_module_message') return
-    let request
+    let routed
     try {
-      request = decodeRequest(message)
+      routed = decodeRouted(message)
     } catch (err) {
       log.warn({ err, source: message.source_module_id, channel }, 'a module request that cannot be read: answered invalid_payload')
       answer(channel, { source: message.source_module_id, requestId: message.original_request_id, endpoint: 'unknown' },
         { ok: false, error: { code: 'invalid_payload', message: (err as Error).message, statusCode: 400 } })
       return
     }
-    if (request !== null) serve(channel, request)
+    if ('answer' in routed) client.answer(routed.answer)
+    else serve(channel, routed.request)
   }
 
   channels.onModuleMessage(onMessage)

@@ -57,7 +57,7 @@ export class Carrier {
    * held and sent again once a channel is back.
    */
   send (message: RouteToModule): boolean {
-    return this.#try({ message, origin: null, at: Date.now() })
+    return this.#try(message, null)
   }
 
   /**
@@ -66,8 +66,7 @@ export class Carrier {
    * cut connection does not cost the caller its answer.
    */
   answer (origin: ChannelKind, message: RouteToModule): void {
-    const held: Held = { message, origin, at: Date.now() }
-    if (!this.#try(held)) this.#hold(held)
+    if (!this.#try(message, origin)) this.#hold({ message, origin, at: Date.now() })
   }
 
   /** Drop what is held (the module is stopping). */
@@ -78,13 +77,13 @@ export class Carrier {
     this.#held = []
   }
 
-  #try (held: Held): boolean {
-    const { message, origin } = held
+  /** `since`: when a held frame was first held, so that sending it again keeps its deadline. */
+  #try (message: RouteToModule, origin: ChannelKind | null, since?: number): boolean {
     const opts = origin === null
       ? { prefer: SOCKETS, stdio: this.#stdio }
       : { prefer: [origin, ...SOCKETS], stdio: this.#stdio || origin === 'stdio' }
     try {
-      this.#channels.send(message, { ...opts, onLost: () => this.#hold(held) })
+      this.#channels.send(message, { ...opts, onLost: () => this.#hold({ message, origin, at: since ?? Date.now() }) })
       return true
     } catch (err) {
       if (err instanceof ERR_PYWATT_CHANNEL_CLOSED) return false
@@ -111,7 +110,7 @@ export class Carrier {
         this.#log.error({ to: held.message.target_module_id, requestId: held.message.request_id }, `a module-to-module frame waited ${HOLD_MS} ms for a channel: dropped`)
         continue
       }
-      if (!this.#try(held)) {
+      if (!this.#try(held.message, held.origin, held.at)) {
         // Still no channel: keep the rest for the next change, unless none will ever come.
         if (this.unusable() !== null) this.close()
         return

@@ -175,15 +175,12 @@ function stringProperty (properties: Record<string, unknown> | null, name: strin
   return typeof value === 'string' ? value : undefined
 }
 
-/**
- * Read a `routed_module_message` as a request (`null` when it is an answer
- * delivered unchanged, see {@link decodeAnswer}).
- *
- * @throws ERR_PYWATT_MODULE_PAYLOAD when the payload is not JSON
- */
-export function decodeRequest (message: RoutedMessage): IncomingRequest | null {
-  const { value, properties } = unwrap(message.payload)
-  if (stringProperty(properties, 'status') !== undefined && stringProperty(properties, 'endpoint') === undefined) return null
+/** True for the payload of an answer: a status, and no endpoint. */
+function carriesAnswer (properties: Record<string, unknown> | null): boolean {
+  return stringProperty(properties, 'status') !== undefined && stringProperty(properties, 'endpoint') === undefined
+}
+
+function requestOf (message: RoutedMessage, { value, properties }: Unwrapped): IncomingRequest {
   const request: IncomingRequest = { source: message.source_module_id, requestId: message.original_request_id, endpoint: stringProperty(properties, 'endpoint') ?? '', value }
   const traceparent = stringProperty(properties, 'traceparent')
   const tracestate = stringProperty(properties, 'tracestate')
@@ -192,21 +189,47 @@ export function decodeRequest (message: RoutedMessage): IncomingRequest | null {
   return request
 }
 
+function answerOf (source: string, requestId: string, { value, properties }: Unwrapped): IncomingAnswer {
+  if (stringProperty(properties, 'status') === 'error') return { source, requestId, outcome: { ok: false, error: wireError(value) } }
+  return { source, requestId, outcome: { ok: true, value } }
+}
+
+/**
+ * Read a `routed_module_message`, once: the request it is, or the answer it
+ * carries (an orchestrator that forwards answers unchanged).
+ *
+ * @throws ERR_PYWATT_MODULE_PAYLOAD when the payload is not JSON
+ */
+export function decodeRouted (message: RoutedMessage): { request: IncomingRequest } | { answer: IncomingAnswer } {
+  const unwrapped = unwrap(message.payload)
+  return carriesAnswer(unwrapped.properties)
+    ? { answer: answerOf(message.source_module_id, message.original_request_id, unwrapped) }
+    : { request: requestOf(message, unwrapped) }
+}
+
+/**
+ * Read a `routed_module_message` as a request (`null` when it is an answer
+ * delivered unchanged, see {@link decodeAnswer}).
+ *
+ * @throws ERR_PYWATT_MODULE_PAYLOAD when the payload is not JSON
+ */
+export function decodeRequest (message: RoutedMessage): IncomingRequest | null {
+  const routed = decodeRouted(message)
+  return 'request' in routed ? routed.request : null
+}
+
 /**
  * Read an answer: a `routed_module_response`, or a `routed_module_message`
- * that carries one (an orchestrator that forwards answers unchanged).
- * Returns `null` for a `routed_module_message` that is a request.
+ * that carries one. Returns `null` for a `routed_module_message` that is a request.
  *
  * @throws ERR_PYWATT_MODULE_PAYLOAD when the payload is not JSON
  */
 export function decodeAnswer (message: RoutedResponse | RoutedMessage): IncomingAnswer | null {
-  const { value, properties } = unwrap(message.payload)
-  const status = stringProperty(properties, 'status')
-  const requestId = message.op === 'routed_module_response' ? message.request_id : message.original_request_id
-  if (message.op === 'routed_module_message' && (status === undefined || stringProperty(properties, 'endpoint') !== undefined)) return null
-  const source = message.source_module_id
-  if (status === 'error') return { source, requestId, outcome: { ok: false, error: wireError(value) } }
-  return { source, requestId, outcome: { ok: true, value } }
+  if (message.op === 'routed_module_message') {
+    const routed = decodeRouted(message)
+    return 'answer' in routed ? routed.answer : null
+  }
+  return answerOf(message.source_module_id, message.request_id, unwrap(message.payload))
 }
 
 function wireError (value: unknown): WireError {
