@@ -87,7 +87,7 @@ export async function runCreate (argv: string[], io: CreateIo): Promise<number> 
     const failed = await npmInstall(target)
     if (failed !== null) {
       steps.fail('npm install failed')
-      io.stderr.write(`${failed}\n`)
+      io.stderr.write(`${failed}\nThe project is written to ${target}: run npm install there once the problem is fixed.\n`)
       return 1
     }
     steps.stop('Installed dependencies')

@@ -25,5 +25,9 @@ export function render (c: Choices, versions: Versions): Map<string, string> {
   if (c.migrations) files.set('migrations/001.create-notes.sql', firstMigration(c))
   if (c.cache !== 'none') files.set(`src/routes/cache.${ext}`, cacheRoute(c))
   if (c.jwt) files.set(`src/routes/me.${ext}`, meRoute(c))
+  if (!c.typescript) {
+    // An editor then checks the JavaScript against its JSDoc and fastify-pywatt's types, as the tests do.
+    for (const [path, text] of files) if (path.endsWith('.js')) files.set(path, `// @ts-check\n${text}`)
+  }
   return files
 }

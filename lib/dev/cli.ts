@@ -30,7 +30,8 @@ Options:
   --secret <K=V>        one secret; repeatable
   --module-id <id>      init.module_id (default dev-module)
   --listen <ip:port>    init.listen (default 127.0.0.1:<free port>)
-  --gateway-port <n>    port of the local HTTP gateway (default 8080, 0 = any)
+  --gateway-port <n>    port of the local HTTP gateway (default
+                        $PYWATT_DEV_GATEWAY_PORT, else 8080; 0 = any)
   --announce-timeout <s>
                         say so when the module has not announced this many
                         seconds after it started (default 10, 0 = never)
@@ -104,10 +105,13 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     out.write(USAGE)
     return 0
   }
-  const gatewayText = values['gateway-port'] ?? '8080'
+  // A script (`npm run dev`) fixes the command line; the environment can still move the gateway.
+  const fromEnv = values['gateway-port'] === undefined ? process.env.PYWATT_DEV_GATEWAY_PORT : undefined
+  const gatewayGiven = values['gateway-port'] ?? fromEnv
+  const gatewayText = gatewayGiven ?? '8080'
   const gatewayPort = Number(gatewayText)
   if (!/^\d+$/.test(gatewayText) || gatewayPort > 65535) {
-    out.write(`--gateway-port must be a port number (0 to 65535, 0 = any free port), not '${gatewayText}'\n`)
+    out.write(`${fromEnv === undefined ? '--gateway-port' : 'PYWATT_DEV_GATEWAY_PORT'} must be a port number (0 to 65535, 0 = any free port), not '${gatewayText}'\n`)
     return 2
   }
   const config = values.config ?? (positionals.length === 0 && existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined)
@@ -116,7 +120,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
       out.write('give either --config or a module command, not both\n')
       return 2
     }
-    return await runClusterCli(config, { raw: values.raw === true, ...(values['gateway-port'] === undefined ? {} : { gatewayPort }) }, out)
+    return await runClusterCli(config, { raw: values.raw === true, ...(gatewayGiven === undefined ? {} : { gatewayPort }) }, out)
   }
   if (positionals.length === 0) {
     out.write(USAGE)
@@ -181,7 +185,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
   } catch (err) {
     const { code, message } = err as NodeJS.ErrnoException
     const reason = code === 'EADDRINUSE' ? 'the port is already in use (another pywatt-dev?)' : message
-    say(`the gateway cannot listen on 127.0.0.1:${gatewayPort}: ${reason}. Pick another port with --gateway-port <n> (0 = any free port)`)
+    say(`the gateway cannot listen on 127.0.0.1:${gatewayPort}: ${reason}. Pick another port with --gateway-port <n> or PYWATT_DEV_GATEWAY_PORT (0 = any free port)`)
     return 2
   }
   const route = via === undefined ? (values.ipc === true ? ' (over stdio)' : '') : ` (over the ${via} channel)`

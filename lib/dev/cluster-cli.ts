@@ -25,7 +25,7 @@ export async function runClusterCli (file: string, opts: { raw: boolean, gateway
     const { code, message } = err as NodeJS.ErrnoException
     const port = opts.gatewayPort ?? config.gatewayPort
     const reason = code === 'EADDRINUSE' ? 'the port is already in use (another pywatt-dev?)' : message
-    cluster.say(`the gateway cannot listen on 127.0.0.1:${port}: ${reason}. Pick another port with gatewayPort in the config or --gateway-port <n> (0 = any free port)`)
+    cluster.say(`the gateway cannot listen on 127.0.0.1:${port}: ${reason}. Pick another port with gatewayPort in the config, --gateway-port <n> or PYWATT_DEV_GATEWAY_PORT (0 = any free port)`)
     return 2
   }
   cluster.say(`gateway on ${cluster.url} -> ${[...cluster.hosts.keys()].join(', ')} (status page ${cluster.url}/_pywatt)`)

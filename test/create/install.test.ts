@@ -10,12 +10,17 @@
  * `--prefer-offline` (Node, tsc and npm's script PATH look up the tree). The
  * bin's own install step is the same `npm install --prefer-offline`.
  *
+ * One more project is installed by the bin itself, with the network cut off
+ * (npm through a proxy that refuses every connection): the cache the shared
+ * install filled is enough, as the README promises. That project then runs
+ * under `npm run dev`, and the test calls it through pywatt-dev's gateway.
+ *
  * The package is packed from the built checkout (`npm test` builds first) with
  * --ignore-scripts. Without a build the test is skipped, except under CI=true,
  * where it must run.
  */
 import t from 'tap'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -31,8 +36,8 @@ const CI = process.env.CI === 'true'
 /** The PostgreSQL project migrates a database of its own, made for this run and dropped after it. */
 const PG_DATABASE = `pywatt_create_${process.pid}`
 
-// The shared install compiles better-sqlite3; four projects then test in about a minute.
-t.setTimeout(600_000)
+// Two installs compile better-sqlite3 (the shared one, the bin's offline one); the projects then test in about a minute.
+t.setTimeout(900_000)
 
 // tap's NODE_OPTIONS (process tracking, coverage) stays out of npm and the projects' own node --test.
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('_TAPJS_')))
@@ -63,6 +68,7 @@ if (!built && !CI) {
   const npm = async (cwd: string, args: string[], extra: Record<string, string> = {}): Promise<string> =>
     (await run('npm', args, { cwd, env: { ...env, ...extra }, maxBuffer: 64 * 1024 * 1024 })).stdout
 
+  let tarball = ''
   t.before(async () => {
     const started = Date.now()
     const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' })
@@ -76,7 +82,7 @@ if (!built && !CI) {
       await drop.end()
     })
     const [packed] = JSON.parse(await npm(root, ['pack', '--ignore-scripts', '--json', '--pack-destination', work])) as Array<{ filename: string }>
-    const tarball = join(work, (packed as { filename: string }).filename)
+    tarball = join(work, (packed as { filename: string }).filename)
     for (const { dir, flags } of SUBSETS) {
       await run(process.execPath, [BIN, dir, ...flags, '--no-install', '--pywatt', tarball], { cwd: work, env })
     }
@@ -103,6 +109,51 @@ if (!built && !CI) {
       t.comment(`${dir}: npm test in ${Math.round((Date.now() - started) / 1000)} s`)
     })
   }
+
+  t.test('the bin installs a project offline from the npm cache, and npm run dev serves it through pywatt-dev', async (t) => {
+    const started = Date.now()
+    // Port 9 (discard) has no listener: every request that misses the cache fails at once.
+    const noNetwork = { npm_config_proxy: 'http://127.0.0.1:9', npm_config_https_proxy: 'http://127.0.0.1:9', npm_config_fetch_retries: '0' }
+    const missed = await run('npm', ['view', `pywatt-not-in-the-cache-${process.pid}`, '--prefer-offline'], { cwd: work, env: { ...env, ...noNetwork } })
+      .then(() => 'reached the registry', (err: { stderr?: string }) => err.stderr ?? '')
+    t.match(missed, /ECONNREFUSED/, 'the control: a package not in the cache cannot be fetched')
+    const created = await run(process.execPath, [BIN, 'offline', '--yes', '--pywatt', tarball], { cwd: work, env: { ...env, ...noNetwork }, maxBuffer: 16 * 1024 * 1024 })
+      .catch((err: { stdout?: string, stderr?: string }) => { throw new Error(`create-pywatt-module failed offline:\n${err.stdout ?? ''}\n${(err.stderr ?? '').slice(-4000)}`) })
+    t.match(created.stdout, /Installing dependencies \(npm install\)\.\.\.\nInstalled dependencies\n/, 'its install step ran, and succeeded')
+    t.match(created.stdout, /Next:\n {2}cd offline\n {2}npm run dev\n$/)
+    t.comment(`offline install by the bin: ${Math.round((Date.now() - started) / 1000)} s`)
+
+    // `npm run dev` exactly as a user types it; only the gateway's port is left to the system.
+    const dev = spawn('npm', ['run', 'dev'], { cwd: join(work, 'offline'), env: { ...env, PYWATT_DEV_GATEWAY_PORT: '0' }, detached: true })
+    let output = ''
+    dev.stdout.on('data', (c: Buffer) => { output += c.toString() })
+    dev.stderr.on('data', (c: Buffer) => { output += c.toString() })
+    const exited = new Promise<number | null>((resolve) => dev.once('close', resolve))
+    t.teardown(() => { if (dev.exitCode === null && dev.pid !== undefined) process.kill(-dev.pid, 'SIGKILL') })
+    const seen = async (re: RegExp): Promise<RegExpExecArray> => {
+      for (const end = Date.now() + 60_000; Date.now() < end;) {
+        const m = re.exec(output)
+        if (m !== null) return m
+        if (dev.exitCode !== null) break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      throw new Error(`npm run dev never printed ${String(re)}:\n${output}`)
+    }
+    const [, gateway] = await seen(/gateway on (http:\/\/127\.0\.0\.1:\d+) -> module/)
+    await seen(/POST\s+\/notes/) // the announced endpoint table
+    const hello = await fetch(`${gateway as string}/hello`)
+    t.same(await hello.json(), { hello: 'world', module: 'dev-module' }, 'through the gateway, from the module pywatt-dev started')
+    const note = `dev note ${process.pid}`
+    const posted = await fetch(`${gateway as string}/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ body: note }) })
+    t.equal(posted.status, 201, 'the migration made the table')
+    const notes = await (await fetch(`${gateway as string}/notes`)).json() as Array<{ body: string }>
+    t.ok(notes.some((n) => n.body === note))
+    t.equal((await fetch(`${gateway as string}/me`)).status, 401, 'JWT: /me needs a token')
+    t.match(await (await fetch(`${gateway as string}/metrics`)).text(), /^# HELP /m)
+    dev.stdin.write('shutdown\n')
+    t.equal(await exited, 0, 'shutdown on the console stops it cleanly')
+    t.match(output, /module exited with code 0/)
+  })
 
   t.test('installed, the create-pywatt-module bin answers, and the create-pywatt-module package (npm create pywatt-module) forwards to it', async (t) => {
     const bin = await run(join(work, 'node_modules', '.bin', 'create-pywatt-module'), ['--help'], { cwd: work, env })

@@ -78,21 +78,23 @@ const PATHS = {
   'fastify-pywatt/dev': [join(root, 'lib/dev/index.ts')]
 }
 
-t.test('every TypeScript combination type-checks against this repository\'s types, under the rendered tsconfig', async (t) => {
+t.test('every combination type-checks against this repository\'s types: TypeScript under the rendered tsconfig, JavaScript by its // @ts-check', async (t) => {
   const virtual = new Map<string, string>()
   const rootNames: string[] = []
   const owner = new Map<string, string>()
   let options: ts.CompilerOptions | undefined
-  combos.filter((c) => c.typescript).forEach((c, i) => {
+  combos.forEach((c, i) => {
     const dir = join(root, '.create-check', String(i))
     for (const [path, text] of render(c, versions)) {
       const file = join(dir, path)
       virtual.set(file, text)
       owner.set(file, label(c))
-      if (path.endsWith('.ts')) rootNames.push(file)
+      if (/\.[jt]s$/.test(path)) rootNames.push(file)
+      if (path.endsWith('.js') && !text.startsWith('// @ts-check\n')) t.fail(`${label(c)}: ${path} is not checked by an editor`)
       if (path === 'tsconfig.json' && options === undefined) {
         const parsed = ts.parseJsonConfigFileContent(JSON.parse(text), ts.sys, dir)
-        options = { ...parsed.options, noEmit: true, rootDir: undefined, outDir: undefined, paths: PATHS }
+        // allowJs takes the JavaScript projects in; each of their files opts into checking as an editor sees it.
+        options = { ...parsed.options, noEmit: true, rootDir: undefined, outDir: undefined, paths: PATHS, allowJs: true, checkJs: false }
       }
     }
   })
@@ -121,5 +123,7 @@ t.test('every TypeScript combination type-checks against this repository\'s type
     }
   }
   t.same(program.getOptionsDiagnostics().map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')), [], 'the rendered tsconfig is valid')
-  t.same(Object.fromEntries(problems), {}, `${rootNames.length} files of ${combos.filter((c) => c.typescript).length} projects`)
+  const js = rootNames.filter((f) => f.endsWith('.js')).length
+  t.ok(js > 0 && js < rootNames.length, 'both languages are in the program')
+  t.same(Object.fromEntries(problems), {}, `${rootNames.length} files (${js} JavaScript) of ${combos.length} projects`)
 })

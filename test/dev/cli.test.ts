@@ -324,8 +324,29 @@ t.test('a gateway port in use: what is wrong and how to pick another, exit 2, th
   const port = (blocker.address() as AddressInfo).port
   const cli = runCli(t, ['--gateway-port', String(port), '--', process.execPath, '-e', ''])
   t.same(await cli.exit, { code: 2, signal: null })
-  t.equal(cli.stdout.text, `[pywatt-dev] the gateway cannot listen on 127.0.0.1:${port}: the port is already in use (another pywatt-dev?). Pick another port with --gateway-port <n> (0 = any free port)\n`)
+  t.equal(cli.stdout.text, `[pywatt-dev] the gateway cannot listen on 127.0.0.1:${port}: the port is already in use (another pywatt-dev?). Pick another port with --gateway-port <n> or PYWATT_DEV_GATEWAY_PORT (0 = any free port)\n`)
   t.equal(cli.stderr.text, '', 'no unhandled error event')
+})
+
+t.test('PYWATT_DEV_GATEWAY_PORT moves the gateway when the command line does not (npm run dev); --gateway-port wins; a bad one is named', async (t) => {
+  const fx = echoFixture(t)
+  const blocker = createTcpServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.after(() => blocker.close())
+  const taken = String((blocker.address() as AddressInfo).port)
+  const moved = runCli(t, ['--heartbeat', '0', '--', process.execPath, fx.module], cliEnv({ PYWATT_DEV_GATEWAY_PORT: '0' }))
+  const [, port] = await moved.stdout.next(/\[pywatt-dev\] gateway on http:\/\/127\.0\.0\.1:(\d+) -> module\n/)
+  t.not(port, '8080', 'any free port, as 0 asks')
+  moved.child.kill('SIGTERM')
+  t.same(await moved.exit, { code: 0, signal: null })
+  const flagWins = runCli(t, ['--gateway-port', '0', '--heartbeat', '0', '--', process.execPath, fx.module], cliEnv({ PYWATT_DEV_GATEWAY_PORT: taken }))
+  const [, other] = await flagWins.stdout.next(/\[pywatt-dev\] gateway on http:\/\/127\.0\.0\.1:(\d+) -> module\n/)
+  t.not(other, taken, 'the flag, not the variable (whose port is taken)')
+  flagWins.child.kill('SIGTERM')
+  t.same(await flagWins.exit, { code: 0, signal: null })
+  const bad = runCli(t, ['--', process.execPath, '-e', ''], cliEnv({ PYWATT_DEV_GATEWAY_PORT: 'eighty' }))
+  t.same(await bad.exit, { code: 2, signal: null })
+  t.equal(bad.stdout.text, "PYWATT_DEV_GATEWAY_PORT must be a port number (0 to 65535, 0 = any free port), not 'eighty'\n")
 })
 
 t.test('a bad --gateway-port or --announce-timeout is a usage error', async (t) => {

@@ -141,7 +141,8 @@ export function readme (c: Choices): string {
     'npm start       # run the module as an orchestrator starts it',
     '```',
     '',
-    '`.env.example` holds the secrets pywatt-dev answers with; edit it (or pass `--env-file`) to point',
-    'at other servers. The tests read it too, with the environment\'s values winning.'
+    '`.env.example` holds the secrets pywatt-dev answers with; edit it to point at other servers.',
+    'The tests read it too, with the environment\'s values winning. `PYWATT_DEV_GATEWAY_PORT=3000 npm run dev`',
+    'serves on another port.'
   )
 }

@@ -18,7 +18,7 @@ function checks (c: Choices, call: string): string[] {
       '  assert.equal(created.status, 201)',
       `  const notes = await ${call}('GET', '/notes')`,
       '  assert.equal(notes.status, 200)',
-      `  assert.ok(notes.json.some((n${l.ts(': { body: string }')}) => n.body === 'first note'))`
+      `  assert.ok(notes.json.some((${l.js('/** @type {{ body: string }} */ ')}n${l.ts(': { body: string }')}) => n.body === 'first note'))`
     )
   }
   if (c.db !== 'none' && !c.migrations) {
@@ -45,9 +45,16 @@ function checks (c: Choices, call: string): string[] {
   return out
 }
 
+const REPLY = 'Promise<{ status: number, text: string, json: any }>'
+
 /** `{ status, text, json }` of a reply, typed loosely enough for every route. */
 function replyType (c: Choices): string {
-  return lang(c).ts(': Promise<{ status: number, text: string, json: any }>')
+  return lang(c).ts(`: ${REPLY}`)
+}
+
+/** The JavaScript variant's type of the `call` helper, as JSDoc (the TypeScript one annotates it inline). */
+function callJsDoc (c: Choices, method: string, path: string): string | false {
+  return lang(c).jsLine(`  /** @type {(method: ${method}, ${path}: string, body?: object) => ${REPLY}} */`)
 }
 
 export function secretsHelper (c: Choices): string {
@@ -59,10 +66,12 @@ export function secretsHelper (c: Choices): string {
     '/**',
     ' * The secrets the module asks for: those of .env.example, the environment\'s',
     ' * own values winning (CI points them at its servers)' + (c.db === 'sqlite' ? '; SQLite in memory.' : '.'),
+    l.jsLine(' * @returns {Record<string, string>}'),
     ' */',
     `export function testSecrets ()${l.ts(': Record<string, string>')} {`,
     "  const example = parseEnv(readFileSync('.env.example', 'utf8'))",
     c.db === 'sqlite' && "  example.DATABASE_URL = 'sqlite::memory:'",
+    l.jsLine('  /** @type {Record<string, string>} */'),
     `  const secrets${l.ts(': Record<string, string>')} = {}`,
     '  for (const [name, value] of Object.entries(example)) secrets[name] = process.env[name] ?? value ?? \'\'',
     '  return secrets',
@@ -86,6 +95,7 @@ export function appTest (c: Choices): string {
     '  // Standalone, no signal handlers, no exit: the test process owns itself. Warnings and errors only in the output.',
     "  const app = await runModule(build, { ...options, signals: false, logger: { level: 'warn' }, pywatt: { ...options.pywatt, standalone: true, exitOnStop: false } })",
     '  t.after(() => app.close())',
+    callJsDoc(c, "'GET' | 'POST' | 'PUT'", 'url'),
     `  const call = async (method${l.ts(": 'GET' | 'POST' | 'PUT'")}, url${l.ts(': string')}, body${l.ts('?: object')})${replyType(c)} => {`,
     '    const res = await app.inject({ method, url, ...(body === undefined ? {} : { payload: body }) })',
     "    return { status: res.statusCode, text: res.body, json: res.headers['content-type']?.toString().startsWith('application/json') === true ? res.json() : undefined }",
@@ -118,6 +128,7 @@ export function moduleTest (c: Choices): string {
     '  const endpoints = await dev.announced()',
     "  assert.ok(endpoints.some((e) => e.path === '/hello'))",
     c.jwt && "  assert.equal(endpoints.find((e) => e.path === '/me')?.auth, 'jwt')",
+    callJsDoc(c, 'string', 'path'),
     `  const call = async (method${l.ts(': string')}, path${l.ts(': string')}, body${l.ts('?: object')})${replyType(c)} => {`,
     '    const res = await fetch(`http://${dev.announcedListen}${path}`, {',
     '      method,',
