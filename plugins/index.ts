@@ -381,6 +381,7 @@ export type { EndpointAnnounce, InitBlob, ServiceProviderInfo, ServiceType } fro
 export { BUILD_INFO_FILE, type BuildInfo } from '../lib/health/build-info.js'
 export { runModule, type RunModuleOptions, type ModuleBuilder, type ConfiguredApp } from './run-module.js'
 export { configSecret, envName } from '../lib/config/schema.js'
+export { registerFormat } from '../lib/schema/formats.js'
 export type { ConfigChange, ConfigChangeListener } from '../lib/config/live.js'
 export type { ConfigProblem } from '../lib/config/problems.js'
 export type { PyWattServices, ProviderRegistration, DiscoverOptions } from '../lib/services/discovery-client.js'

@@ -1,5 +1,6 @@
 import { Kind, OptionalKind, type TObject, type TSchema } from '#typebox'
 import { ERR_PYWATT_INVALID_OPTIONS } from '../errors.js'
+import { unknownFormat, unknownFormatMessage } from '../schema/formats.js'
 
 /** Where one field of the module's configuration is read from. */
 export type ConfigSource =
@@ -62,6 +63,8 @@ export function configFields (schema: unknown): ConfigField[] {
     const env = nameOption(key, field, 'env')
     const secret = nameOption(key, field, 'secret')
     if (env !== undefined && secret !== undefined) invalid(`.${key}`, 'comes either from the environment (env) or from a secret (secret), not both')
+    const format = unknownFormat(field)
+    if (format !== undefined) invalid(`.${key}`, unknownFormatMessage(format))
     return {
       key,
       schema: field,

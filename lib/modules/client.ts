@@ -7,7 +7,7 @@ import {
 import type { ModuleMessage } from '../protocol/index.js'
 import type { Carrier } from './carrier.js'
 import type { ModulesSettings } from './options.js'
-import { problemOf } from './schema-check.js'
+import { checkSchemaFormats, problemOf } from './schema-check.js'
 import { childTraceparent } from './trace.js'
 import type { ModuleRequestOptions } from './types.js'
 import { encodeRequest, type IncomingAnswer, type WireError } from './wire.js'
@@ -76,6 +76,7 @@ export class ModuleClient {
     if (this.#pending.size >= this.#settings.maxPending) {
       throw new ERR_PYWATT_MODULE_CHANNEL_DOWN(`${this.#pending.size} requests already wait for an answer or a channel (modules.maxPending)`)
     }
+    checkSchemaFormats(`modules.request(${target}, ${endpoint})`, opts.schema)
     const problem = problemOf(opts.schema?.request, payload)
     if (problem !== null) throw new ERR_PYWATT_MODULE_PAYLOAD(`the request to ${target} ${endpoint} does not match its schema: ${problem}`)
     const context = opts.tracestate === undefined

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { TSchema } from '#typebox'
 import { ERR_PYWATT_INVALID_OPTIONS } from '../errors.js'
-import { problemOf } from './schema-check.js'
+import { checkSchemaFormats, problemOf } from './schema-check.js'
 import type { ModuleHandleOptions, ModuleHandler, ModuleRequestContext } from './types.js'
 import type { IncomingRequest, Outcome } from './wire.js'
 
@@ -59,7 +59,7 @@ export class HandlerRegistry {
   }
 
   /**
-   * @throws FST_PYWATT_INVALID_OPTIONS for a reserved or already served endpoint, or a handler that is not a function
+   * @throws FST_PYWATT_INVALID_OPTIONS for a reserved or already served endpoint, a handler that is not a function, or a schema naming an unknown format
    */
   handle (endpoint: string, optsOrHandler: ModuleHandleOptions<TSchema, TSchema> | ModuleHandler, maybeHandler?: ModuleHandler): void {
     const handler = typeof optsOrHandler === 'function' ? optsOrHandler : maybeHandler
@@ -68,6 +68,7 @@ export class HandlerRegistry {
     if (endpoint.startsWith(RESERVED)) throw new ERR_PYWATT_INVALID_OPTIONS(`modules.handle(): the endpoint ${endpoint} is reserved (pywatt.*)`)
     if (typeof handler !== 'function') throw new ERR_PYWATT_INVALID_OPTIONS(`modules.handle(): the handler of ${endpoint} must be a function`)
     if (this.#handlers.has(endpoint)) throw new ERR_PYWATT_INVALID_OPTIONS(`modules.handle(): ${endpoint} already has a handler`)
+    checkSchemaFormats(`modules.handle(${endpoint})`, opts.schema)
     this.#handlers.set(endpoint, { handler, request: opts.schema?.request, answer: opts.schema?.answer })
   }
 

@@ -14,6 +14,7 @@ import pywatt, {
   mergeEndpoints,
   pywattLogger,
   REDACTED,
+  registerFormat,
   registerSecret,
   stderrSink,
   type ChannelSetStats,
@@ -204,6 +205,9 @@ await runModule(async (configured) => {
 expectType<number>(EXIT.REFUSED)
 expectType<EndpointAnnounce[]>(mergeEndpoints([{ path: '/a', methods: ['get'], auth: 'jwt' }]))
 registerSecret('hunter2')
+registerFormat('iban', (text) => /^[A-Z]{2}\d{2}/.test(text))
+// @ts-expect-error a check takes the text and answers a boolean
+registerFormat('iban', (text: number) => text > 0)
 expectType<string>(REDACTED)
 expectType<Promise<unknown>>(stderrSink().flush(100))
 expectType<number>(stderrSink().stats.dropped)
