@@ -157,6 +157,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     listen: values.listen,
     secrets,
     heartbeatInterval: Number(values.heartbeat),
+    ownProcessGroup: true,
     services: { databaseUrl: values['database-url'], cacheUrl: values['cache-url'], echo: values['no-service-echo'] !== true },
     ...(values['tcp-channel'] === true || via === 'tcp' ? { tcpChannel: { required } } : {}),
     ...(values['unix-channel'] === undefined ? {} : { ipcChannel: { required, path: values['unix-channel'] } })

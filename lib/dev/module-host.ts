@@ -225,6 +225,8 @@ export class ModuleHost extends EventEmitter implements RoutableModule {
       ...(spec.listen === undefined ? {} : { listen: spec.listen }),
       secrets: moduleSecrets(spec),
       heartbeatInterval: this.#opts.heartbeat,
+      // The host stops and restarts its module; a terminal's Ctrl-C must not reach the module first.
+      ownProcessGroup: true,
       services: { databaseUrl: spec.databaseUrl, cacheUrl: spec.cacheUrl, echo: this.#opts.serviceEcho },
       ...(spec.tcpChannel ? { tcpChannel: { required: spec.channelRequired } } : {}),
       ...(spec.unixChannel === undefined ? {} : { ipcChannel: { required: spec.channelRequired, path: spec.unixChannel } })

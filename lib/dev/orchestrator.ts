@@ -33,6 +33,13 @@ export interface DevOrchestratorOptions {
   initLine?: string
   /** Largest module stdout line accepted (default 256 MiB). */
   maxLineBytes?: number
+  /**
+   * Start the module in a process group of its own, so that a Ctrl-C in the
+   * terminal reaches only this process, which then stops the module with
+   * `shutdown` (default false). The module still dies with this process: its
+   * stdin closes.
+   */
+  ownProcessGroup?: boolean
   /** Offer a TCP channel on 127.0.0.1 (`init.tcp_channel`). */
   tcpChannel?: { required?: boolean, port?: number }
   /** Offer a Unix-socket channel at `path` (`init.ipc_channel`). */
@@ -139,7 +146,8 @@ export class DevOrchestrator extends EventEmitter {
     const child = spawn(this.#opts.command, this.#opts.args ?? [], {
       cwd: this.#opts.cwd,
       env: { PYWATT_STANDALONE: '0', ...(this.#opts.env ?? process.env) },
-      stdio: ['pipe', 'pipe', 'pipe']
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: this.#opts.ownProcessGroup === true
     })
     this.#child = child
     child.stdin.on('error', () => {})

@@ -107,3 +107,33 @@ t.test('pywatt-dev: a bad config file exits 2 naming the key; one module keeps t
   await one.stdout.next(/\[pywatt-dev\] all modules stopped\n/)
   t.same(await one.exit, { code: 0, signal: null })
 })
+
+t.test('Ctrl-C in the terminal (SIGINT to the whole foreground process group) stops every module once, with shutdown: no crash, no restart', async (t) => {
+  const dir = t.testdir({
+    'pywatt.dev.json': JSON.stringify({
+      gatewayPort: 0,
+      heartbeat: 0,
+      modules: [
+        { name: 'first', command: [process.execPath, PEER], env: { PEER_PREFIX: '/first' } },
+        { name: 'second', command: [process.execPath, PEER], env: { PEER_PREFIX: '/second' } }
+      ]
+    })
+  })
+  // pywatt-dev leads its own process group here, as a shell's foreground job does; the terminal's Ctrl-C signals that group.
+  const child = spawn(process.execPath, [CLI, '--config', join(dir, 'pywatt.dev.json')], { env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+  t.teardown(() => { if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGKILL') })
+  let text = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { text += s })
+  const closed = once(child, 'close')
+  for (const end = Date.now() + 30_000; !(/first: module announced/.test(text) && /second: module announced/.test(text));) {
+    if (Date.now() > end || child.exitCode !== null) throw new Error(`the modules did not announce:\n${text}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  process.kill(-(child.pid as number), 'SIGINT')
+  const [code] = await closed as [number]
+  t.equal(code, 0)
+  t.match(text, /\[pywatt-dev\] stopping every module \(shutdown\)\n/)
+  t.match(text, /\[pywatt-dev\] first: exited with code 0\n/)
+  t.match(text, /\[pywatt-dev\] second: exited with code 0\n/)
+  t.notMatch(text, /crashed \(exit|restarting in|not restarted/, 'the modules did not get the SIGINT themselves')
+})
