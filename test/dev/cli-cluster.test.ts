@@ -137,3 +137,26 @@ t.test('Ctrl-C in the terminal (SIGINT to the whole foreground process group) st
   t.match(text, /\[pywatt-dev\] second: exited with code 0\n/)
   t.notMatch(text, /crashed \(exit|restarting in|not restarted/, 'the modules did not get the SIGINT themselves')
 })
+
+t.test('pywatt-dev killed outright: its modules, in their own process groups, still exit (their stdin closes)', async (t) => {
+  const dir = t.testdir({
+    'pywatt.dev.json': JSON.stringify({ gatewayPort: 0, heartbeat: 0, modules: [{ name: 'orphan', command: [process.execPath, PEER], env: { PEER_PREFIX: '/o' } }] })
+  })
+  const cli = runCli(t, ['--config', join(dir, 'pywatt.dev.json')])
+  const [, pid] = await cli.stdout.next(/\[pywatt-dev\] orphan: started .* \(pid (\d+),/)
+  await cli.stdout.next(/\[pywatt-dev\] orphan: module announced /)
+  const alive = (): boolean => {
+    try {
+      process.kill(Number(pid), 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  t.ok(alive())
+  t.teardown(() => { if (alive()) process.kill(Number(pid), 'SIGKILL') })
+  cli.child.kill('SIGKILL')
+  await cli.exit
+  for (const end = Date.now() + 15_000; alive() && Date.now() < end;) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.notOk(alive(), 'the module exited by itself')
+})
