@@ -18,7 +18,8 @@ export const MetricsOptionsSchema = Type.Object({
     Type.Object({ secret: Type.String({ minLength: 1 }) }, { additionalProperties: false })
   ])),
   /** Upper bounds of the `http_request_duration_seconds` buckets, in seconds (default prom-client's). */
-  buckets: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1 })),
+  // A bound given twice would expose two series of the same `le`, which a scrape refuses.
+  buckets: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, uniqueItems: true })),
   /** Service-level objectives, judged in the process and exposed as metrics. */
   slo: Type.Optional(Type.Object({
     objectives: Type.Array(Type.Object({

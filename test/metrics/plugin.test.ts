@@ -258,7 +258,7 @@ t.test('options: defaults, defaultMetrics: false, an unknown key, a bad registry
   t.equal(samples.filter((s) => s.name.startsWith('process_') || s.name.startsWith('nodejs_')).length, 0)
   t.ok(without.app.pywatt.metrics?.registry instanceof Registry, 'an own registry, exposed')
 
-  for (const bad of [{ nope: 1 }, { path: 'metrics' }, { bearerToken: '' }, { bearerToken: { secret: 'X', extra: 1 } }, { buckets: [] }, { registry: {} }]) {
+  for (const bad of [{ nope: 1 }, { path: 'metrics' }, { bearerToken: '' }, { bearerToken: { secret: 'X', extra: 1 } }, { buckets: [] }, { buckets: [0.5, 2, 0.5] }, { registry: {} }]) {
     const orch = new FakeOrchestrator()
     const app = Fastify()
     t.after(() => app.close())
