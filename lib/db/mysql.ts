@@ -64,10 +64,22 @@ export class MysqlDriver implements Driver {
   readonly #busy = new Set<mysql.PoolConnection>()
   readonly #gone = new WeakSet<mysql.PoolConnection>()
   #waiting = 0
+  /*
+   * `pool.idleTimeout`, kept by us: mysql2 closes idle connections only
+   * beyond `maxIdle`, and a `maxIdle` below the limit would close the last
+   * ones within a second whatever their idle time.
+   */
+  readonly #idleTimeout: number
+  /** Connections given back to the pool, and since when. */
+  readonly #idleSince = new Map<mysql.PoolConnection, number>()
+  readonly #reaper: NodeJS.Timeout
 
   constructor (config: ResolvedDatabaseConfig) {
     this.#acquireTimeout = config.pool.acquireTimeout
     this.#maxLifetime = config.pool.maxLifetime
+    this.#idleTimeout = config.pool.idleTimeout
+    this.#reaper = setInterval(() => { this.#reap() }, Math.min(1000, this.#idleTimeout))
+    this.#reaper.unref()
     const ssl = mysqlSsl(config.tls)
     this.#connection = {
       ...(ssl === undefined ? {} : { ssl: ssl as mysql.SslOptions }),
@@ -84,8 +96,7 @@ export class MysqlDriver implements Driver {
     this.#pool = this.#mysql.createPool({
       ...this.#connection,
       connectionLimit: config.pool.max,
-      maxIdle: config.pool.max,
-      idleTimeout: config.pool.idleTimeout
+      maxIdle: config.pool.max
     })
     this.#pool.on('connection', (conn) => {
       this.#open++
@@ -103,6 +114,17 @@ export class MysqlDriver implements Driver {
     this.#gone.add(conn)
     this.#open--
     this.#busy.delete(conn)
+    this.#idleSince.delete(conn)
+  }
+
+  /** Close the connections idle for `pool.idleTimeout`: each sits in the pool's free list, and destroy() takes it out. */
+  #reap (): void {
+    const now = Date.now()
+    for (const [conn, since] of this.#idleSince) {
+      if (now - since < this.#idleTimeout) continue
+      this.#forget(conn)
+      conn.destroy()
+    }
   }
 
   /** Back to the pool, or closed (a connection whose state is unknown). */
@@ -112,6 +134,7 @@ export class MysqlDriver implements Driver {
       this.#forget(conn)
       conn.destroy()
     } else {
+      this.#idleSince.set(conn, Date.now())
       conn.release()
     }
   }
@@ -148,13 +171,17 @@ export class MysqlDriver implements Driver {
           }
           clearTimeout(timer)
           if (late) {
-            if (err === null) conn.release()
+            if (err === null) {
+              this.#idleSince.set(conn, Date.now())
+              conn.release()
+            }
             return
           }
           this.#waiting--
           if (err !== null) {
             reject(err)
           } else {
+            this.#idleSince.delete(conn)
             this.#busy.add(conn)
             resolve(conn)
           }
@@ -260,6 +287,7 @@ export class MysqlDriver implements Driver {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    clearInterval(this.#reaper)
     await new Promise<void>((resolve, reject) => {
       this.#pool.end((err) => { if (err === null || err === undefined) resolve(); else reject(err) })
     })

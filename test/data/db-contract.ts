@@ -18,6 +18,19 @@ const SUICIDE = {
   sqlite: ''
 }
 
+/** The server's id of the current connection, and how many of the given ids are still connected. */
+const CONNECTION = {
+  postgres: {
+    id: 'SELECT pg_backend_pid() AS id, pg_sleep(0.2)::text AS slept',
+    count: (ids: number[]) => `SELECT count(*) AS n FROM pg_stat_activity WHERE pid IN (${ids.join(', ')})`
+  },
+  mysql: {
+    id: 'SELECT CONNECTION_ID() AS id, SLEEP(0.2) AS slept',
+    count: (ids: number[]) => `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${ids.join(', ')})`
+  },
+  sqlite: { id: '', count: () => '' } // one connection, never closed for idling
+}
+
 const SLEEP = {
   postgres: 'SELECT pg_sleep(0.3) AS slept',
   mysql: 'SELECT SLEEP(0.3) AS slept',
@@ -143,6 +156,30 @@ export function dbContract (t: Test, options: DatabaseOptions, factory: DbFactor
     hold.resolve()
     await holder
     t.same(await db.query('SELECT 1 AS one'), [{ one: 1 }])
+  })
+
+  t.test('pool.idleTimeout: connections idle that long are closed on the server, and the pool opens new ones when asked', async (t) => {
+    const db = open({ pool: { max: 3, idleTimeout: 2000 } })
+    if (db.dialect === 'sqlite') return
+    // Three statements at once hold three connections; each says which server connection it is.
+    const ids = (await Promise.all([0, 1, 2].map(async () => await db.queryOne<{ id: number | string }>(CONNECTION[db.dialect].id))))
+      .map((row) => Number(row?.id))
+    t.equal(new Set(ids).size, 3, 'three connections')
+    const connected = async (): Promise<number> => {
+      const probe = factory.database({ ...options, pool: { max: 1 } })
+      try {
+        const row = await probe.queryOne<{ n: number | string }>(CONNECTION[db.dialect].count(ids))
+        return Number(row?.n)
+      } finally {
+        await probe.close()
+      }
+    }
+    t.equal(await connected(), 3, 'open on the server while idle for less than idleTimeout')
+    const until = Date.now() + 10_000
+    while (await connected() > 0 && Date.now() < until) await sleep(200)
+    t.equal(await connected(), 0, 'all three closed')
+    t.equal(db.poolStats()?.total, 0)
+    t.same(await db.query('SELECT 1 AS one'), [{ one: 1 }], 'a new connection serves the next query')
   })
 
   t.test('replace() swaps the pool without failing running work', async (t) => {
