@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fas
 import fp from 'fastify-plugin'
 import { ERR_PYWATT_ALREADY_REGISTERED, ERR_PYWATT_INIT, ERR_PYWATT_INVALID_OPTIONS, ERR_PYWATT_LISTEN, ERR_PYWATT_LOGGER_ON_STDOUT } from '../lib/errors.js'
 import { EXIT, type ExitCode } from '../lib/lifecycle/exit-codes.js'
+import { markRefused } from '../lib/lifecycle/refused.js'
 import { settleWithin } from '../lib/lifecycle/deadline.js'
 import { pywattLogger } from '../lib/logging/logger.js'
 import { flushStderr } from '../lib/logging/stderr-sink.js'
@@ -92,7 +93,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     log.fatal({ err, ...fields }, why)
     for (const step of undo.reverse()) await step()
     exit(EXIT.REFUSED)
-    throw thrown
+    throw markRefused(thrown)
   }
 
   if (realStdio && !standalone && writesToStdout(app.log)) {
@@ -100,7 +101,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
     // The app's logger would write the fatal line into the protocol too.
     pywattLogger().fatal({ err }, 'refusing to start: the logger would write into the protocol')
     exit(EXIT.REFUSED)
-    throw err
+    throw markRefused(err)
   }
 
   const budget = new StartupBudget(app.initialConfig.pluginTimeout ?? 0)
@@ -228,7 +229,7 @@ const pywattPlugin: FastifyPluginAsync<PyWattOptions> = async (app, options) => 
       refuse: (err: Error, why: string): Error => {
         log.fatal({ err }, why)
         exit(EXIT.REFUSED)
-        return err
+        return markRefused(err)
       }
     },
     endpointSource: null,

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { EXIT } from '../lib/lifecycle/exit-codes.js'
 import { exitProcess } from '../lib/lifecycle/process-exit.js'
+import { alreadyRefused } from '../lib/lifecycle/refused.js'
 import { closeOnSignals } from '../lib/lifecycle/signals.js'
 import { pywattLogger, type PyWattLoggerOptions } from '../lib/logging/logger.js'
 import type { IpcHttpOptions } from './ipc-http.js'
@@ -88,11 +89,12 @@ export async function runModule<S extends TObject = TObject<{}>> (build: ModuleB
 }
 
 async function refuse (app: FastifyInstance, options: RunModuleOptions<TObject>, err: unknown, why: string): Promise<never> {
-  app.log.fatal({ err }, why)
+  const reported = alreadyRefused(err)
+  if (!reported) app.log.fatal({ err }, why)
   // Whatever was opened (database pools, channels) is closed before the exit; a close that fails changes nothing.
   await app.close().catch(() => {})
-  // The root plugin's `io.exit` when it was given one (tests, embedding), as the plugin itself exits.
-  const exit = options.pywatt?.io?.exit ?? exitProcess
-  exit(EXIT.REFUSED)
+  if (reported) throw err
+  // As the root plugin exits: through its `io.exit` when it was given one (tests, embedding), and not at all with `exitOnStop: false`.
+  if (options.pywatt?.exitOnStop !== false) (options.pywatt?.io?.exit ?? exitProcess)(EXIT.REFUSED)
   throw err
 }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { Type } from '@sinclair/typebox'
 import { runModule } from '../../plugins/index.js'
 import { freePort } from '../../lib/dev/free-port.js'
 import { FakeOrchestrator } from '../helpers/fake-orchestrator.js'
@@ -59,6 +60,32 @@ t.test('a build that throws, or a listener that cannot bind, refuses the start w
   await t.rejects(runModule(async () => {}, { pywatt: { io: bound.io }, signals: false }), { code: 'FST_PYWATT_LISTEN' })
   t.same(bound.exits, [2])
   t.same(bound.lines.filter((l) => l.op === 'announce'), [], 'nothing announced')
+})
+
+t.test('a refusal the root plugin or a sub-plugin reported is logged once and exits once; with exitOnStop: false nothing exits', async (t) => {
+  const lines: string[] = []
+  const logger = { destination: { write: (line: string) => { lines.push(line) } } }
+  const fatal = (): string[] => lines.map((l) => JSON.parse(l) as { level: number, msg: string }).filter((l) => l.level === 60).map((l) => l.msg)
+
+  const config = new FakeOrchestrator()
+  config.init()
+  await t.rejects(runModule(async () => {}, { pywatt: { io: config.io }, config: Type.Object({ rmNeverSet: Type.Integer() }), logger, signals: false }), { code: 'FST_PYWATT_CONFIG' })
+  t.same(config.exits, [2], 'the root plugin\'s refusal: one exit')
+  t.same(fatal(), ['refusing to start: the configuration is invalid'], 'and one fatal line')
+
+  lines.length = 0
+  const jwt = new FakeOrchestrator()
+  jwt.init()
+  await t.rejects(runModule(async () => {}, { pywatt: { io: jwt.io, secretTimeout: 100 }, jwt: true, logger, signals: false }), { code: 'FST_PYWATT_SECRET_TIMEOUT' })
+  t.same(jwt.exits, [2], 'a sub-plugin\'s refusal: one exit')
+  t.same(fatal(), ['refusing to start: the jwt key secret is unavailable'])
+
+  lines.length = 0
+  const quiet = new FakeOrchestrator()
+  quiet.init()
+  await t.rejects(runModule(async () => { throw new Error('not today') }, { pywatt: { io: quiet.io, exitOnStop: false }, logger, signals: false }), { message: 'not today' })
+  t.same(quiet.exits, [], 'exitOnStop: false: the error is thrown, nothing exits')
+  t.same(fatal(), ['refusing to start: the module could not be built'])
 })
 
 t.test('a built module in one call: standalone it serves on PORT and stops on SIGTERM with exit 0; a failing build exits 2', async (t) => {
