@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs, parseEnv } from 'node:util'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
-import { DevOrchestrator } from './orchestrator.js'
+import { DEV_KEEP_MESSAGES, DevOrchestrator } from './orchestrator.js'
 import { createGateway, type IpcForward } from './gateway.js'
 import { endpointTable, observabilityLine, prettyLogLine } from './pretty.js'
 import { runClusterCli } from './cluster-cli.js'
@@ -158,6 +158,7 @@ export async function runCli (argv: string[], out: NodeJS.WritableStream = proce
     secrets,
     heartbeatInterval: Number(values.heartbeat),
     ownProcessGroup: true,
+    keepMessages: DEV_KEEP_MESSAGES,
     services: { databaseUrl: values['database-url'], cacheUrl: values['cache-url'], echo: values['no-service-echo'] !== true },
     ...(values['tcp-channel'] === true || via === 'tcp' ? { tcpChannel: { required } } : {}),
     ...(values['unix-channel'] === undefined ? {} : { ipcChannel: { required, path: values['unix-channel'] } })

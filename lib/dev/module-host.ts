@@ -4,7 +4,7 @@ import type { ChannelServer } from './channel-server.js'
 import { moduleSecrets, type DevModuleSpec, type RestartPolicy } from './config.js'
 import type { IpcForward } from './gateway.js'
 import type { RoutableModule } from './module-router.js'
-import { DevOrchestrator, type ModuleExit } from './orchestrator.js'
+import { DEV_KEEP_MESSAGES, DevOrchestrator, type ModuleExit } from './orchestrator.js'
 import { prettyLogLine } from './pretty.js'
 
 type RouteToModule = Extract<ModuleMessage, { op: 'route_to_module' }>
@@ -227,6 +227,7 @@ export class ModuleHost extends EventEmitter implements RoutableModule {
       heartbeatInterval: this.#opts.heartbeat,
       // The host stops and restarts its module; a terminal's Ctrl-C must not reach the module first.
       ownProcessGroup: true,
+      keepMessages: DEV_KEEP_MESSAGES,
       services: { databaseUrl: spec.databaseUrl, cacheUrl: spec.cacheUrl, echo: this.#opts.serviceEcho },
       ...(spec.tcpChannel ? { tcpChannel: { required: spec.channelRequired } } : {}),
       ...(spec.unixChannel === undefined ? {} : { ipcChannel: { required: spec.channelRequired, path: spec.unixChannel } })

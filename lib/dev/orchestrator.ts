@@ -11,6 +11,9 @@ import { freePort } from './free-port.js'
 import { ChannelServer } from './channel-server.js'
 import { DevServices, type DevServicesOptions } from './services.js'
 
+/** How many module messages (and stray stdout lines) pywatt-dev keeps per module: enough to look back, bounded for a long session. */
+export const DEV_KEEP_MESSAGES = 1000
+
 /** How the dev orchestrator starts a module. */
 export interface DevOrchestratorOptions {
   /** The module's command and arguments. */
@@ -40,6 +43,12 @@ export interface DevOrchestratorOptions {
    * stdin closes.
    */
   ownProcessGroup?: boolean
+  /**
+   * Keep only the latest this many of `messages` and of `garbage` (default:
+   * all, as a test wants them). A long-running pywatt-dev keeps a window, so
+   * heartbeats and stray output do not grow its memory without end.
+   */
+  keepMessages?: number
   /** Offer a TCP channel on 127.0.0.1 (`init.tcp_channel`). */
   tcpChannel?: { required?: boolean, port?: number }
   /** Offer a Unix-socket channel at `path` (`init.ipc_channel`). */
@@ -153,7 +162,7 @@ export class DevOrchestrator extends EventEmitter {
     child.stdin.on('error', () => {})
     const stdout = new LineSplitter(this.#opts.maxLineBytes ?? 256 * 1024 * 1024, {
       onLine: (line) => this.#onStdoutLine(line),
-      onFault: (fault) => { this.garbage.push(`<${fault.kind}: ${fault.bytes} bytes>`) }
+      onFault: (fault) => { this.#keep(this.garbage, `<${fault.kind}: ${fault.bytes} bytes>`) }
     })
     child.stdout.on('data', (chunk: Buffer) => {
       this.stdoutBytes += chunk.length
@@ -307,6 +316,13 @@ export class DevOrchestrator extends EventEmitter {
     return exit as ModuleExit
   }
 
+  /** Append to a kept list, dropping its oldest entries beyond `keepMessages` (a quarter at a time, so a push stays cheap). */
+  #keep<T> (list: T[], item: T): void {
+    list.push(item)
+    const keep = this.#opts.keepMessages
+    if (keep !== undefined && list.length > keep) list.splice(0, list.length - keep + Math.floor(keep / 4))
+  }
+
   /** Kill the module at once (test clean-up). */
   kill (): void {
     this.#stopHeartbeats()
@@ -341,11 +357,11 @@ export class DevOrchestrator extends EventEmitter {
     try {
       message = decodeModuleMessage(line)
     } catch {
-      this.garbage.push(line)
+      this.#keep(this.garbage, line)
       this.emit('garbage', line)
       return
     }
-    this.messages.push(message)
+    this.#keep(this.messages, message)
     switch (message.op) {
       case 'get_secret': {
         const value = this.secrets.get(message.name)
