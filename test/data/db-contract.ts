@@ -159,7 +159,7 @@ export function dbContract (t: Test, options: DatabaseOptions, factory: DbFactor
   })
 
   t.test('pool.idleTimeout: connections idle that long are closed on the server, and the pool opens new ones when asked', async (t) => {
-    const db = open({ pool: { max: 3, idleTimeout: 2000 } })
+    const db = open({ pool: { max: 3, idleTimeout: 3000 } })
     if (db.dialect === 'sqlite') return
     // Three statements at once hold three connections; each says which server connection it is.
     const ids = (await Promise.all([0, 1, 2].map(async () => await db.queryOne<{ id: number | string }>(CONNECTION[db.dialect].id))))
