@@ -1,5 +1,5 @@
 import type { Choices, Versions } from './choices.js'
-import { ciWorkflow, envExample, gitignore, packageJson, readme, tsconfig } from './templates/project.js'
+import { ciWorkflow, devConfig, envExample, gitignore, packageJson, readme, tsconfig } from './templates/project.js'
 import { app, cacheRoute, databaseRoute, firstMigration, helloRoute, meRoute, notesRoute, server } from './templates/source.js'
 import { appTest, moduleTest, secretsHelper } from './templates/tests.js'
 
@@ -10,6 +10,7 @@ export function render (c: Choices, versions: Versions): Map<string, string> {
   const files = new Map<string, string>([
     ['package.json', packageJson(c, versions)],
     ['.env.example', envExample(c)],
+    ['pywatt.dev.json', devConfig(c)],
     ['.gitignore', gitignore(c)],
     ['README.md', readme(c)],
     ['.github/workflows/ci.yml', ciWorkflow(c)],

@@ -139,10 +139,10 @@ if (!built && !CI) {
       }
       throw new Error(`npm run dev never printed ${String(re)}:\n${output}`)
     }
-    const [, gateway] = await seen(/gateway on (http:\/\/127\.0\.0\.1:\d+) -> module/)
-    await seen(/POST\s+\/notes/) // the announced endpoint table
+    const [, gateway] = await seen(/gateway on (http:\/\/127\.0\.0\.1:\d+) -> offline \(status page /)
+    await seen(/offline: module announced /)
     const hello = await fetch(`${gateway as string}/hello`)
-    t.same(await hello.json(), { hello: 'world', module: 'dev-module' }, 'through the gateway, from the module pywatt-dev started')
+    t.same(await hello.json(), { hello: 'world', module: 'offline' }, 'through the gateway, from the module pywatt.dev.json names')
     const note = `dev note ${process.pid}`
     const posted = await fetch(`${gateway as string}/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ body: note }) })
     t.equal(posted.status, 201, 'the migration made the table')
@@ -150,9 +150,13 @@ if (!built && !CI) {
     t.ok(notes.some((n) => n.body === note))
     t.equal((await fetch(`${gateway as string}/me`)).status, 401, 'JWT: /me needs a token')
     t.match(await (await fetch(`${gateway as string}/metrics`)).text(), /^# HELP /m)
+    const status = await fetch(`${gateway as string}/_pywatt`)
+    t.equal(status.status, 200, 'pywatt-dev\'s status page')
+    t.match(await status.text(), /offline/)
     dev.stdin.write('shutdown\n')
     t.equal(await exited, 0, 'shutdown on the console stops it cleanly')
-    t.match(output, /module exited with code 0/)
+    t.match(output, /offline: exited with code 0/)
+    t.match(output, /all modules stopped/)
   })
 
   t.test('installed, the create-pywatt-module bin answers, and the create-pywatt-module package (npm create pywatt-module) forwards to it', async (t) => {

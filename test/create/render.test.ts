@@ -14,6 +14,7 @@ import ts from 'typescript'
 import { everyCombination, type Choices, type Versions } from '../../lib/create/choices.js'
 import { render } from '../../lib/create/render.js'
 import { ownVersions } from '../../lib/create/versions.js'
+import { resolveDevConfig } from '../../lib/dev/config.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const versions: Versions = ownVersions()
@@ -25,7 +26,7 @@ const label = (c: Choices): string =>
 /** The files a combination must have, exactly: the rules of the issue, written out independently of the renderer. */
 function expectedFiles (c: Choices): string[] {
   const x = c.typescript ? 'ts' : 'js'
-  const files = ['package.json', '.env.example', '.gitignore', 'README.md', '.github/workflows/ci.yml',
+  const files = ['package.json', '.env.example', 'pywatt.dev.json', '.gitignore', 'README.md', '.github/workflows/ci.yml',
     `src/app.${x}`, `src/server.${x}`, `src/routes/hello.${x}`, `test/secrets.${x}`, `test/app.test.${x}`, `test/module.test.${x}`]
   if (c.typescript) files.push('tsconfig.json')
   if (c.db !== 'none') files.push(c.migrations ? `src/routes/notes.${x}` : `src/routes/database.${x}`)
@@ -48,7 +49,18 @@ function problemsOf (c: Choices): string[] {
   same('file set', [...files.keys()].sort(), expectedFiles(c))
   const pkg = JSON.parse(files.get('package.json') as string) as { scripts: Record<string, string>, dependencies: Record<string, string> }
   same('scripts', Object.keys(pkg.scripts).sort(), ['build', 'dev', 'start', 'test'])
-  if (!/pywatt-dev --env-file \.env\.example/.test(pkg.scripts.dev as string)) out.push(`dev does not run pywatt-dev: ${pkg.scripts.dev}`)
+  // `pywatt-dev` with no command reads pywatt.dev.json, which must be a config pywatt-dev takes, running this module.
+  if (!/(?:^|&& )pywatt-dev$/.test(pkg.scripts.dev as string)) out.push(`dev does not run pywatt-dev on its config file: ${pkg.scripts.dev}`)
+  try {
+    const dev = resolveDevConfig(JSON.parse(files.get('pywatt.dev.json') as string), '/project')
+    const [module] = dev.modules
+    same('pywatt-dev modules', dev.modules.length, 1)
+    same('the module pywatt-dev runs', [module?.command, module?.args], ['node', [c.typescript ? 'dist/src/server.js' : 'src/server.js']])
+    same('its secrets', module?.envFiles, ['/project/.env.example'])
+    same('how the gateway reaches it', module?.via, c.ipc ? 'stdio' : 'http')
+  } catch (err) {
+    out.push(`pywatt.dev.json: ${(err as Error).message}`)
+  }
   const drivers = [c.db, c.cache].flatMap((k) => k in DRIVERS ? DRIVERS[k as keyof typeof DRIVERS] : [])
   same('dependencies', Object.keys(pkg.dependencies).sort(), ['fastify', 'fastify-pywatt', ...drivers].sort())
   same('fastify-pywatt range', pkg.dependencies['fastify-pywatt'], versions.pywatt)
@@ -65,6 +77,11 @@ t.test('every combination of choices renders its file set, package.json scripts 
   t.equal(combos.length, 448, '7 database/migration pairs × 4 caches × 8 (jwt, ipc, metrics) × 2 languages')
   const problems = Object.fromEntries(combos.map((c) => [label(c), problemsOf(c)]).filter(([, p]) => p.length > 0))
   t.same(problems, {}, 'no combination breaks a rule')
+})
+
+t.test('a scoped package runs under pywatt-dev by its name without the scope', async (t) => {
+  const files = render({ ...combos[0] as Choices, name: '@acme/orders' }, versions)
+  t.equal(resolveDevConfig(JSON.parse(files.get('pywatt.dev.json') as string), '/p').modules[0]?.name, 'orders')
 })
 
 t.test('migrations without a database are refused', async (t) => {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CLI, cliEnv, http, runCli } from '../helpers/unit-cli.js'
@@ -138,11 +139,17 @@ t.test('Ctrl-C in the terminal (SIGINT to the whole foreground process group) st
   t.notMatch(text, /crashed \(exit|restarting in|not restarted/, 'the modules did not get the SIGINT themselves')
 })
 
-t.test('pywatt-dev killed outright: its modules, in their own process groups, still exit (their stdin closes)', async (t) => {
+t.test('pywatt-dev killed outright: its modules, in their own process groups, still exit (their stdin closes); PYWATT_DEV_GATEWAY_PORT wins over the file', async (t) => {
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.after(() => blocker.close())
+  const taken = (blocker.address() as AddressInfo).port
   const dir = t.testdir({
-    'pywatt.dev.json': JSON.stringify({ gatewayPort: 0, heartbeat: 0, modules: [{ name: 'orphan', command: [process.execPath, PEER], env: { PEER_PREFIX: '/o' } }] })
+    'pywatt.dev.json': JSON.stringify({ gatewayPort: taken, heartbeat: 0, modules: [{ name: 'orphan', command: [process.execPath, PEER], env: { PEER_PREFIX: '/o' } }] })
   })
-  const cli = runCli(t, ['--config', join(dir, 'pywatt.dev.json')])
+  const cli = runCli(t, ['--config', join(dir, 'pywatt.dev.json')], cliEnv({ PYWATT_DEV_GATEWAY_PORT: '0' }))
+  const [, gatewayPort] = await cli.stdout.next(/gateway on http:\/\/127\.0\.0\.1:(\d+) -> orphan /)
+  t.not(Number(gatewayPort), taken, 'the variable\'s port (any free one), not the file\'s (taken)')
   const [, pid] = await cli.stdout.next(/\[pywatt-dev\] orphan: started .* \(pid (\d+),/)
   await cli.stdout.next(/\[pywatt-dev\] orphan: module announced /)
   const alive = (): boolean => {

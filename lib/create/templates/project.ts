@@ -13,10 +13,25 @@ const DRIVERS: Record<string, Array<[name: string, version: keyof Versions]>> = 
 const sorted = (entries: Array<[string, string]>): Record<string, string> =>
   Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)))
 
-/** The pywatt-dev command line: the env file and, with HTTP over IPC, a gateway forwarding over stdin/stdout. */
-function devCommand (c: Choices): string {
-  const entry = c.typescript ? 'dist/src/server.js' : 'src/server.js'
-  return `pywatt-dev --env-file .env.example${c.ipc ? ' --ipc' : ''} -- node ${entry}`
+/** The module's name for pywatt-dev (log prefix, console commands, `init.module_id`): the package name without its scope. */
+function devModuleName (c: Choices): string {
+  return (c.name.split('/').at(-1) as string).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64) || 'module'
+}
+
+/**
+ * `pywatt.dev.json`: what `npm run dev` runs. A config file rather than flags
+ * gives the module pywatt-dev's status page (/_pywatt), restarts after a crash
+ * and named console commands; more modules can be added to it.
+ */
+export function devConfig (c: Choices): string {
+  const module = {
+    name: devModuleName(c),
+    command: ['node', c.typescript ? 'dist/src/server.js' : 'src/server.js'],
+    envFile: '.env.example',
+    // HTTP over IPC: the gateway forwards over the module's stdin/stdout.
+    ...(c.ipc ? { via: 'stdio' } : {})
+  }
+  return JSON.stringify({ modules: [module] }, null, 2) + '\n'
 }
 
 export function packageJson (c: Choices, v: Versions): string {
@@ -29,13 +44,13 @@ export function packageJson (c: Choices, v: Versions): string {
   const scripts = c.typescript
     ? {
         build: 'tsc -p .',
-        dev: `npm run build && ${devCommand(c)}`,
+        dev: 'npm run build && pywatt-dev',
         start: 'node dist/src/server.js',
         test: 'npm run build && node --test dist/test/*.test.js'
       }
     : {
         build: 'node --check src/server.js',
-        dev: devCommand(c),
+        dev: 'pywatt-dev',
         start: 'node src/server.js',
         test: 'node --test test/*.test.js'
       }
@@ -135,12 +150,13 @@ export function readme (c: Choices): string {
     '',
     ...features.length === 0 ? [] : [...features, ''],
     '```sh',
-    'npm run dev     # build, then serve through pywatt-dev (gateway on http://127.0.0.1:8080)',
+    `npm run dev     # ${c.typescript ? 'build, then serve' : 'serve'} through pywatt-dev: http://127.0.0.1:8080, status page at /_pywatt`,
     'npm test        # in process, and as a child process under the orchestrator double',
     c.typescript && 'npm run build   # compile to dist/',
     'npm start       # run the module as an orchestrator starts it',
     '```',
     '',
+    '`npm run dev` runs what `pywatt.dev.json` lists (this module; add others to run them together).',
     '`.env.example` holds the secrets pywatt-dev answers with; edit it to point at other servers.',
     'The tests read it too, with the environment\'s values winning. `PYWATT_DEV_GATEWAY_PORT=3000 npm run dev`',
     'serves on another port.'
