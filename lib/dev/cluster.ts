@@ -148,10 +148,12 @@ export class DevCluster extends EventEmitter {
       this.say(endpointTable(dev.announcedListen ?? '', dev.endpoints ?? []), name)
       // A module that announces again (a restart) is checked afresh.
       this.conflicts.splice(0, this.conflicts.length, ...this.conflicts.filter((c) => c.kept !== name && c.other !== name))
-      for (const c of this.routes.announce(name, dev.endpoints ?? [])) {
+      const found = this.routes.announce(name, dev.endpoints ?? [])
+      for (const c of found) {
         this.conflicts.push(c)
         this.say(`route conflict: ${c.method} ${c.path} is announced by ${c.kept} and ${c.other}; ${c.kept} keeps it (it announced first)`)
       }
+      if (found.length > 0) this.say(`to serve both, give ${name} a "mount" in the config (its paths then live under it), or give every module but one a mount`)
     })
     host.on('dropped', (count: number, why: string) => this.say(`${count} message(s) for the module dropped while its channel was down (${why})`, name))
     host.on('start-error', (err: Error) => this.say(`cannot restart: ${err.message}`, name))

@@ -97,6 +97,8 @@ t.test('three modules under one gateway: longest prefix, mount, module-to-module
     t.equal(health.length, 1)
     t.same([health[0]?.kept, health[0]?.other].sort(), ['orders', 'users'])
     t.match(out.text, new RegExp(`route conflict: GET /health is announced by ${String(health[0]?.kept)} and ${String(health[0]?.other)}; ${String(health[0]?.kept)} keeps it`))
+    t.match(out.text, new RegExp(`to serve both, give ${String(health[0]?.other)} a "mount" in the config`), 'and how to serve both')
+    t.equal(out.text.match(/to serve both, give/g)?.length, 1, 'once for all the paths of that announce')
     t.notOk(cluster.conflicts.some((c) => c.kept === 'billing' || c.other === 'billing'), 'a mounted module conflicts with no unmounted one')
   })
 

@@ -156,7 +156,7 @@ export function readme (c: Choices): string {
     'npm start       # run the module as an orchestrator starts it',
     '```',
     '',
-    '`npm run dev` runs what `pywatt.dev.json` lists (this module; add others to run them together).',
+    '`npm run dev` runs what `pywatt.dev.json` lists: this module; add others, each with a `mount`, to run them together.',
     '`.env.example` holds the secrets pywatt-dev answers with; edit it to point at other servers.',
     'The tests read it too, with the environment\'s values winning. `PYWATT_DEV_GATEWAY_PORT=3000 npm run dev`',
     'serves on another port.'
