@@ -39,7 +39,8 @@ export interface DevOrchestratorOptions {
   /**
    * Start the module in a process group of its own, so that a Ctrl-C in the
    * terminal reaches only this process, which then stops the module with
-   * `shutdown` (default false). The module still dies with this process: its
+   * `shutdown`; SIGTERM and SIGKILL, when it comes to them, go to the whole
+   * group (default false). The module still dies with this process: its
    * stdin closes.
    */
   ownProcessGroup?: boolean
@@ -306,14 +307,32 @@ export class DevOrchestrator extends EventEmitter {
     this.send({ op: 'shutdown' })
     let exit = await this.waitForExit(grace)
     if (exit === null) {
-      this.#child?.kill('SIGTERM')
+      this.#signal('SIGTERM')
       exit = await this.waitForExit(grace)
     }
     if (exit === null) {
-      this.#child?.kill('SIGKILL')
+      this.#signal('SIGKILL')
       exit = await this.waitForExit(grace)
     }
     return exit as ModuleExit
+  }
+
+  /**
+   * Signal the running module: with `ownProcessGroup`, its whole group, so a
+   * wrapper (`npm start`, a file watcher) takes the process it started along.
+   */
+  #signal (signal: NodeJS.Signals): void {
+    const child = this.#child
+    if (child === null || this.#exit !== null) return
+    if (this.#opts.ownProcessGroup === true && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, signal)
+        return
+      } catch {
+        // No such group any more: the process alone, if it is still there.
+      }
+    }
+    child.kill(signal)
   }
 
   /** Append to a kept list, dropping its oldest entries beyond `keepMessages` (a quarter at a time, so a push stays cheap). */
@@ -326,7 +345,7 @@ export class DevOrchestrator extends EventEmitter {
   /** Kill the module at once (test clean-up). */
   kill (): void {
     this.#stopHeartbeats()
-    if (this.#exit === null) this.#child?.kill('SIGKILL')
+    this.#signal('SIGKILL')
   }
 
   #exited (exit: ModuleExit): void {

@@ -31,3 +31,26 @@ t.test('keepMessages: the latest messages and stray lines are kept, the oldest d
   t.equal(full.messages.length, 2500)
   t.equal(full.garbage.length, 2500)
 })
+
+t.test('ownProcessGroup: when shutdown is not enough, SIGTERM reaches the process a wrapper started, not the wrapper alone', async (t) => {
+  // The module is a shell that runs node (not exec'd: a command follows); node names its pid and ignores shutdown.
+  const inner = "process.stderr.write(process.pid + '\\n'); setInterval(() => {}, 1000)"
+  const dev = new DevOrchestrator({ command: 'sh', args: ['-c', `'${process.execPath}' -e "${inner}"; true`], ownProcessGroup: true })
+  t.after(() => dev.kill())
+  const pid = new Promise<number>((resolve) => dev.on('stderr', (line: string) => { if (/^\d+$/.test(line)) resolve(Number(line)) }))
+  await dev.start()
+  const started = await pid
+  const alive = (): boolean => {
+    try {
+      process.kill(started, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  t.teardown(() => { if (alive()) process.kill(started, 'SIGKILL') })
+  const exit = await dev.shutdown(300)
+  t.equal(exit.signal, 'SIGTERM', 'the wrapper ended by the SIGTERM after the grace')
+  for (const end = Date.now() + 5_000; alive() && Date.now() < end;) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.notOk(alive(), 'and so did the node process it started')
+})
