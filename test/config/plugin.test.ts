@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
 import pywatt, { configSecret, EXIT, type ConfigChange, type ConfigProblem } from '../../plugins/index.js'
 import { FakeOrchestrator, until } from '../helpers/fake-orchestrator.js'
+import { inProcessModule } from '../helpers/in-process.js'
 import { captureLogger } from '../helpers/log-capture.js'
 
 /** Set process environment variables for one test. */
@@ -19,13 +20,7 @@ function configOf (app: { pywatt: { config: object } }): Record<string, unknown>
   return app.pywatt.config as Record<string, unknown>
 }
 
-function setup (t: Test) {
-  const orch = new FakeOrchestrator()
-  const log = captureLogger()
-  const app = Fastify({ loggerInstance: log.logger })
-  t.after(() => app.close())
-  return { orch, log, app }
-}
+const setup = inProcessModule
 
 t.test('plain fields: init.env wins over the process environment, which wins over the default; names default to UPPER_SNAKE_CASE', async (t) => {
   const { orch, app } = setup(t)

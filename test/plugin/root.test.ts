@@ -1,18 +1,13 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createServer, type AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import pywatt, { EXIT } from '../../plugins/index.js'
 import { secretRegistry } from '../../lib/logging/registry.js'
 import { FakeOrchestrator, until } from '../helpers/fake-orchestrator.js'
+import { inProcessModule } from '../helpers/in-process.js'
 import { captureLogger } from '../helpers/log-capture.js'
 
-function setup (t: Test) {
-  const orch = new FakeOrchestrator()
-  const log = captureLogger()
-  const app = Fastify({ loggerInstance: log.logger })
-  t.after(() => app.close())
-  return { orch, log, app }
-}
+const setup = inProcessModule
 
 t.test('handshake, startup secrets fetched concurrently and correlated by name', async (t) => {
   const { orch, app } = setup(t)

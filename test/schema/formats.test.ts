@@ -1,12 +1,11 @@
-import t, { type Test } from 'tap'
-import Fastify from 'fastify'
+import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import pywatt, { registerFormat, type ConfigProblem } from '../../plugins/index.js'
 import { STRING_FORMATS } from '../../lib/schema/string-formats.js'
 import { knownFormats, unknownFormat } from '../../lib/schema/formats.js'
 import { ChannelServer } from '../../lib/dev/channel-server.js'
-import { FakeOrchestrator, until } from '../helpers/fake-orchestrator.js'
-import { captureLogger } from '../helpers/log-capture.js'
+import { until } from '../helpers/fake-orchestrator.js'
+import { inProcessModule } from '../helpers/in-process.js'
 
 const SAMPLES: Record<string, { good: string[], bad: string[] }> = {
   date: { good: ['2026-12-05', '2024-02-29', '2000-02-29'], bad: ['2026-13-01', '2026-04-31', '2023-02-29', '1900-02-29', '2026-1-5', '20261205', ''] },
@@ -41,13 +40,7 @@ t.test('unknownFormat finds a format with no check at any depth, and where; data
   t.notOk(knownFormats().some((f) => f.startsWith('pywatt-')), 'the protocol\'s own formats are not offered')
 })
 
-function setup (t: Test) {
-  const orch = new FakeOrchestrator()
-  const log = captureLogger()
-  const app = Fastify({ loggerInstance: log.logger })
-  t.after(() => app.close())
-  return { orch, log, app }
-}
+const setup = inProcessModule
 
 t.test('config: formatted fields are checked, a bad value is named with its format, never quoted', async (t) => {
   const { orch, app } = setup(t)
